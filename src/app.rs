@@ -1,0 +1,123 @@
+//! Building and running the gateway: used by `main` and by every test, so the
+//! tests start exactly what users start.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::auth::KeyCache;
+use crate::config::{Config, MOCK_UPSTREAM};
+use crate::http::models::ModelList;
+use crate::providers::{http_client, Routes, Upstream};
+use crate::state::{AppState, Inner};
+use crate::store::writer::{self, RecordWriter};
+
+/// How long in-flight requests get to finish after a shutdown signal before
+/// their connections are cut (their records are still written).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub struct App {
+    state: AppState,
+    listener: TcpListener,
+    writer: RecordWriter,
+}
+
+impl App {
+    /// Opens the store, loads keys, binds the listener. Nothing is served yet.
+    pub async fn build(config: Config) -> anyhow::Result<App> {
+        let store = crate::store::connect(&config.store.url, config.store.max_connections).await?;
+        let keys = Arc::new(KeyCache::load(store.as_ref(), config.admin_key.as_ref()).await?);
+        keys.spawn_refresh(store.clone(), Duration::from_millis(config.keys.refresh_ms));
+        let (records, writer) = writer::spawn(
+            store.clone(),
+            config.records.queue_capacity,
+            config.records.batch_size,
+        );
+
+        let client = http_client();
+        let mut upstreams: Vec<Upstream> = config
+            .upstreams
+            .iter()
+            .map(|u| Upstream::from_config(u, &client))
+            .collect();
+        if !upstreams.iter().any(|u| u.name == MOCK_UPSTREAM) {
+            upstreams.push(Upstream::builtin_mock());
+        }
+        let listener = TcpListener::bind(config.listen).await?;
+        let state = AppState::new(Inner {
+            routes: Routes::new(upstreams),
+            store,
+            keys,
+            records,
+            metrics: crate::telemetry::metrics_handle(),
+            models: ModelList::default(),
+            config,
+        });
+        Ok(App {
+            state,
+            listener,
+            writer,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| self.state.config.listen)
+    }
+
+    pub fn state(&self) -> AppState {
+        self.state.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
+    /// requests finish (up to a grace period) and flushes every queued record.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let App {
+            state,
+            listener,
+            writer,
+        } = self;
+        let router = crate::http::router(state.clone());
+        drop(state);
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = signalled_tx.send(());
+            let _ = stop_tx.send(());
+        });
+        use axum::serve::ListenerExt;
+        let listener = listener.tap_io(|tcp| {
+            // Small SSE frames must not wait for Nagle's algorithm.
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(listener, router).with_graceful_shutdown(async {
+            let _ = stop_rx.await;
+        });
+        let mut server = tokio::spawn(async move { server.await });
+        tokio::select! {
+            result = &mut server => { result??; }
+            _ = signalled_rx => {
+                tracing::info!("shutting down: finishing in-flight requests");
+                match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
+                    Ok(result) => result??,
+                    Err(_) => {
+                        tracing::warn!("grace period over: closing remaining connections");
+                        server.abort();
+                        let _ = server.await;
+                    }
+                }
+            }
+        }
+        writer.finish().await;
+        tracing::info!("all request records written");
+        Ok(())
+    }
+}

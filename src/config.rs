@@ -1,0 +1,292 @@
+//! Typed configuration: built-in defaults → TOML file → `PROMPTGATE__SECTION__KEY`
+//! environment variables, validated once at start with errors that name the key.
+//!
+//! Unknown keys are rejected (`deny_unknown_fields`) because a misspelt key that
+//! is silently ignored is the classic cause of "why is my gateway not caching".
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+/// Name of the built-in deterministic upstream that serves `mock-*` models.
+pub const MOCK_UPSTREAM: &str = "mock";
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server binds to.
+    pub listen: SocketAddr,
+    /// The admin key. Also read from `PROMPTGATE_ADMIN_KEY`; when absent on
+    /// first start a key is generated, stored hashed and printed once.
+    #[serde(skip_serializing)]
+    pub admin_key: Option<SecretString>,
+    pub store: StoreConfig,
+    pub cache: CacheConfig,
+    pub limits: LimitsConfig,
+    pub records: RecordsConfig,
+    pub keys: KeysConfig,
+    pub upstreams: Vec<UpstreamConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// `sqlite://path/file.db` (embedded default) or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheConfig {
+    /// Shared cache tier; absent = in-process only.
+    pub redis_url: Option<String>,
+    /// Key namespace in Redis.
+    pub prefix: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitsConfig {
+    /// Largest request body accepted; larger ones get 413 before being read whole.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RecordsConfig {
+    /// Bounded queue between the request path and the batch writer. When it is
+    /// full, requests wait for room rather than drop their records.
+    pub queue_capacity: usize,
+    /// Most records written in one transaction.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// How often each replica polls the store for keys created or revoked
+    /// elsewhere; a revocation reaches every replica within this interval.
+    pub refresh_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    pub name: String,
+    /// Base URL including the version prefix, e.g. `https://api.openai.com/v1`.
+    /// Absent only for the built-in `mock` upstream.
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// Environment variable that holds the upstream credential.
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Exact names or globs routed here; `"*"` = anything no other upstream claims.
+    #[serde(default)]
+    pub models: Vec<String>,
+    /// No answer (or, for a stream, no chunk) for this long → 504.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: u64,
+}
+
+fn default_timeout_s() -> u64 {
+    300
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            admin_key: None,
+            store: StoreConfig::default(),
+            cache: CacheConfig {
+                redis_url: None,
+                prefix: "promptgate".into(),
+            },
+            limits: LimitsConfig::default(),
+            records: RecordsConfig::default(),
+            keys: KeysConfig::default(),
+            upstreams: Vec::new(),
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite://data/promptgate.db".into(),
+            max_connections: 8,
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+impl Default for RecordsConfig {
+    fn default() -> Self {
+        RecordsConfig {
+            queue_capacity: 65_536,
+            batch_size: 512,
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig { refresh_ms: 1_000 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Parse(#[from] Box<figment::Error>),
+    #[error("configuration key `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Defaults, then the TOML file (if any), then `PROMPTGATE__…` variables.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(invalid(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                ));
+            }
+            fig = fig.merge(Toml::file(path));
+        }
+        fig = fig.merge(Env::prefixed("PROMPTGATE__").split("__"));
+        let mut config: Config = fig.extract().map_err(Box::new)?;
+        if config.admin_key.is_none() {
+            if let Ok(key) = std::env::var("PROMPTGATE_ADMIN_KEY") {
+                if !key.is_empty() {
+                    config.admin_key = Some(SecretString::from(key));
+                }
+            }
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks what serde cannot: value ranges, URL schemes, duplicate names.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let url = &self.store.url;
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            return Err(invalid("store.url", "must start with sqlite: or postgres:"));
+        }
+        if self.store.max_connections == 0 {
+            return Err(invalid("store.max_connections", "must be at least 1"));
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(invalid("limits.max_body_bytes", "must be at least 1024"));
+        }
+        if self.records.queue_capacity == 0 || self.records.batch_size == 0 {
+            return Err(invalid(
+                "records",
+                "queue_capacity and batch_size must be at least 1",
+            ));
+        }
+        if let Some(redis) = &self.cache.redis_url {
+            if !(redis.starts_with("redis://") || redis.starts_with("rediss://")) {
+                return Err(invalid(
+                    "cache.redis_url",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for (i, up) in self.upstreams.iter().enumerate() {
+            let key = |field: &str| format!("upstreams[{i}].{field}");
+            if up.name.is_empty() {
+                return Err(invalid(key("name"), "must not be empty"));
+            }
+            if !seen.insert(up.name.as_str()) {
+                return Err(invalid(
+                    key("name"),
+                    format!("duplicate upstream name `{}`", up.name),
+                ));
+            }
+            match (&up.base_url, up.name.as_str()) {
+                (None, MOCK_UPSTREAM) => {}
+                (None, _) => return Err(invalid(key("base_url"), "is required")),
+                (Some(u), _) if !(u.starts_with("http://") || u.starts_with("https://")) => {
+                    return Err(invalid(
+                        key("base_url"),
+                        "must start with http:// or https://",
+                    ))
+                }
+                _ => {}
+            }
+            if up.models.is_empty() {
+                return Err(invalid(
+                    key("models"),
+                    "must list at least one name or glob",
+                ));
+            }
+            if up.timeout_s == 0 {
+                return Err(invalid(key("timeout_s"), "must be at least 1"));
+            }
+            if let Some(var) = &up.api_key_env {
+                if std::env::var(var).is_err() {
+                    tracing::warn!(upstream = %up.name, variable = %var, "upstream credential variable is not set");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[store]\nurll = \"x\"\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn bad_upstream_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[[upstreams]]\nname = \"x\"\nbase_url = \"ftp://a\"\nmodels = [\"*\"]\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("upstreams[0].base_url"), "{err}");
+    }
+}

@@ -1,0 +1,244 @@
+//! The client's request body, read once at the top level only.
+//!
+//! Every field stays a raw JSON slice, so unknown fields reach the upstream
+//! byte for byte and the proxy never pays for parsing `messages`. Only
+//! promptgate's own extension fields are taken out.
+
+use std::fmt;
+
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::error::ApiError;
+
+/// Fields promptgate consumes; they never reach the upstream.
+const EXTENSION_FIELDS: &[&str] = &[
+    "prompt",
+    "prompt_id",
+    "prompt_version",
+    "prompt_label",
+    "prompt_variables",
+    "grounding",
+    "cache",
+];
+
+/// Top-level fields in their original order, values untouched.
+pub struct RequestBody<'a> {
+    fields: Vec<(String, &'a RawValue)>,
+    /// True once a field was changed or removed; otherwise the original bytes are sent.
+    changed: bool,
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Vec<(String, &'de RawValue)>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::with_capacity(map.size_hint().unwrap_or(8));
+        while let Some((k, v)) = map.next_entry::<String, &'de RawValue>()? {
+            out.push((k, v));
+        }
+        Ok(out)
+    }
+}
+
+struct Fields<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de> Deserialize<'de> for Fields<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(FieldsVisitor).map(Fields)
+    }
+}
+
+impl<'a> RequestBody<'a> {
+    pub fn parse(bytes: &'a [u8]) -> Result<RequestBody<'a>, ApiError> {
+        let fields = serde_json::from_slice::<Fields<'a>>(bytes).map_err(|e| {
+            let message = if e.classify() == serde_json::error::Category::Data {
+                "The request body must be a JSON object.".to_owned()
+            } else {
+                format!("We could not parse the JSON body of your request: {e}")
+            };
+            ApiError::invalid(message, None)
+        })?;
+        Ok(RequestBody {
+            fields: fields.0,
+            changed: false,
+        })
+    }
+
+    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
+        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    }
+
+    /// A string field; `Ok(None)` when absent or null, 400 naming it when not a string.
+    pub fn str_field(&self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(raw) if raw.get() == "null" => Ok(None),
+            Some(raw) => serde_json::from_str::<String>(raw.get())
+                .map(Some)
+                .map_err(|_| ApiError::invalid(format!("'{name}' must be a string."), Some(name))),
+        }
+    }
+
+    pub fn bool_field(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name).map(RawValue::get) {
+            None | Some("null") => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(_) => Err(ApiError::invalid(
+                format!("'{name}' must be a boolean."),
+                Some(name),
+            )),
+        }
+    }
+
+    /// Requires `name` to be present and a non-empty JSON array.
+    pub fn require_array(&self, name: &str) -> Result<(), ApiError> {
+        match self.get(name).map(|r| r.get().trim_start()) {
+            None | Some("null") => Err(ApiError::invalid(
+                format!("Missing required parameter: '{name}'."),
+                Some(name),
+            )),
+            Some(v) if v.starts_with('[') => {
+                if v[1..].trim_start().starts_with(']') {
+                    Err(ApiError::invalid(
+                        format!("'{name}' must not be empty."),
+                        Some(name),
+                    ))
+                } else {
+                    Ok(())
+                }
+            }
+            Some(_) => Err(ApiError::invalid(
+                format!("'{name}' must be an array."),
+                Some(name),
+            )),
+        }
+    }
+
+    pub fn require_present(&self, name: &str) -> Result<(), ApiError> {
+        match self.get(name).map(RawValue::get) {
+            None | Some("null") => Err(ApiError::invalid(
+                format!("Missing required parameter: '{name}'."),
+                Some(name),
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Takes a field out of the upstream body, returning it.
+    pub fn take(&mut self, name: &str) -> Option<&'a RawValue> {
+        let pos = self.fields.iter().position(|(k, _)| k == name)?;
+        self.changed = true;
+        Some(self.fields.remove(pos).1)
+    }
+
+    /// Removes promptgate's extension fields.
+    pub fn strip_extensions(&mut self) {
+        let before = self.fields.len();
+        self.fields
+            .retain(|(k, _)| !EXTENSION_FIELDS.contains(&k.as_str()));
+        self.changed |= self.fields.len() != before;
+    }
+
+    /// Sets `name` to an already-serialized JSON value, keeping its position.
+    pub fn set(&mut self, name: &str, value: &'a RawValue) {
+        self.changed = true;
+        match self.fields.iter_mut().find(|(k, _)| k == name) {
+            Some(slot) => slot.1 = value,
+            None => self.fields.push((name.to_owned(), value)),
+        }
+    }
+
+    /// The body for the upstream: the original bytes when nothing changed.
+    pub fn to_bytes(&self, original: &axum::body::Bytes) -> axum::body::Bytes {
+        if !self.changed {
+            return original.clone();
+        }
+        let mut out = Vec::with_capacity(original.len() + 48);
+        out.push(b'{');
+        for (i, (k, v)) in self.fields.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Keys came out of valid JSON, so re-escaping them cannot fail.
+            let _ = serde_json::to_writer(&mut out, k);
+            out.push(b':');
+            out.extend_from_slice(v.get().as_bytes());
+        }
+        out.push(b'}');
+        out.into()
+    }
+}
+
+/// `stream_options` with `include_usage: true`, keeping any other options the client set.
+pub fn stream_options_with_usage(existing: Option<&RawValue>) -> Result<Box<RawValue>, ApiError> {
+    let mut map = match existing.map(RawValue::get) {
+        None | Some("null") => serde_json::Map::new(),
+        Some(raw) => serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(raw)
+            .map_err(|_| {
+                ApiError::invalid(
+                    "'stream_options' must be an object.",
+                    Some("stream_options"),
+                )
+            })?,
+    };
+    map.insert("include_usage".into(), serde_json::Value::Bool(true));
+    serde_json::value::to_raw_value(&map).map_err(ApiError::internal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unchanged_body_is_forwarded_byte_for_byte() {
+        let raw = axum::body::Bytes::from_static(br#"{"model":"m", "x" : [1, 2 ],"z":{"a":1}}"#);
+        let body = RequestBody::parse(&raw).unwrap();
+        assert_eq!(body.to_bytes(&raw), raw);
+    }
+
+    #[test]
+    fn extensions_are_stripped_and_order_kept() {
+        let raw = axum::body::Bytes::from_static(br#"{"model":"m","cache":{"ttl":1},"unknown_field":{"deep":[1,"\u00e9"]},"grounding":{}}"#);
+        let mut body = RequestBody::parse(&raw).unwrap();
+        body.strip_extensions();
+        assert_eq!(
+            &body.to_bytes(&raw)[..],
+            br#"{"model":"m","unknown_field":{"deep":[1,"\u00e9"]}}"#
+        );
+    }
+
+    #[test]
+    fn malformed_and_non_object_bodies_are_400() {
+        assert!(RequestBody::parse(b"{\"model\": ").is_err());
+        assert!(RequestBody::parse(b"[1,2]").is_err());
+    }
+
+    #[test]
+    fn stream_options_keep_other_fields() {
+        let raw =
+            serde_json::value::RawValue::from_string(r#"{"include_usage":false,"x":1}"#.into())
+                .unwrap();
+        let out = stream_options_with_usage(Some(&raw)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(out.get()).unwrap();
+        assert_eq!(v["include_usage"], true);
+        assert_eq!(v["x"], 1);
+    }
+
+    #[test]
+    fn field_type_errors_name_the_field() {
+        let body = RequestBody::parse(br#"{"model":3,"stream":"yes","messages":[]}"#).unwrap();
+        let e = body.str_field("model").unwrap_err();
+        assert!(matches!(e, ApiError::InvalidRequest { param: Some(p), .. } if p == "model"));
+        assert!(body.bool_field("stream").is_err());
+        assert!(body.require_array("messages").is_err());
+    }
+}

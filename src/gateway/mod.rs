@@ -1,0 +1,398 @@
+//! The request pipeline: everything between "the caller is authenticated" and
+//! "bytes go back to the client", in the order it happens.
+//!
+//! 1. [`body`]: read the top-level JSON fields; validate what the proxy needs.
+//! 2. route the model to an upstream ([`crate::providers::Routes`]).
+//! 3. rewrite the body only where needed (extension fields out, stream usage on).
+//! 4. call the upstream; map its failures by who caused them.
+//! 5. answer: a whole JSON body, or the stream [`stream::TeeStream`].
+//! 6. [`record`]: one request record per call, sent to the batch writer.
+
+pub mod body;
+pub mod record;
+pub mod sse;
+pub mod stream;
+pub mod usage;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::providers::{forwardable_headers, Upstream, UpstreamError, UpstreamResponse};
+use crate::state::AppState;
+
+use body::RequestBody;
+use record::{Outcome, Recorder};
+use stream::TeeStream;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The model endpoints the gateway handles itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Completions,
+    Embeddings,
+    Responses,
+}
+
+impl Endpoint {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "chat.completions",
+            Endpoint::Completions => "completions",
+            Endpoint::Embeddings => "embeddings",
+            Endpoint::Responses => "responses",
+        }
+    }
+
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Chat => "/chat/completions",
+            Endpoint::Completions => "/completions",
+            Endpoint::Embeddings => "/embeddings",
+            Endpoint::Responses => "/responses",
+        }
+    }
+
+    /// Chat and completions streams report usage only when asked to.
+    fn usage_needs_asking(self) -> bool {
+        matches!(self, Endpoint::Chat | Endpoint::Completions)
+    }
+}
+
+/// The client's `x-request-id` when it is a sane token, else a new UUIDv7.
+pub fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
+}
+
+/// Runs one model call end to end. Never fails: errors become OpenAI-shaped
+/// responses, and every outcome leaves a request record.
+pub async fn handle(
+    state: &AppState,
+    caller: &Caller,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    raw: Bytes,
+) -> Response {
+    let id = request_id(headers);
+    let mut recorder = Recorder::new(state.records.clone(), id.clone(), caller, endpoint);
+    let _in_flight = InFlight::start();
+    let mut resp = match proxy(state, endpoint, headers, raw, &mut recorder).await {
+        Ok(Answer::Done { response, usage }) => {
+            recorder
+                .finish(response.status().as_u16(), Outcome::Ok, usage, None)
+                .await;
+            response
+        }
+        Ok(Answer::Streaming {
+            upstream,
+            idle,
+            strip_usage,
+        }) => stream_answer(upstream, recorder, idle, strip_usage),
+        Ok(Answer::Failed {
+            response,
+            outcome,
+            error,
+        }) => {
+            recorder
+                .finish(response.status().as_u16(), outcome, None, Some(error))
+                .await;
+            response
+        }
+        Err(err) => {
+            let outcome = match &err {
+                ApiError::Upstream(_) => Outcome::UpstreamError,
+                ApiError::UpstreamTimeout(_) => Outcome::Timeout,
+                _ => Outcome::Rejected,
+            };
+            let status = err.status().as_u16();
+            let message = err.to_string();
+            if matches!(outcome, Outcome::UpstreamError | Outcome::Timeout) {
+                metrics::counter!("promptgate_upstream_errors_total", "kind" => outcome.as_str())
+                    .increment(1);
+            }
+            recorder.finish(status, outcome, None, Some(message)).await;
+            err.into_response()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert(REQUEST_ID, v);
+    }
+    resp
+}
+
+enum Answer {
+    Done {
+        response: Response,
+        usage: Option<usage::Usage>,
+    },
+    /// A 2xx event stream; the record travels with it and is sent when it ends.
+    Streaming {
+        upstream: UpstreamResponse,
+        idle: std::time::Duration,
+        strip_usage: bool,
+    },
+    /// The upstream answered with an error that is passed on as it is.
+    Failed {
+        response: Response,
+        outcome: Outcome,
+        error: String,
+    },
+}
+
+async fn proxy(
+    state: &AppState,
+    endpoint: Endpoint,
+    headers: &HeaderMap,
+    raw: Bytes,
+    recorder: &mut Recorder,
+) -> Result<Answer, ApiError> {
+    let mut body = RequestBody::parse(&raw)?;
+    let model = body
+        .str_field("model")?
+        .ok_or_else(|| ApiError::invalid("you must provide a model parameter", Some("model")))?;
+    recorder.set_model(&model);
+    let stream = body.bool_field("stream")?.unwrap_or(false);
+    match endpoint {
+        Endpoint::Chat => body.require_array("messages")?,
+        Endpoint::Completions => body.require_present("prompt")?,
+        Endpoint::Embeddings => body.require_present("input")?,
+        Endpoint::Responses => {}
+    }
+
+    let route = state
+        .routes
+        .resolve(&model)
+        .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
+    let upstream = route.upstream.clone();
+    recorder.set_route(&model, &upstream.name, stream);
+
+    // `metadata` is promptgate's (recorded, not forwarded) unless the client
+    // uses OpenAI's stored completions, where `metadata` belongs to OpenAI.
+    let keep_metadata = body.bool_field("store")?.unwrap_or(false);
+    let metadata = if keep_metadata {
+        body.get("metadata")
+    } else {
+        body.take("metadata")
+    };
+    if let Some(m) = metadata.filter(|m| m.get() != "null") {
+        recorder.set_metadata(m.get().to_owned());
+    }
+    body.strip_extensions();
+
+    let model_value;
+    if let Some(rewritten) = &route.rewritten_model {
+        model_value =
+            serde_json::value::to_raw_value(rewritten.as_ref()).map_err(ApiError::internal)?;
+        body.set("model", &model_value);
+    }
+    let mut client_wants_usage = true;
+    let stream_options;
+    if stream && endpoint.usage_needs_asking() {
+        client_wants_usage = body
+            .get("stream_options")
+            .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
+            .and_then(|o| o.get("include_usage").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
+        stream_options = body::stream_options_with_usage(body.get("stream_options"))?;
+        body.set("stream_options", &stream_options);
+    }
+    let upstream_body = body.to_bytes(&raw);
+    drop(body);
+
+    let mut out_headers = forwardable_headers(headers);
+    out_headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let resp = upstream
+        .send(Method::POST, endpoint.path(), out_headers, upstream_body)
+        .await
+        .map_err(|e| upstream_failure(&upstream, e))?;
+
+    if !resp.status.is_success() {
+        return upstream_error_answer(&upstream, resp).await;
+    }
+    if stream {
+        let is_sse = resp
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("text/event-stream"));
+        if is_sse {
+            return Ok(Answer::Streaming {
+                upstream: resp,
+                idle: upstream.timeout,
+                strip_usage: !client_wants_usage,
+            });
+        }
+    }
+    let UpstreamResponse {
+        status,
+        headers: up_headers,
+        body: up_body,
+    } = resp;
+    let bytes = collect(up_body, upstream.timeout)
+        .await
+        .map_err(|e| upstream_failure(&upstream, e))?;
+    let usage = usage::from_body(&bytes);
+    let mut response = Response::new(Body::from(bytes));
+    *response.status_mut() = status;
+    copy_response_headers(&up_headers, response.headers_mut());
+    Ok(Answer::Done { response, usage })
+}
+
+fn stream_answer(
+    resp: UpstreamResponse,
+    recorder: Recorder,
+    idle: std::time::Duration,
+    strip_usage: bool,
+) -> Response {
+    let tee = TeeStream::new(resp.body, recorder, idle, strip_usage);
+    let mut response = Response::new(Body::from_stream(tee));
+    *response.status_mut() = resp.status;
+    copy_response_headers(&resp.headers, response.headers_mut());
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Tells nginx-style proxies in front of us not to buffer the stream.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    response
+}
+
+/// Reads a whole upstream body, failing if no bytes arrive for `idle`.
+async fn collect(
+    mut body: crate::providers::BodyStream,
+    idle: std::time::Duration,
+) -> Result<Bytes, UpstreamError> {
+    let mut first: Option<Bytes> = None;
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        match tokio::time::timeout(idle, body.next()).await {
+            Err(_) => return Err(UpstreamError::Timeout),
+            Ok(None) => break,
+            Ok(Some(chunk)) => {
+                let chunk = chunk?;
+                // Most answers arrive in one piece: keep it without copying.
+                match first.take() {
+                    None if buf.is_empty() => first = Some(chunk),
+                    prev => {
+                        if let Some(p) = prev {
+                            buf.extend_from_slice(&p);
+                        }
+                        buf.extend_from_slice(&chunk);
+                    }
+                }
+            }
+        }
+    }
+    Ok(first.unwrap_or_else(|| Bytes::from(buf)))
+}
+
+fn upstream_failure(upstream: &Upstream, err: UpstreamError) -> ApiError {
+    match err {
+        UpstreamError::Timeout => ApiError::UpstreamTimeout(upstream.timeout.as_secs()),
+        other => ApiError::Upstream(other.to_string()),
+    }
+}
+
+/// Upstream 4xx: passed through with status and body. Upstream 401/403 mean
+/// the gateway's own credential was refused; that is not the client's fault
+/// and the upstream's message may quote part of our key, so it becomes 502.
+/// Upstream 5xx: 502 with the upstream's message.
+async fn upstream_error_answer(
+    upstream: &Upstream,
+    resp: UpstreamResponse,
+) -> Result<Answer, ApiError> {
+    let UpstreamResponse {
+        status,
+        headers,
+        body,
+    } = resp;
+    let bytes = collect(body, upstream.timeout)
+        .await
+        .map_err(|e| upstream_failure(upstream, e))?;
+    let upstream_message = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|v| {
+            v.pointer("/error/message")
+                .and_then(|m| m.as_str())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned());
+    metrics::counter!("promptgate_upstream_errors_total", "kind" => "status", "upstream" => upstream.name.clone())
+        .increment(1);
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(ApiError::Upstream(format!(
+            "upstream `{}` refused the gateway's credential (status {})",
+            upstream.name,
+            status.as_u16()
+        )));
+    }
+    if status.is_client_error() {
+        let mut response = Response::new(Body::from(bytes));
+        *response.status_mut() = status;
+        copy_response_headers(&headers, response.headers_mut());
+        return Ok(Answer::Failed {
+            response,
+            outcome: Outcome::UpstreamError,
+            error: upstream_message,
+        });
+    }
+    Err(ApiError::Upstream(format!(
+        "upstream `{}` failed with status {}: {}",
+        upstream.name,
+        status.as_u16(),
+        upstream_message
+    )))
+}
+
+pub fn copy_response_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if !matches!(
+            name.as_str(),
+            "content-length"
+                | "transfer-encoding"
+                | "connection"
+                | "keep-alive"
+                | "set-cookie"
+                | "date"
+                | "server"
+        ) {
+            to.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+/// Counts a request in the in-flight gauge for as long as it is alive.
+struct InFlight;
+
+impl InFlight {
+    fn start() -> InFlight {
+        metrics::gauge!("promptgate_in_flight_requests").increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        metrics::gauge!("promptgate_in_flight_requests").decrement(1.0);
+    }
+}

@@ -1,0 +1,139 @@
+//! Token usage as upstreams report it, in both of OpenAI's spellings
+//! (`prompt_tokens`/`completion_tokens` and the Responses API's
+//! `input_tokens`/`output_tokens`).
+
+use serde::de::IgnoredAny;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub prompt_tokens: i64,
+    pub completion_tokens: i64,
+    pub cached_tokens: i64,
+    pub reasoning_tokens: i64,
+}
+
+#[derive(Deserialize, Default)]
+struct Details {
+    #[serde(default)]
+    cached_tokens: Option<i64>,
+    #[serde(default)]
+    reasoning_tokens: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct RawUsage {
+    #[serde(default, alias = "input_tokens")]
+    prompt_tokens: Option<i64>,
+    #[serde(default, alias = "output_tokens")]
+    completion_tokens: Option<i64>,
+    #[serde(default, alias = "input_tokens_details")]
+    prompt_tokens_details: Option<Details>,
+    #[serde(default, alias = "output_tokens_details")]
+    completion_tokens_details: Option<Details>,
+}
+
+impl From<RawUsage> for Usage {
+    fn from(r: RawUsage) -> Usage {
+        Usage {
+            prompt_tokens: r.prompt_tokens.unwrap_or(0),
+            completion_tokens: r.completion_tokens.unwrap_or(0),
+            cached_tokens: r
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+            reasoning_tokens: r
+                .completion_tokens_details
+                .and_then(|d| d.reasoning_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// `{"usage": {...}, "choices": [...]}`: the other fields are skipped unparsed.
+#[derive(Deserialize)]
+struct Envelope {
+    #[serde(default)]
+    usage: Option<RawUsage>,
+    #[serde(default)]
+    choices: Option<Vec<IgnoredAny>>,
+    /// Responses API stream events carry the usage inside `response`.
+    #[serde(default)]
+    response: Option<Box<Envelope>>,
+}
+
+/// Usage of a complete JSON answer, if it has one.
+pub fn from_body(body: &[u8]) -> Option<Usage> {
+    let env: Envelope = serde_json::from_slice(body).ok()?;
+    env.usage.map(Usage::from)
+}
+
+/// What one stream event's JSON says about usage.
+pub struct ChunkUsage {
+    pub usage: Usage,
+    /// A chunk that exists only to carry usage (`choices: []`); dropped for
+    /// clients that did not ask for it.
+    pub usage_only: bool,
+    /// The Responses API's final event (`response.completed` and kin), which
+    /// carries the usage: no `[DONE]` follows it.
+    pub terminal: bool,
+}
+
+pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
+    let env: Envelope = serde_json::from_slice(data).ok()?;
+    if let Some(usage) = env.usage {
+        let usage_only = env.choices.as_ref().is_some_and(Vec::is_empty);
+        return Some(ChunkUsage {
+            usage: usage.into(),
+            usage_only,
+            terminal: false,
+        });
+    }
+    let usage = env.response?.usage?;
+    Some(ChunkUsage {
+        usage: usage.into(),
+        usage_only: false,
+        terminal: true,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_usage_with_details() {
+        let u = from_body(br#"{"id":"x","choices":[{"a":1}],"usage":{"prompt_tokens":10,"completion_tokens":5,
+            "prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#)
+        .unwrap();
+        assert_eq!(
+            u,
+            Usage {
+                prompt_tokens: 10,
+                completion_tokens: 5,
+                cached_tokens: 4,
+                reasoning_tokens: 2
+            }
+        );
+    }
+
+    #[test]
+    fn responses_usage_spelling() {
+        let u = from_body(br#"{"usage":{"input_tokens":7,"output_tokens":3,"input_tokens_details":{"cached_tokens":1}}}"#).unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.completion_tokens, u.cached_tokens),
+            (7, 3, 1)
+        );
+        let c = from_chunk(br#"{"type":"response.completed","response":{"usage":{"input_tokens":7,"output_tokens":3}}}"#).unwrap();
+        assert_eq!(c.usage.completion_tokens, 3);
+        assert!(!c.usage_only);
+    }
+
+    #[test]
+    fn usage_only_chunk_is_recognised() {
+        let c = from_chunk(br#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2}}"#)
+            .unwrap();
+        assert!(c.usage_only);
+        assert!(from_chunk(br#"{"choices":[{"delta":{}}],"usage":null}"#).is_none());
+    }
+}

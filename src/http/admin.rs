@@ -1,0 +1,123 @@
+//! Teams and keys (admin key only).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{AppJson, Auth};
+use crate::auth::{generate_key, hash_key};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{ApiKeyRow, Team};
+use crate::time::now_ms;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    name: String,
+}
+
+/// Team names appear in paths, reports and cache keys: keep them plain.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name.len() <= 64
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+}
+
+pub async fn create_team(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppJson(body): AppJson<NewTeam>,
+) -> ApiResult<(StatusCode, Json<Team>)> {
+    caller.require_admin()?;
+    if !valid_name(&body.name) {
+        return Err(ApiError::invalid(
+            "team name must match [a-z0-9][a-z0-9._-]* and be at most 64 characters",
+            Some("name"),
+        ));
+    }
+    let team = Team {
+        name: body.name,
+        created_at: now_ms(),
+    };
+    if !state.store.create_team(&team).await? {
+        return Err(ApiError::Conflict(format!(
+            "team `{}` already exists",
+            team.name
+        )));
+    }
+    Ok((StatusCode::CREATED, Json(team)))
+}
+
+pub async fn list_teams(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    let teams = state.store.list_teams().await?;
+    Ok(Json(json!({"object": "list", "data": teams})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    #[serde(default)]
+    #[allow(dead_code)]
+    name: Option<String>,
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(team): Path<String>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require_admin()?;
+    if state.store.get_team(&team).await?.is_none() {
+        return Err(ApiError::NotFound(format!("team `{team}` not found")));
+    }
+    let key = generate_key();
+    let row = ApiKeyRow {
+        id: format!("key_{}", uuid::Uuid::new_v4().simple()),
+        team,
+        key_hash: hash_key(&key),
+        hint: key[..crate::auth::KEY_PREFIX.len() + 6].to_owned(),
+        created_at: now_ms(),
+        revoked_at: None,
+    };
+    state.store.insert_key(&row).await?;
+    state.keys.insert(&row);
+    let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
+    // The only time the key itself is shown.
+    body["key"] = Value::String(key);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(team): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    let keys = state.store.list_keys(&team).await?;
+    Ok(Json(json!({"object": "list", "data": keys})))
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    let existing = state.store.get_key(&id).await?;
+    let Some(existing) = existing else {
+        return Err(ApiError::NotFound(format!("key `{id}` not found")));
+    };
+    state.store.revoke_key(&id, now_ms()).await?;
+    state.keys.remove_id(&id);
+    Ok(Json(
+        json!({"id": existing.id, "object": "key", "deleted": true}),
+    ))
+}

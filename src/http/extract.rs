@@ -1,0 +1,115 @@
+//! Extractors that turn every rejection into an OpenAI-shaped error: the
+//! caller (`Auth`), a size-limited body (`LimitedBody`), JSON (`AppJson`) and
+//! query strings (`AppQuery`).
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::auth::{presented_key, Caller};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The authenticated caller (team key or admin key).
+pub struct Auth(pub Caller);
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = presented_key(&parts.headers).ok_or(ApiError::InvalidApiKey)?;
+        state
+            .keys
+            .lookup(key)
+            .map(Auth)
+            .ok_or(ApiError::InvalidApiKey)
+    }
+}
+
+/// The request body, refused with 413 once it passes `limits.max_body_bytes`:
+/// a declared `Content-Length` over the limit is refused before reading.
+pub struct LimitedBody(pub Bytes);
+
+impl FromRequest<AppState> for LimitedBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.limits.max_body_bytes;
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > limit as u64) {
+            return Err(ApiError::PayloadTooLarge { limit });
+        }
+        match Limited::new(req.into_body(), limit).collect().await {
+            Ok(collected) => Ok(LimitedBody(collected.to_bytes())),
+            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+                Err(ApiError::PayloadTooLarge { limit })
+            }
+            Err(err) => Err(ApiError::invalid(
+                format!("could not read the request body: {err}"),
+                None,
+            )),
+        }
+    }
+}
+
+/// A JSON body whose errors name the offending field.
+pub struct AppJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
+        parse_json(&bytes).map(AppJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::invalid(
+                format!("We could not parse the JSON body of your request: {inner}"),
+                None,
+            );
+        }
+        let param = if path == "." {
+            None
+        } else {
+            Some(path.as_str())
+        };
+        let message = inner.to_string();
+        // serde names missing fields in its message ("missing field `name`").
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned);
+        ApiError::invalid(message, missing.as_deref().or(param))
+    })
+}
+
+/// Query parameters with OpenAI-shaped errors.
+pub struct AppQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| AppQuery(v))
+            .map_err(|e| ApiError::invalid(e.body_text(), None))
+    }
+}

@@ -1,0 +1,45 @@
+//! HTTP routes. Handlers are thin: extract, call the domain code, map the result.
+
+pub mod admin;
+pub mod extract;
+pub mod model_api;
+pub mod models;
+pub mod ops;
+pub mod passthrough;
+pub mod requests;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/chat/completions", post(model_api::chat))
+        .route("/v1/completions", post(model_api::completions))
+        .route("/v1/embeddings", post(model_api::embeddings))
+        .route("/v1/responses", post(model_api::responses))
+        .route("/v1/models", get(models::list))
+        .route(
+            "/v1/models/{*id}",
+            get(models::get_one).delete(passthrough::forward),
+        )
+        .route("/v1/teams", post(admin::create_team).get(admin::list_teams))
+        .route(
+            "/v1/teams/{team}/keys",
+            post(admin::create_key).get(admin::list_keys),
+        )
+        .route("/v1/keys/{id}", delete(admin::revoke_key))
+        .route("/v1/requests", get(requests::list))
+        .route("/v1/requests/{id}", get(requests::get_one))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .route("/metrics", get(ops::metrics))
+        .route("/openapi.json", get(ops::openapi))
+        .route("/v1/{*rest}", axum::routing::any(passthrough::forward))
+        .fallback(ops::not_found)
+        // Our own extractor enforces `limits.max_body_bytes` with a 413.
+        .layer(DefaultBodyLimit::disable())
+        .with_state(state)
+}

@@ -1,0 +1,86 @@
+//! The `promptgate` command. All logic lives in the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use promptgate::{App, Config};
+
+#[derive(Parser)]
+#[command(
+    name = "promptgate",
+    version,
+    about = "OpenAI-compatible LLMOps gateway"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway.
+    Serve {
+        /// TOML config file (keys may be overridden by PROMPTGATE__SECTION__KEY).
+        #[arg(long, env = "PROMPTGATE_CONFIG")]
+        config: Option<PathBuf>,
+        /// Overrides `listen`.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Serve the built-in deterministic mock upstream on its own port (tests, demos, benchmarks).
+    MockUpstream {
+        #[arg(long, default_value = "127.0.0.1:18081")]
+        listen: SocketAddr,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    promptgate::telemetry::init_tracing();
+    match Cli::parse().command {
+        Command::Serve { config, listen } => {
+            let mut config = Config::load(config.as_deref())?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            let app = App::build(config).await?;
+            tracing::info!(address = %app.local_addr(), "promptgate listening");
+            app.run(shutdown_signal()).await
+        }
+        Command::MockUpstream { listen } => {
+            let listener = tokio::net::TcpListener::bind(listen).await?;
+            tracing::info!(address = %listener.local_addr()?, "mock upstream listening");
+            use axum::serve::ListenerExt;
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
+            axum::serve(listener, promptgate::providers::mock::server_router())
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+            Ok(())
+        }
+    }
+}
+
+/// SIGTERM (orchestrators) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

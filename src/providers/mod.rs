@@ -1,0 +1,259 @@
+//! Upstreams: where a request goes and how it gets there.
+//!
+//! An [`Upstream`] is either an OpenAI-compatible server reached over HTTP
+//! (OpenAI, vLLM, Ollama, a self-hosted model) or the built-in [`mock`],
+//! called in process. Both answer with the same [`UpstreamResponse`]: status,
+//! headers and a body stream, so the gateway treats them alike.
+
+pub mod mock;
+mod routes;
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use secrecy::{ExposeSecret, SecretString};
+use tower::ServiceExt;
+
+use crate::config::UpstreamConfig;
+pub use routes::{Route, Routes};
+
+pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("could not reach upstream `{upstream}`: {detail}")]
+    Connect { upstream: String, detail: String },
+    #[error("upstream did not answer in time")]
+    Timeout,
+    #[error("upstream connection failed mid-answer: {0}")]
+    Body(String),
+}
+
+pub struct UpstreamResponse {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: BodyStream,
+}
+
+enum Transport {
+    Http {
+        base_url: String,
+        /// The upstream's credential. Sent only to the upstream; never logged
+        /// (`SecretString`'s Debug is redacted) and never echoed to clients.
+        api_key: Option<SecretString>,
+        client: reqwest::Client,
+    },
+    Mock(axum::Router),
+}
+
+pub struct Upstream {
+    pub name: String,
+    pub patterns: Vec<String>,
+    /// No answer (or, for a stream, no chunk) for this long → 504.
+    pub timeout: Duration,
+    transport: Transport,
+}
+
+/// Headers never copied between the two sides: hop-by-hop ones, the caller's
+/// credentials, and lengths the server recomputes.
+fn is_dropped_header(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "authorization"
+            | "x-api-key"
+            | "host"
+            | "content-length"
+            | "transfer-encoding"
+            | "connection"
+            | "keep-alive"
+            | "proxy-connection"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "upgrade"
+            | "cookie"
+            | "set-cookie"
+            | "accept-encoding"
+            | "content-encoding"
+    ) || name.as_str().starts_with("x-promptgate-")
+}
+
+/// Copies the headers worth forwarding from `from` into a new map.
+pub fn forwardable_headers(from: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::with_capacity(from.len());
+    for (name, value) in from {
+        if !is_dropped_header(name) {
+            out.append(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+impl Upstream {
+    pub fn from_config(cfg: &UpstreamConfig, client: &reqwest::Client) -> Upstream {
+        let transport = match &cfg.base_url {
+            Some(base) => Transport::Http {
+                base_url: base.trim_end_matches('/').to_owned(),
+                api_key: cfg
+                    .api_key_env
+                    .as_ref()
+                    .and_then(|var| std::env::var(var).ok())
+                    .map(SecretString::from),
+                client: client.clone(),
+            },
+            None => Transport::Mock(mock::router()),
+        };
+        Upstream {
+            name: cfg.name.clone(),
+            patterns: cfg.models.clone(),
+            timeout: Duration::from_secs(cfg.timeout_s),
+            transport,
+        }
+    }
+
+    /// The built-in mock, serving `mock-*`.
+    pub fn builtin_mock() -> Upstream {
+        Upstream {
+            name: crate::config::MOCK_UPSTREAM.into(),
+            patterns: vec!["mock-*".into()],
+            timeout: Duration::from_secs(300),
+            transport: Transport::Mock(mock::router()),
+        }
+    }
+
+    pub fn is_mock(&self) -> bool {
+        matches!(self.transport, Transport::Mock(_))
+    }
+
+    /// Sends one request; `path` is relative to the upstream's base URL
+    /// (e.g. `/chat/completions?x=1`). Waits at most `timeout` for the headers.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        let call = self.dispatch(method, path, headers, body);
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(result) => result,
+            Err(_) => Err(UpstreamError::Timeout),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        method: Method,
+        path: &str,
+        mut headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        match &self.transport {
+            Transport::Http {
+                base_url,
+                api_key,
+                client,
+            } => {
+                if let Some(key) = api_key {
+                    let value = format!("Bearer {}", key.expose_secret());
+                    if let Ok(mut v) = HeaderValue::from_str(&value) {
+                        v.set_sensitive(true);
+                        headers.insert(header::AUTHORIZATION, v);
+                    }
+                }
+                let resp = client
+                    .request(method, format!("{base_url}{path}"))
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| UpstreamError::Connect {
+                        upstream: self.name.clone(),
+                        detail: without_url(&e),
+                    })?;
+                let status = resp.status();
+                let headers = resp.headers().clone();
+                let body = resp
+                    .bytes_stream()
+                    .map_err(|e| UpstreamError::Body(without_url(&e)));
+                Ok(UpstreamResponse {
+                    status,
+                    headers,
+                    body: Box::pin(body),
+                })
+            }
+            Transport::Mock(router) => {
+                let mut req = axum::http::Request::builder().method(method).uri(path);
+                if let Some(h) = req.headers_mut() {
+                    *h = headers;
+                }
+                let req =
+                    req.body(axum::body::Body::from(body))
+                        .map_err(|e| UpstreamError::Connect {
+                            upstream: self.name.clone(),
+                            detail: e.to_string(),
+                        })?;
+                let resp = match router.clone().oneshot(req).await {
+                    Ok(resp) => resp,
+                    Err(never) => match never {},
+                };
+                let (parts, body) = resp.into_parts();
+                let body = body
+                    .into_data_stream()
+                    .map(|r| r.map_err(|e| UpstreamError::Body(e.to_string())));
+                Ok(UpstreamResponse {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: Box::pin(body),
+                })
+            }
+        }
+    }
+}
+
+/// reqwest's messages include the URL; keep them short and free of query strings.
+fn without_url(err: &reqwest::Error) -> String {
+    let mut msg = err.without_url_ref().to_string();
+    if err.is_connect() {
+        msg = format!("connection failed ({msg})");
+    }
+    msg
+}
+
+trait WithoutUrlRef {
+    fn without_url_ref(&self) -> String;
+}
+
+impl WithoutUrlRef for reqwest::Error {
+    fn without_url_ref(&self) -> String {
+        use std::error::Error;
+        let mut out = String::new();
+        let mut cur: Option<&dyn Error> = self.source();
+        while let Some(e) = cur {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&e.to_string());
+            cur = e.source();
+        }
+        if out.is_empty() {
+            out = "request failed".into();
+        }
+        out
+    }
+}
+
+/// The shared HTTP client: one connection pool for every upstream.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        // Without TCP_NODELAY small SSE frames wait for delayed ACKs (~40 ms).
+        .tcp_nodelay(true)
+        .pool_idle_timeout(Duration::from_secs(90))
+        .pool_max_idle_per_host(1024)
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .unwrap_or_default()
+}

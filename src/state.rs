@@ -1,0 +1,47 @@
+//! Shared application state: cheap to clone (one `Arc`), handed to every handler.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::auth::KeyCache;
+use crate::config::Config;
+use crate::http::models::ModelList;
+use crate::providers::Routes;
+use crate::store::writer::RecordSink;
+use crate::store::Store;
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    /// Teams, keys and records. Never awaited on the model-call path except
+    /// through the batch writer.
+    pub store: Arc<dyn Store>,
+    /// Active keys in memory, so authentication needs no database round trip.
+    pub keys: Arc<KeyCache>,
+    /// Where request records go (bounded queue → batch writer).
+    pub records: RecordSink,
+    /// Model name → upstream.
+    pub routes: Routes,
+    /// Renders `/metrics`.
+    pub metrics: PrometheusHandle,
+    /// `GET /v1/models`, fetched from the upstreams and cached briefly.
+    pub models: ModelList,
+}
+
+impl AppState {
+    pub fn new(inner: Inner) -> AppState {
+        AppState(Arc::new(inner))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}

@@ -1,0 +1,131 @@
+//! Persistence: one trait per aggregate, implemented for SQLite (the embedded
+//! default) and PostgreSQL (several replicas).
+//!
+//! Both implementations share their SQL text (see [`sql`]): the schema keeps to
+//! types both engines understand and timestamps are epoch milliseconds, so a
+//! behaviour difference between backends is a bug, and the same integration
+//! tests run against both.
+
+mod postgres;
+mod sql;
+mod sqlite;
+pub mod writer;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+pub use postgres::PgStore;
+pub use sqlite::SqliteStore;
+
+pub type StoreResult<T> = Result<T, sqlx::Error>;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Team {
+    pub name: String,
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub created_at: i64,
+}
+
+/// A stored API key: never the key itself, only its hash and a short hint.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub team: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    /// First characters of the key, so an operator can tell keys apart.
+    pub hint: String,
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub created_at: i64,
+    #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    pub revoked_at: Option<i64>,
+}
+
+/// One proxied call, success or failure.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct RequestRecord {
+    pub id: String,
+    pub team: String,
+    pub key_id: Option<String>,
+    pub endpoint: String,
+    pub model: Option<String>,
+    pub upstream: Option<String>,
+    pub stream: bool,
+    pub status: i32,
+    pub outcome: String,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub cached_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+    pub latency_us: i64,
+    pub ttft_us: Option<i64>,
+    pub client_closed: bool,
+    pub error: Option<String>,
+    /// The request's `metadata` object as JSON text.
+    pub metadata: Option<String>,
+    pub created_at: i64,
+}
+
+/// Filter for listing request records.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    /// `None` = every team (admin).
+    pub team: Option<String>,
+    pub limit: i64,
+}
+
+#[async_trait]
+pub trait TeamStore: Send + Sync {
+    /// `Ok(false)` when the team already exists.
+    async fn create_team(&self, team: &Team) -> StoreResult<bool>;
+    async fn get_team(&self, name: &str) -> StoreResult<Option<Team>>;
+    async fn list_teams(&self) -> StoreResult<Vec<Team>>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn insert_key(&self, key: &ApiKeyRow) -> StoreResult<()>;
+    async fn get_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>>;
+    async fn find_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRow>>;
+    /// Every key that is not revoked: the in-memory key cache is rebuilt from it.
+    async fn active_keys(&self) -> StoreResult<Vec<ApiKeyRow>>;
+    async fn list_keys(&self, team: &str) -> StoreResult<Vec<ApiKeyRow>>;
+    /// `Ok(false)` when the key does not exist or was already revoked.
+    async fn revoke_key(&self, id: &str, at: i64) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Insert unless present; returns the value now stored (first writer wins,
+    /// so two replicas starting together agree on one generated admin key).
+    async fn put_setting_if_absent(&self, name: &str, value: &str) -> StoreResult<String>;
+}
+
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Writes a batch in one transaction: all or nothing.
+    async fn insert_records(&self, records: &[RequestRecord]) -> StoreResult<()>;
+    /// The newest record with this id, restricted to `team` when given.
+    async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>>;
+    async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>>;
+}
+
+/// Everything the gateway persists.
+#[async_trait]
+pub trait Store: TeamStore + KeyStore + SettingStore + RecordStore {
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    fn backend(&self) -> &'static str;
+}
+
+/// Opens the store named by `url` and brings its schema up to date.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    }
+}

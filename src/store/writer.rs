@@ -1,0 +1,106 @@
+//! The batch writer: request records leave the hot path through a bounded
+//! channel and reach the store in multi-row transactions.
+//!
+//! Why a channel and not a write per request: a database round trip per call
+//! would cost more than the rest of the proxy put together. Why bounded: when
+//! the store falls behind, requests wait for room (async back-pressure) instead
+//! of memory growing without limit or records being dropped.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use super::{RequestRecord, Store};
+
+/// The sending half, cloned into every request.
+#[derive(Clone)]
+pub struct RecordSink {
+    tx: mpsc::Sender<RequestRecord>,
+}
+
+impl RecordSink {
+    /// Queues a record. Waits only when the queue is full.
+    pub async fn send(&self, record: RequestRecord) {
+        if let Err(err) = self.tx.send(record).await {
+            // Only after shutdown has closed the writer; log so it is never silent.
+            tracing::error!(id = %err.0.id, "record dropped: writer stopped");
+        }
+    }
+
+    /// Queues a record from synchronous code (a stream's `Drop`). Falls back to
+    /// a task when the queue is full so the record is still written.
+    pub fn send_now(&self, record: RequestRecord) {
+        match self.tx.try_send(record) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(record)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    let _ = tx.send(record).await;
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(record)) => {
+                tracing::error!(id = %record.id, "record dropped: writer stopped");
+            }
+        }
+    }
+}
+
+/// Handle on the writer task; `shutdown` flushes everything queued.
+pub struct RecordWriter {
+    task: JoinHandle<()>,
+}
+
+pub fn spawn(
+    store: Arc<dyn Store>,
+    capacity: usize,
+    batch_size: usize,
+) -> (RecordSink, RecordWriter) {
+    let (tx, rx) = mpsc::channel(capacity);
+    let task = tokio::spawn(run(store, rx, batch_size));
+    (RecordSink { tx }, RecordWriter { task })
+}
+
+impl RecordWriter {
+    /// Waits until every sender is gone and every queued record is written.
+    /// Call after the server has stopped, once all request tasks have ended.
+    pub async fn finish(self) {
+        if let Err(err) = self.task.await {
+            tracing::error!(error = %err, "record writer task failed");
+        }
+    }
+}
+
+async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestRecord>, batch_size: usize) {
+    let mut batch = Vec::with_capacity(batch_size);
+    // recv_many returns 0 only when the channel is closed and drained.
+    while rx.recv_many(&mut batch, batch_size).await > 0 {
+        write_with_retry(store.as_ref(), &batch).await;
+        metrics::counter!("promptgate_records_written_total").increment(batch.len() as u64);
+        batch.clear();
+    }
+}
+
+/// A failed batch is retried with back-off rather than dropped: a store that is
+/// briefly unavailable (restart, failover) must not cost records.
+async fn write_with_retry(store: &dyn Store, batch: &[RequestRecord]) {
+    let mut delay = Duration::from_millis(50);
+    let mut attempts = 0u32;
+    loop {
+        match store.insert_records(batch).await {
+            Ok(()) => return,
+            Err(err) => {
+                attempts += 1;
+                metrics::counter!("promptgate_record_write_errors_total").increment(1);
+                if attempts >= 20 {
+                    tracing::error!(error = %err, records = batch.len(), "giving up on a record batch");
+                    return;
+                }
+                tracing::warn!(error = %err, attempts, "record batch failed; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! Logs (tracing) and metrics (Prometheus text format on `/metrics`).
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Installs the log subscriber; `RUST_LOG` overrides the default `info`.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
+
+/// The process-wide metrics recorder. Installed once: tests start many apps
+/// in one process and they share it.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                10.0, 30.0, 60.0,
+            ];
+            let recorder = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .map(|b| b.build_recorder())
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
+            let handle = recorder.handle();
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!(
+        "promptgate_requests_total",
+        "Model calls by endpoint and outcome"
+    );
+    metrics::describe_histogram!(
+        "promptgate_request_duration_seconds",
+        "Model call latency as the client sees it"
+    );
+    metrics::describe_histogram!(
+        "promptgate_time_to_first_token_seconds",
+        "Time to the first streamed byte"
+    );
+    metrics::describe_counter!(
+        "promptgate_upstream_errors_total",
+        "Upstream failures (status, timeout, connection)"
+    );
+    metrics::describe_gauge!(
+        "promptgate_in_flight_requests",
+        "Model calls being served now"
+    );
+    metrics::describe_counter!(
+        "promptgate_records_written_total",
+        "Request records written to the store"
+    );
+    metrics::describe_counter!(
+        "promptgate_record_write_errors_total",
+        "Failed record batch writes (retried)"
+    );
+}
