@@ -19,6 +19,8 @@
 //! - [`store`]: persistence traits with SQLite and PostgreSQL implementations,
 //!   and the batch writer that keeps database writes off the request path.
 //!
+//! - [`grounding`]: scores an answer against its RAG context (pure functions).
+//!
 //! Supporting pieces: [`auth`] (keys, in-memory key cache), [`config`],
 //! [`error`] (one error type in OpenAI's shape), [`telemetry`] (logs,
 //! metrics), [`state`], [`time`].
@@ -28,6 +30,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod gateway;
+pub mod grounding;
 pub mod http;
 pub mod providers;
 pub mod state;

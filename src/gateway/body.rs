@@ -13,8 +13,8 @@ use serde_json::value::RawValue;
 use crate::error::ApiError;
 
 /// Fields promptgate consumes; they never reach the upstream.
+/// (`prompt` is handled apart: as a string it is the completions API's own field.)
 const EXTENSION_FIELDS: &[&str] = &[
-    "prompt",
     "prompt_id",
     "prompt_version",
     "prompt_label",
@@ -140,11 +140,17 @@ impl<'a> RequestBody<'a> {
         Some(self.fields.remove(pos).1)
     }
 
-    /// Removes promptgate's extension fields.
-    pub fn strip_extensions(&mut self) {
+    /// Removes promptgate's extension fields. An object-valued `prompt` is
+    /// promptgate's prompt reference, except on the Responses API where
+    /// OpenAI defines the same field (`keep_prompt_object`).
+    pub fn strip_extensions(&mut self, keep_prompt_object: bool) {
         let before = self.fields.len();
-        self.fields
-            .retain(|(k, _)| !EXTENSION_FIELDS.contains(&k.as_str()));
+        self.fields.retain(|(k, v)| {
+            if k == "prompt" {
+                return keep_prompt_object || !v.get().trim_start().starts_with('{');
+            }
+            !EXTENSION_FIELDS.contains(&k.as_str())
+        });
         self.changed |= self.fields.len() != before;
     }
 
@@ -209,11 +215,15 @@ mod tests {
     fn extensions_are_stripped_and_order_kept() {
         let raw = axum::body::Bytes::from_static(br#"{"model":"m","cache":{"ttl":1},"unknown_field":{"deep":[1,"\u00e9"]},"grounding":{}}"#);
         let mut body = RequestBody::parse(&raw).unwrap();
-        body.strip_extensions();
+        body.strip_extensions(false);
         assert_eq!(
             &body.to_bytes(&raw)[..],
             br#"{"model":"m","unknown_field":{"deep":[1,"\u00e9"]}}"#
         );
+        let raw = axum::body::Bytes::from_static(br#"{"prompt":"legacy text","prompt_id":"x"}"#);
+        let mut body = RequestBody::parse(&raw).unwrap();
+        body.strip_extensions(false);
+        assert_eq!(&body.to_bytes(&raw)[..], br#"{"prompt":"legacy text"}"#);
     }
 
     #[test]

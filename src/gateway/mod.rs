@@ -192,7 +192,7 @@ async fn proxy(
     if let Some(m) = metadata.filter(|m| m.get() != "null") {
         recorder.set_metadata(m.get().to_owned());
     }
-    body.strip_extensions();
+    body.strip_extensions(endpoint == Endpoint::Responses);
 
     let model_value;
     if let Some(rewritten) = &route.rewritten_model {

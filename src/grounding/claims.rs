@@ -21,9 +21,11 @@ pub(crate) fn split(tokens: &[Token], out: &mut Vec<(usize, usize)>) {
             } else if t.has(CLAUSE_END) {
                 boundary = true;
             } else if t.has(SENT_END) {
-                let prev_abbrev = k > 0 && tokens[k - 1].kind == Kind::Word && tokens[k - 1].has(ABBREV);
+                let prev_abbrev =
+                    k > 0 && tokens[k - 1].kind == Kind::Word && tokens[k - 1].has(ABBREV);
                 let next = tokens.get(k + 1);
-                let next_lower_word = matches!(next, Some(x) if x.kind == Kind::Word && !x.has(CAP));
+                let next_lower_word =
+                    matches!(next, Some(x) if x.kind == Kind::Word && !x.has(CAP));
                 boundary = !prev_abbrev && !next_lower_word;
                 // "...in the U.S. The next" is still ambiguous; we keep it joined.
             }
@@ -47,7 +49,20 @@ fn push(tokens: &[Token], a: usize, b: usize, out: &mut Vec<(usize, usize)>) {
     while a < b && tokens[a].kind == Kind::Punct {
         a += 1;
     }
-    if tokens[a..b].iter().any(|t| t.kind != Kind::Punct) {
+    let mut words = 0;
+    let mut numbers = 0;
+    for t in &tokens[a..b] {
+        match t.kind {
+            Kind::Word => words += 1,
+            Kind::Number => numbers += 1,
+            Kind::Punct => {}
+        }
+    }
+    // a lone list enumerator ("1.", "2)") is not a claim
+    if words == 0 && numbers == 1 && b - a <= 2 && tokens[a].value < 100.0 {
+        return;
+    }
+    if words + numbers > 0 {
         out.push((a, b));
     }
 }

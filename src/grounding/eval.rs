@@ -38,7 +38,9 @@ impl FromStr for Dataset {
         match s.to_ascii_lowercase().replace(['-', '_'], "").as_str() {
             "faithbench" | "faithbenchdev" => Ok(Dataset::FaithBench),
             "halueval" | "haluevalqa" => Ok(Dataset::HaluEval),
-            _ => Err(format!("unknown dataset {s:?} (expected faithbench or halueval)")),
+            _ => Err(format!(
+                "unknown dataset {s:?} (expected faithbench or halueval)"
+            )),
         }
     }
 }
@@ -160,7 +162,11 @@ impl fmt::Display for EvalReport {
             self.n_hallucinated,
             self.n_sources
         )?;
-        writeln!(f, "{:<44} {:>7} {:>7} {:>7} {:>7} {:>7}", "detector", "BalAcc", "Prec", "Recall", "F1", "AUROC")?;
+        writeln!(
+            f,
+            "{:<44} {:>7} {:>7} {:>7} {:>7} {:>7}",
+            "detector", "BalAcc", "Prec", "Recall", "F1", "AUROC"
+        )?;
         let row = |f: &mut fmt::Formatter<'_>, name: &str, m: &Metrics| {
             writeln!(
                 f,
@@ -169,10 +175,28 @@ impl fmt::Display for EvalReport {
             )
         };
         if let Some(cv) = &self.cross_validated {
-            row(f, &format!("promptgate fast ({FOLDS}-fold CV by source)"), cv)?;
-            row(f, &format!("promptgate fast (built-in, t={:.3}, in-sample)", self.builtin_threshold), &self.builtin)?;
+            row(
+                f,
+                &format!("promptgate fast ({FOLDS}-fold CV by source)"),
+                cv,
+            )?;
+            row(
+                f,
+                &format!(
+                    "promptgate fast (built-in, t={:.3}, in-sample)",
+                    self.builtin_threshold
+                ),
+                &self.builtin,
+            )?;
         } else {
-            row(f, &format!("promptgate fast (built-in, t={:.3})", self.builtin_threshold), &self.builtin)?;
+            row(
+                f,
+                &format!(
+                    "promptgate fast (built-in, t={:.3})",
+                    self.builtin_threshold
+                ),
+                &self.builtin,
+            )?;
         }
         for (name, m) in &self.detectors {
             row(f, name, m)?;
@@ -182,7 +206,11 @@ impl fmt::Display for EvalReport {
             "promptgate scoring time per answer: p50 {:.1} us, p99 {:.1} us ({} build)",
             self.p50_us,
             self.p99_us,
-            if cfg!(debug_assertions) { "debug" } else { "release" }
+            if cfg!(debug_assertions) {
+                "debug"
+            } else {
+                "release"
+            }
         )?;
         if !self.fold_models.is_empty() {
             writeln!(f, "fold weights ({}; threshold):", FEATURES.join(", "))?;
@@ -269,7 +297,12 @@ pub fn load_faithbench(path: &Path) -> Result<Vec<Sample>, String> {
         .collect();
     files.sort_by_key(|p| {
         let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        (stem.trim_start_matches("batch_").parse::<u32>().unwrap_or(u32::MAX), p.clone())
+        (
+            stem.trim_start_matches("batch_")
+                .parse::<u32>()
+                .unwrap_or(u32::MAX),
+            p.clone(),
+        )
     });
     if files.is_empty() {
         return Err(format!("{}: no batch_*.json files", dir.display()));
@@ -277,10 +310,15 @@ pub fn load_faithbench(path: &Path) -> Result<Vec<Sample>, String> {
     let mut sources: Vec<String> = Vec::new();
     let mut out = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-        let fb: FbFile = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+        let text =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        let fb: FbFile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
         for s in fb.samples {
-            let hallucinated = s.annotations.iter().any(|a| a.label.iter().any(|l| l.starts_with("Unwanted")));
+            let hallucinated = s
+                .annotations
+                .iter()
+                .any(|a| a.label.iter().any(|l| l.starts_with("Unwanted")));
             let source_id = match sources.iter().position(|x| *x == s.source) {
                 Some(i) => i,
                 None => {
@@ -294,11 +332,21 @@ pub fn load_faithbench(path: &Path) -> Result<Vec<Sample>, String> {
                     if prob {
                         detectors.push((key.to_string(), v < 0.5, 1.0 - v));
                     } else {
-                        detectors.push((key.to_string(), v == 0.0, if v == 0.0 { 1.0 } else { 0.0 }));
+                        detectors.push((
+                            key.to_string(),
+                            v == 0.0,
+                            if v == 0.0 { 1.0 } else { 0.0 },
+                        ));
                     }
                 }
             }
-            out.push(Sample { source_id, context: s.source, answer: s.summary, hallucinated, detectors });
+            out.push(Sample {
+                source_id,
+                context: s.source,
+                answer: s.summary,
+                hallucinated,
+                detectors,
+            });
         }
     }
     Ok(out)
@@ -309,11 +357,18 @@ pub fn load_halueval(path: &Path) -> Result<Vec<Sample>, String> {
     let file = if path.is_file() {
         path.to_path_buf()
     } else {
-        let candidates = [path.join("qa_500.jsonl"), path.join("halueval-qa").join("qa_500.jsonl")];
+        let candidates = [
+            path.join("qa_500.jsonl"),
+            path.join("halueval-qa").join("qa_500.jsonl"),
+        ];
         match candidates.iter().find(|p| p.is_file()) {
             Some(p) => p.clone(),
             None => {
-                let dir = if path.join("halueval-qa").is_dir() { path.join("halueval-qa") } else { path.to_path_buf() };
+                let dir = if path.join("halueval-qa").is_dir() {
+                    path.join("halueval-qa")
+                } else {
+                    path.to_path_buf()
+                };
                 std::fs::read_dir(&dir)
                     .map_err(|e| format!("{}: {e}", dir.display()))?
                     .flatten()
@@ -329,9 +384,22 @@ pub fn load_halueval(path: &Path) -> Result<Vec<Sample>, String> {
         if line.trim().is_empty() {
             continue;
         }
-        let q: QaLine = serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
-        out.push(Sample { source_id: i, context: q.knowledge.clone(), answer: q.right_answer, hallucinated: false, detectors: vec![] });
-        out.push(Sample { source_id: i, context: q.knowledge, answer: q.hallucinated_answer, hallucinated: true, detectors: vec![] });
+        let q: QaLine =
+            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
+        out.push(Sample {
+            source_id: i,
+            context: q.knowledge.clone(),
+            answer: q.right_answer,
+            hallucinated: false,
+            detectors: vec![],
+        });
+        out.push(Sample {
+            source_id: i,
+            context: q.knowledge,
+            answer: q.hallucinated_answer,
+            hallucinated: true,
+            detectors: vec![],
+        });
     }
     Ok(out)
 }
@@ -341,18 +409,28 @@ pub fn load_halueval(path: &Path) -> Result<Vec<Sample>, String> {
 /// Per-answer signal sums for all samples.
 pub fn signals(samples: &[Sample]) -> Vec<[f64; NF]> {
     let scorer = Scorer::new();
-    samples.iter().map(|s| scorer.answer_signals(&[s.context.as_str()], &s.answer)).collect()
+    samples
+        .iter()
+        .map(|s| scorer.answer_signals(&[s.context.as_str()], &s.answer))
+        .collect()
 }
 
 /// Cross-validation by source: fold = source index mod `folds`.
 /// Returns out-of-fold scores and predictions, and the fold models.
-pub fn cross_validate(samples: &[Sample], xs: &[[f64; NF]], folds: usize, opt: &FitOptions) -> (Vec<f64>, Vec<bool>, Vec<Model>) {
+pub fn cross_validate(
+    samples: &[Sample],
+    xs: &[[f64; NF]],
+    folds: usize,
+    opt: &FitOptions,
+) -> (Vec<f64>, Vec<bool>, Vec<Model>) {
     let ys: Vec<bool> = samples.iter().map(|s| s.hallucinated).collect();
     let mut scores = vec![1.0; samples.len()];
     let mut pred = vec![false; samples.len()];
     let mut models = Vec::new();
     for k in 0..folds {
-        let train: Vec<usize> = (0..samples.len()).filter(|&i| samples[i].source_id % folds != k).collect();
+        let train: Vec<usize> = (0..samples.len())
+            .filter(|&i| samples[i].source_id % folds != k)
+            .collect();
         let tx: Vec<[f64; NF]> = train.iter().map(|&i| xs[i]).collect();
         let ty: Vec<bool> = train.iter().map(|&i| ys[i]).collect();
         let m = fit(&tx, &ty, opt);
@@ -379,7 +457,9 @@ pub fn fit_builtin(faithbench: &Path) -> Result<(Model, String), String> {
         "objective": "class-balanced noisy-OR log-likelihood, weights >= 0",
         "l2": opt.l2,
         "iterations": opt.iters,
-        "threshold": "maximises balanced accuracy on the same data",
+        "threshold": "class-balanced decision point exp(bias)/2",
+        "fitted": ["novel_words", "cross_sentence_pairs", "scatter"],
+        "fixed": "numbers, entities, negation_added, negation_dropped: prior weights (one alone flags)",
     });
     let json = m.to_json(prov);
     Ok((m, json))
@@ -414,7 +494,8 @@ pub fn run(dataset: Dataset, path: &Path) -> Result<EvalReport, String> {
 
     let (cross_validated, fold_models) = if dataset == Dataset::FaithBench {
         let xs = signals(&samples);
-        let (scores, cv_pred, models) = cross_validate(&samples, &xs, FOLDS, &FitOptions::default());
+        let (scores, cv_pred, models) =
+            cross_validate(&samples, &xs, FOLDS, &FitOptions::default());
         let cv_risk: Vec<f64> = scores.iter().map(|s| 1.0 - s).collect();
         (Some(Metrics::compute(&ys, &cv_pred, &cv_risk)), models)
     } else {
@@ -425,7 +506,12 @@ pub fn run(dataset: Dataset, path: &Path) -> Result<EvalReport, String> {
     for &(key, _) in DETECTORS {
         let rows: Vec<(bool, bool, f64)> = samples
             .iter()
-            .filter_map(|s| s.detectors.iter().find(|d| d.0 == key).map(|d| (s.hallucinated, d.1, d.2)))
+            .filter_map(|s| {
+                s.detectors
+                    .iter()
+                    .find(|d| d.0 == key)
+                    .map(|d| (s.hallucinated, d.1, d.2))
+            })
             .collect();
         if rows.len() == samples.len() {
             let y: Vec<bool> = rows.iter().map(|r| r.0).collect();
@@ -462,7 +548,10 @@ mod tests {
         if p.is_dir() {
             Some(p)
         } else {
-            eprintln!("notice: {} not found; skipping the grounding eval test", p.display());
+            eprintln!(
+                "notice: {} not found; skipping the grounding eval test",
+                p.display()
+            );
             None
         }
     }
@@ -491,13 +580,21 @@ mod tests {
         };
         println!("{fb}");
         let cv = fb.cross_validated.clone().unwrap_or_default();
-        assert!(cv.balanced_accuracy >= 0.60, "cross-validated balanced accuracy {:.3} < 0.60", cv.balanced_accuracy);
+        assert!(
+            cv.balanced_accuracy >= 0.60,
+            "cross-validated balanced accuracy {:.3} < 0.60",
+            cv.balanced_accuracy
+        );
         let qa = match run(Dataset::HaluEval, &root.join("halueval-qa")) {
             Ok(r) => r,
             Err(e) => panic!("halueval eval failed: {e}"),
         };
         println!("{qa}");
-        assert!(qa.builtin.auroc >= 0.95, "HaluEval AUROC {:.3} < 0.95", qa.builtin.auroc);
+        assert!(
+            qa.builtin.auroc >= 0.95,
+            "HaluEval AUROC {:.3} < 0.95",
+            qa.builtin.auroc
+        );
     }
 
     /// Refits `weights.json`: `GROUNDING_WRITE_WEIGHTS=path cargo test ... refit_weights -- --ignored`

@@ -92,7 +92,11 @@ impl Scorer {
 
     /// Scorer with explicit weights (used by the evaluation's cross-validation).
     pub fn with_model(model: Model) -> Self {
-        Scorer { model, lex: Lexicon::new(), cues: Cues::new() }
+        Scorer {
+            model,
+            lex: Lexicon::new(),
+            cues: Cues::new(),
+        }
     }
 
     pub fn with_threshold(mut self, t: f64) -> Self {
@@ -116,7 +120,12 @@ impl Scorer {
         report
     }
 
-    fn score_with(&self, context: &[impl AsRef<str>], answer: &str, sc: &mut Scratch) -> GroundingReport {
+    fn score_with(
+        &self,
+        context: &[impl AsRef<str>],
+        answer: &str,
+        sc: &mut Scratch,
+    ) -> GroundingReport {
         let ix = ContextIndex::build(context, &self.lex, sc);
         let nt = NormText::new(answer);
         let mut toks: Vec<Token> = Vec::new();
@@ -128,21 +137,36 @@ impl Scorer {
         for &(a, b) in &ranges {
             let mut fd = Findings::default();
             let sig = claim_signals(&ix, &self.cues, &toks[a..b], sc, Some(&mut fd));
-            let lambda = if sig.refusal { 0.0 } else { self.model.lambda(&sig.f) };
+            let lambda = if sig.refusal {
+                0.0
+            } else {
+                self.model.lambda(&sig.f)
+            };
             total += lambda;
             let (s, e) = (toks[a].start as usize, toks[b - 1].end as usize);
-            let text = answer.get(nt.orig_byte(s)..nt.orig_byte(e)).unwrap_or("").to_string();
+            let text = answer
+                .get(nt.orig_byte(s)..nt.orig_byte(e))
+                .unwrap_or("")
+                .to_string();
             claims_out.push(Claim {
                 text,
                 start: nt.orig_char(s),
                 end: nt.orig_char(e),
                 support: (-lambda).exp(),
-                evidence: sig.best.map(|i| ix.evidence(i).to_string()).unwrap_or_default(),
+                evidence: sig
+                    .best
+                    .map(|i| ix.evidence(i).to_string())
+                    .unwrap_or_default(),
                 reasons: self.reasons(&nt.text, &sig, &fd),
             });
         }
         let score = (-total).exp();
-        GroundingReport { score, flagged: score < self.model.threshold, threshold: self.model.threshold, claims: claims_out }
+        GroundingReport {
+            score,
+            flagged: score < self.model.threshold,
+            threshold: self.model.threshold,
+            claims: claims_out,
+        }
     }
 
     /// Per-answer sums of the claim signals (what the model is fitted on).
@@ -170,7 +194,11 @@ impl Scorer {
     fn reasons(&self, text: &str, sig: &ClaimSignals, fd: &Findings) -> Vec<String> {
         use signals::*;
         let w = &self.model.weights;
-        let surf = |r: &(u32, u32)| text.get(r.0 as usize..r.1 as usize).unwrap_or("").to_string();
+        let surf = |r: &(u32, u32)| {
+            text.get(r.0 as usize..r.1 as usize)
+                .unwrap_or("")
+                .to_string()
+        };
         let mut out: Vec<(f64, String)> = Vec::new();
         let contrib = |j: usize| w[j] * sig.f[j];
         if contrib(F_NUM) > 0.0 {
@@ -188,21 +216,40 @@ impl Scorer {
             let words: Vec<String> = fd.novel.iter().map(&surf).collect();
             out.push((
                 novel_c,
-                format!("words not in context ({:.0}% of content words): {}", 100.0 * sig.f[F_RATIO], words.join(", ")),
+                format!(
+                    "words not in context ({:.0}% of content words): {}",
+                    100.0 * sig.f[F_RATIO],
+                    words.join(", ")
+                ),
             ));
         }
         if contrib(F_NEG_ADD) > 0.0 {
             let cue = fd.negation.as_ref().map(&surf).unwrap_or_default();
-            out.push((contrib(F_NEG_ADD), format!("negation \"{cue}\" not backed by the evidence")));
+            out.push((
+                contrib(F_NEG_ADD),
+                format!("negation \"{cue}\" not backed by the evidence"),
+            ));
         }
         if contrib(F_NEG_DROP) > 0.0 {
-            out.push((contrib(F_NEG_DROP), "the evidence is negated but the claim is not".to_string()));
+            out.push((
+                contrib(F_NEG_DROP),
+                "the evidence is negated but the claim is not".to_string(),
+            ));
         }
         if contrib(F_PAIRS) > 0.0 {
-            out.push((contrib(F_PAIRS), format!("{} word pair(s) never used together in the context", fd.pairs)));
+            out.push((
+                contrib(F_PAIRS),
+                format!(
+                    "{} word pair(s) never used together in the context",
+                    fd.pairs
+                ),
+            ));
         }
         if contrib(F_SCATTER) > 0.0 {
-            out.push((contrib(F_SCATTER), "combines words from different context sentences".to_string()));
+            out.push((
+                contrib(F_SCATTER),
+                "combines words from different context sentences".to_string(),
+            ));
         }
         out.sort_by(|a, b| b.0.total_cmp(&a.0));
         out.into_iter().map(|x| x.1).collect()

@@ -49,16 +49,26 @@ impl Model {
         let f: WeightsFile = serde_json::from_str(s).map_err(|e| format!("weights.json: {e}"))?;
         let mut weights = [0.0; NF];
         for (i, name) in FEATURES.iter().enumerate() {
-            let w = f.weights.get(*name).copied().ok_or_else(|| format!("weights.json: missing weight {name}"))?;
+            let w = f
+                .weights
+                .get(*name)
+                .copied()
+                .ok_or_else(|| format!("weights.json: missing weight {name}"))?;
             if !(w.is_finite() && w >= 0.0) {
-                return Err(format!("weights.json: weight {name} must be finite and >= 0"));
+                return Err(format!(
+                    "weights.json: weight {name} must be finite and >= 0"
+                ));
             }
             weights[i] = w;
         }
         if !(f.threshold > 0.0 && f.threshold <= 1.0) {
             return Err("weights.json: threshold must be in (0, 1]".into());
         }
-        Ok(Model { weights, bias: f.bias, threshold: f.threshold })
+        Ok(Model {
+            weights,
+            bias: f.bias,
+            threshold: f.threshold,
+        })
     }
 
     pub fn builtin() -> Model {
@@ -99,13 +109,28 @@ pub struct FitOptions {
     pub iters: usize,
     /// Weight the classes equally (we optimise balanced accuracy).
     pub balanced: bool,
-    /// Signals that may be switched off (weight forced to 0).
+    /// Signals whose weight is fitted; the others keep their `fixed` weight.
     pub mask: [bool; NF],
+    /// Weights of the signals that are not fitted (hard evidence: a single
+    /// unsupported number, name or negation should flag on its own).
+    pub fixed: [f64; NF],
+    /// Threshold rule: `false` = maximise balanced accuracy on the training data;
+    /// `true` = the class-balanced decision point of the fitted model,
+    /// `P(h) = 1/2`, i.e. `t = exp(b) / 2` (smoother, less prone to overfit).
+    pub calibrated_threshold: bool,
 }
 
 impl Default for FitOptions {
     fn default() -> Self {
-        FitOptions { l2: 0.02, iters: 400, balanced: true, mask: [true; NF] }
+        FitOptions {
+            l2: 0.02,
+            iters: 400,
+            balanced: true,
+            //      novel  ratio  pairs  num    ent    neg+   neg-   scatter
+            mask: [true, false, true, false, false, false, false, true],
+            fixed: [0.0, 0.0, 0.0, 1.5, 1.0, 1.5, 0.5, 0.0],
+            calibrated_threshold: true,
+        }
     }
 }
 
@@ -134,10 +159,20 @@ pub fn fit(xs: &[[f64; NF]], ys: &[bool], opt: &FitOptions) -> Model {
         }
     };
     const BMIN: f64 = 1e-3;
+    // contribution of the fixed (not fitted) weights
+    let off: Vec<f64> = xs
+        .iter()
+        .map(|x| {
+            (0..NF)
+                .filter(|&j| !opt.mask[j])
+                .map(|j| opt.fixed[j] * x[j])
+                .sum()
+        })
+        .collect();
     let loss = |u: &[f64; NF], b: f64| -> f64 {
         let mut l = 0.0;
-        for (x, &y) in xs.iter().zip(ys) {
-            let mut z = b;
+        for ((x, &y), o) in xs.iter().zip(ys).zip(&off) {
+            let mut z = b + o;
             for j in 0..NF {
                 z += u[j] * x[j] / scale[j];
             }
@@ -158,8 +193,8 @@ pub fn fit(xs: &[[f64; NF]], ys: &[bool], opt: &FitOptions) -> Model {
     for _ in 0..opt.iters {
         let mut gu = [0.0f64; NF];
         let mut gb = 0.0f64;
-        for (x, &y) in xs.iter().zip(ys) {
-            let mut z = b;
+        for ((x, &y), o) in xs.iter().zip(ys).zip(&off) {
+            let mut z = b + o;
             for j in 0..NF {
                 z += u[j] * x[j] / scale[j];
             }
@@ -179,7 +214,11 @@ pub fn fit(xs: &[[f64; NF]], ys: &[bool], opt: &FitOptions) -> Model {
         for _ in 0..30 {
             let mut nu = u;
             for j in 0..NF {
-                nu[j] = if opt.mask[j] { (u[j] - step * gu[j]).max(0.0) } else { 0.0 };
+                nu[j] = if opt.mask[j] {
+                    (u[j] - step * gu[j]).max(0.0)
+                } else {
+                    0.0
+                };
             }
             let nb = (b - step * gb).max(BMIN);
             let nl = loss(&nu, nb);
@@ -199,11 +238,23 @@ pub fn fit(xs: &[[f64; NF]], ys: &[bool], opt: &FitOptions) -> Model {
     }
     let mut weights = [0.0; NF];
     for j in 0..NF {
-        weights[j] = u[j] / scale[j];
+        weights[j] = if opt.mask[j] {
+            u[j] / scale[j]
+        } else {
+            opt.fixed[j]
+        };
     }
-    let mut m = Model { weights, bias: b, threshold: 0.5 };
+    let mut m = Model {
+        weights,
+        bias: b,
+        threshold: 0.5,
+    };
     let scores: Vec<f64> = xs.iter().map(|x| (-m.lambda(x)).exp()).collect();
-    m.threshold = best_threshold(&scores, ys);
+    m.threshold = if opt.calibrated_threshold && opt.balanced {
+        (0.5 * b.exp()).clamp(1e-6, 1.0)
+    } else {
+        best_threshold(&scores, ys)
+    };
     m
 }
 
@@ -262,14 +313,23 @@ mod tests {
         let mut ys = Vec::new();
         let mut seed = 7u64;
         for i in 0..200 {
-            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             let mut x = [0.0; NF];
             x[0] = ((seed >> 33) % 4) as f64;
             x[3] = if i % 2 == 0 { 1.0 } else { 0.0 };
             xs.push(x);
             ys.push(i % 2 == 0);
         }
-        let m = fit(&xs, &ys, &FitOptions::default());
+        let m = fit(
+            &xs,
+            &ys,
+            &FitOptions {
+                mask: [true; NF],
+                ..FitOptions::default()
+            },
+        );
         assert!(m.weights[3] > 1.0, "{m:?}");
         assert!(m.weights[3] > 5.0 * m.weights[0], "{m:?}");
         let s_bad = (-m.lambda(&xs[0])).exp();

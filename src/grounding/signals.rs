@@ -5,7 +5,9 @@
 //! a claim support `exp(-λ)`.
 
 use super::claims;
-use super::normalize::{fnv, mix, tokenize, Kind, Lexicon, NormText, Token, CAP, META, NEG, SCALED, STOP};
+use super::normalize::{
+    fnv, tokenize, Kind, Lexicon, NormText, Token, CAP, DIGITS, NEG, SCALED, STOP,
+};
 
 /// Number of signals per claim.
 pub const NF: usize = 8;
@@ -14,7 +16,7 @@ pub const NF: usize = 8;
 pub const FEATURES: [&str; NF] = [
     "novel_words",
     "novel_ratio",
-    "recombined_pairs",
+    "cross_sentence_pairs",
     "numbers",
     "entities",
     "negation_added",
@@ -51,8 +53,9 @@ pub(crate) struct ContextIndex<'c> {
     post: Vec<(u64, u32)>,
     /// (stem, first posting, end posting, idf)
     vocab: Vec<(u64, u32, u32, f32)>,
-    bigrams: Vec<u64>,
     numbers: Vec<(f64, u16)>,
+    /// (stem of the counted word, value) for "<number> <word>" in the context
+    counts: Vec<(u64, f64)>,
     avg_len: f32,
 }
 
@@ -74,8 +77,8 @@ impl<'c> ContextIndex<'c> {
             sents: Vec::new(),
             post: Vec::new(),
             vocab: Vec::new(),
-            bigrams: Vec::new(),
             numbers: Vec::new(),
+            counts: Vec::new(),
             avg_len: 1.0,
         };
         for (item_no, item) in context.iter().enumerate() {
@@ -85,17 +88,20 @@ impl<'c> ContextIndex<'c> {
             tokenize(&nt.text, lex, &mut sc.tokens, &mut sc.buf);
             claims::split(&sc.tokens, &mut sc.ranges);
             ix.post.reserve(sc.tokens.len());
-            ix.bigrams.reserve(sc.tokens.len());
             for &(a, b) in &sc.ranges {
                 let sid = ix.sents.len() as u32;
                 let mut len = 0u32;
                 let mut neg = false;
-                let mut prev: Option<u64> = None;
-                for t in &sc.tokens[a..b] {
+                for (k, t) in sc.tokens[a..b].iter().enumerate() {
                     match t.kind {
                         Kind::Punct => {}
                         Kind::Number => {
                             ix.numbers.push((t.value, t.flags));
+                            if let Some(u) = sc.tokens[a..b].get(k + 1) {
+                                if u.kind == Kind::Word {
+                                    ix.counts.push((u.stem, t.value));
+                                }
+                            }
                         }
                         Kind::Word => {
                             if t.flags & STOP == 0 {
@@ -106,12 +112,6 @@ impl<'c> ContextIndex<'c> {
                                 neg = true;
                             }
                         }
-                    }
-                    if t.kind != Kind::Punct {
-                        if let Some(p) = prev {
-                            ix.bigrams.push(mix(p, t.stem));
-                        }
-                        prev = Some(t.stem);
                     }
                 }
                 let s = sc.tokens[a].start as usize;
@@ -127,8 +127,6 @@ impl<'c> ContextIndex<'c> {
         }
         ix.post.sort_unstable();
         ix.post.dedup();
-        ix.bigrams.sort_unstable();
-        ix.bigrams.dedup();
         let n = ix.sents.len().max(1) as f32;
         let total: f32 = ix.sents.iter().map(|s| s.len).sum();
         ix.avg_len = (total / n).max(1.0);
@@ -151,7 +149,10 @@ impl<'c> ContextIndex<'c> {
 
     #[inline]
     fn vocab_entry(&self, stem: u64) -> Option<&(u64, u32, u32, f32)> {
-        self.vocab.binary_search_by_key(&stem, |v| v.0).ok().map(|i| &self.vocab[i])
+        self.vocab
+            .binary_search_by_key(&stem, |v| v.0)
+            .ok()
+            .map(|i| &self.vocab[i])
     }
 
     #[inline]
@@ -161,9 +162,36 @@ impl<'c> ContextIndex<'c> {
             .is_ok()
     }
 
-    #[inline]
-    fn has_bigram(&self, h: u64) -> bool {
-        self.bigrams.binary_search(&h).is_ok()
+    /// Spelled number followed by a word that the context counts with other numbers only.
+    fn counts_differently(&self, t: &Token, next: Option<&Token>) -> bool {
+        let Some(u) = next.filter(|u| u.kind == Kind::Word) else {
+            return false;
+        };
+        let mut seen = false;
+        for &(stem, v) in &self.counts {
+            if stem == u.stem {
+                if (v - t.value).abs() < 1e-9 {
+                    return false;
+                }
+                seen = true;
+            }
+        }
+        seen
+    }
+
+    /// Do the two vocabulary entries share a context sentence? (sorted merge)
+    fn co_occur(&self, a: &(u64, u32, u32, f32), b: &(u64, u32, u32, f32)) -> bool {
+        let pa = &self.post[a.1 as usize..a.2 as usize];
+        let pb = &self.post[b.1 as usize..b.2 as usize];
+        let (mut i, mut j) = (0, 0);
+        while i < pa.len() && j < pb.len() {
+            match pa[i].1.cmp(&pb[j].1) {
+                std::cmp::Ordering::Equal => return true,
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+            }
+        }
+        false
     }
 
     fn number_supported(&self, t: &Token) -> bool {
@@ -180,14 +208,11 @@ impl<'c> ContextIndex<'c> {
         match self.sents.get(sid) {
             Some(s) => {
                 let item = self.items.get(s.item as usize).copied().unwrap_or("");
-                item.get(s.ob_start as usize..s.ob_end as usize).unwrap_or("")
+                item.get(s.ob_start as usize..s.ob_end as usize)
+                    .unwrap_or("")
             }
             None => "",
         }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sents.is_empty()
     }
 }
 
@@ -206,7 +231,6 @@ pub(crate) struct ClaimSignals {
     pub f: [f64; NF],
     pub best: Option<usize>,
     pub refusal: bool,
-    pub content: usize,
 }
 
 /// Lexical cues for refusals ("the passages do not say", "I don't know").
@@ -225,23 +249,75 @@ impl Cues {
         };
         Cues {
             refusal_verbs: h(&[
-                "mention", "mentions", "mentioned", "say", "says", "said", "specify", "specifies",
-                "specified", "state", "states", "stated", "provide", "provides", "provided",
-                "contain", "contains", "know", "indicate", "indicates", "include", "includes",
-                "discuss", "discusses", "give", "gives", "answer", "determine", "tell", "clear",
-                "sure", "address", "addresses", "explicitly", "enough", "sufficient", "any",
+                "mention",
+                "mentions",
+                "mentioned",
+                "say",
+                "says",
+                "said",
+                "specify",
+                "specifies",
+                "specified",
+                "state",
+                "states",
+                "stated",
+                "provide",
+                "provides",
+                "provided",
+                "contain",
+                "contains",
+                "know",
+                "indicate",
+                "indicates",
+                "include",
+                "includes",
+                "discuss",
+                "discusses",
+                "give",
+                "gives",
+                "answer",
+                "determine",
+                "tell",
+                "clear",
+                "sure",
+                "address",
+                "addresses",
+                "explicitly",
+                "enough",
+                "sufficient",
+                "any",
                 "information",
             ]),
             refusal_nouns: h(&[
-                "passage", "passages", "context", "document", "documents", "text", "article",
-                "source", "sources", "information", "i", "excerpt", "snippet", "data",
+                "passage",
+                "passages",
+                "context",
+                "document",
+                "documents",
+                "text",
+                "article",
+                "source",
+                "sources",
+                "information",
+                "i",
+                "excerpt",
+                "snippet",
+                "data",
             ]),
-            no_info: h(&["unable", "unclear", "insufficient", "unknown", "unavailable"]),
+            no_info: h(&[
+                "unable",
+                "unclear",
+                "insufficient",
+                "unknown",
+                "unavailable",
+            ]),
         }
     }
 
     fn is_refusal(&self, toks: &[Token]) -> bool {
-        let has_noun = toks.iter().any(|t| t.kind == Kind::Word && self.refusal_nouns.binary_search(&t.hash).is_ok());
+        let has_noun = toks
+            .iter()
+            .any(|t| t.kind == Kind::Word && self.refusal_nouns.binary_search(&t.hash).is_ok());
         if !has_noun {
             return false;
         }
@@ -281,15 +357,26 @@ pub(crate) fn claim_signals(
 ) -> ClaimSignals {
     let mut f = [0.0f64; NF];
     if cues.is_refusal(toks) {
-        return ClaimSignals { f, best: None, refusal: true, content: 0 };
+        return ClaimSignals {
+            f,
+            best: None,
+            refusal: true,
+        };
     }
     // unique content stems of the claim
     sc.stems.clear();
     let mut first_word = true;
     let mut novel = 0usize;
-    for t in toks {
+    let n_words = toks.iter().filter(|t| t.kind != Kind::Punct).count();
+    for (k, t) in toks.iter().enumerate() {
         if t.kind == Kind::Word {
-            let initial = first_word;
+            // a capitalised claim-initial word is only taken for a name when the claim is a
+            // bare phrase or the next word is capitalised too ("Malcolm Smith was ...")
+            let initial = first_word
+                && n_words > 3
+                && !toks
+                    .get(k + 1)
+                    .is_some_and(|u| u.kind == Kind::Word && u.flags & CAP != 0);
             first_word = false;
             if t.flags & STOP != 0 {
                 continue;
@@ -312,7 +399,10 @@ pub(crate) fn claim_signals(
             }
         } else if t.kind == Kind::Number {
             first_word = false;
-            if !ix.number_supported(t) {
+            // spelled-out counts ("two films") are summaries' bread and butter: they are
+            // only checked when the context counts the same thing ("two moons" vs "three moons")
+            let checked = t.flags & DIGITS != 0 || ix.counts_differently(t, toks.get(k + 1));
+            if checked && !ix.number_supported(t) {
                 f[F_NUM] += 1.0;
                 if let Some(fd) = find.as_deref_mut() {
                     fd.numbers.push((t.start, t.end));
@@ -369,7 +459,13 @@ pub(crate) fn claim_signals(
             f[F_SCATTER] = (known - in_best) as f64 / content as f64;
         }
     }
-    let claim_neg = toks.iter().find(|t| t.kind == Kind::Word && t.flags & NEG != 0);
+    // a bare "No." has nothing to negate
+    let claim_neg = if content > 0 {
+        toks.iter()
+            .find(|t| t.kind == Kind::Word && t.flags & NEG != 0)
+    } else {
+        None
+    };
     let best_neg = best.is_some_and(|b| ix.sents[b].neg);
     if let Some(t) = claim_neg {
         if !best_neg {
@@ -378,37 +474,34 @@ pub(crate) fn claim_signals(
                 fd.negation = Some((t.start, t.end));
             }
         }
-    } else if best_neg && content > 0 && in_best * 2 >= content {
+    } else if best_neg && content >= 3 && in_best * 2 >= content {
         f[F_NEG_DROP] = 1.0;
     }
 
-    // word pairs made of known words that the context never puts together
-    let mut prev: Option<&Token> = None;
+    // consecutive content words (stop words skipped) that the context knows but
+    // never uses in the same sentence: facts recombined across sentences
+    let mut prev: Option<&(u64, u32, u32, f32)> = None;
     let mut pairs = 0u32;
     for t in toks {
-        if t.kind == Kind::Punct {
+        if t.kind != Kind::Word || t.flags & STOP != 0 {
             continue;
         }
-        if let Some(p) = prev {
-            if known_tok(ix, p) && known_tok(ix, t) && !(p.flags & STOP != 0 && t.flags & STOP != 0) && !ix.has_bigram(mix(p.stem, t.stem)) {
+        let e = ix.vocab_entry(t.stem);
+        if let (Some(p), Some(e)) = (prev, e) {
+            if p.0 != e.0 && !ix.co_occur(p, e) {
                 pairs += 1;
             }
         }
-        prev = Some(t);
+        prev = e;
     }
     f[F_PAIRS] = f64::from(pairs);
-    if let Some(fd) = find.as_deref_mut() {
+    if let Some(fd) = find {
         fd.pairs = pairs;
     }
-    ClaimSignals { f, best, refusal: false, content }
-}
-
-#[inline]
-fn known_tok(ix: &ContextIndex<'_>, t: &Token) -> bool {
-    match t.kind {
-        Kind::Number => ix.number_supported(t),
-        Kind::Word => t.flags & (STOP | META) != 0 || ix.vocab_entry(t.stem).is_some(),
-        Kind::Punct => false,
+    ClaimSignals {
+        f,
+        best,
+        refusal: false,
     }
 }
 
@@ -435,7 +528,10 @@ mod tests {
 
     #[test]
     fn supported_claim_has_no_signal() {
-        let s = signals(CTX, "Poseidon grossed $181,674,817 worldwide on a $160 million budget.");
+        let s = signals(
+            CTX,
+            "Poseidon grossed $181,674,817 worldwide on a $160 million budget.",
+        );
         assert_eq!(s.f[F_NOVEL], 0.0);
         assert_eq!(s.f[F_NUM], 0.0);
         assert_eq!(s.f[F_ENT], 0.0);
@@ -453,31 +549,63 @@ mod tests {
 
     #[test]
     fn numbers_signal() {
-        assert_eq!(signals(CTX, "It cost 160 million dollars to make.").f[F_NUM], 0.0);
-        assert_eq!(signals(CTX, "Poseidon grossed about $181.7 million.").f[F_NUM], 0.0);
-        assert_eq!(signals(CTX, "Poseidon had a budget of $150 million.").f[F_NUM], 1.0);
+        assert_eq!(
+            signals(CTX, "It cost 160 million dollars to make.").f[F_NUM],
+            0.0
+        );
+        assert_eq!(
+            signals(CTX, "Poseidon grossed about $181.7 million.").f[F_NUM],
+            0.0
+        );
+        assert_eq!(
+            signals(CTX, "Poseidon had a budget of $150 million.").f[F_NUM],
+            1.0
+        );
+        let moons = &["Mars has two moons, Phobos and Deimos."];
+        assert_eq!(signals(moons, "Mars has three moons.").f[F_NUM], 1.0);
+        assert_eq!(signals(moons, "Mars has 2 moons.").f[F_NUM], 0.0);
+        // spelled-out counts of things the context does not count are not checked
+        assert_eq!(
+            signals(moons, "The passage names two different moons.").f[F_NUM],
+            0.0
+        );
     }
 
     #[test]
     fn entity_signal() {
         let s = signals(CTX, "The film was directed by Steven Spielberg.");
         assert_eq!(s.f[F_ENT], 2.0);
-        assert_eq!(signals(CTX, "The film was directed by Wolfgang Petersen.").f[F_ENT], 0.0);
+        assert_eq!(
+            signals(CTX, "The film was directed by Wolfgang Petersen.").f[F_ENT],
+            0.0
+        );
     }
 
     #[test]
     fn negation_signals() {
-        assert_eq!(signals(CTX, "Poseidon did not gross $181,674,817.").f[F_NEG_ADD], 1.0);
-        assert_eq!(signals(CTX, "It was not a critical success.").f[F_NEG_ADD], 0.0);
-        assert_eq!(signals(CTX, "It was a critical success.").f[F_NEG_DROP], 1.0);
+        assert_eq!(
+            signals(CTX, "Poseidon did not gross $181,674,817.").f[F_NEG_ADD],
+            1.0
+        );
+        assert_eq!(
+            signals(CTX, "It was not a critical success.").f[F_NEG_ADD],
+            0.0
+        );
+        assert_eq!(
+            signals(CTX, "The film was a critical success.").f[F_NEG_DROP],
+            1.0
+        );
     }
 
     #[test]
     fn pairs_and_scatter() {
         let s = signals(CTX, "Wolfgang Petersen grossed a budget.");
-        assert!(s.f[F_PAIRS] >= 1.0);
+        assert_eq!(s.f[F_PAIRS], 1.0);
         assert!(s.f[F_SCATTER] > 0.0);
-        assert_eq!(signals(CTX, "The film was directed by Wolfgang Petersen.").f[F_PAIRS], 0.0);
+        assert_eq!(
+            signals(CTX, "The film was directed by Wolfgang Petersen.").f[F_PAIRS],
+            0.0
+        );
     }
 
     #[test]

@@ -20,10 +20,35 @@ impl Rng {
     }
 }
 
-const FIRST: &[&str] = &["Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Grace", "Hiroshi", "Ingrid", "Jonas"];
-const LAST: &[&str] = &["Moreau", "Okafor", "Lindqvist", "Tanaka", "Rossi", "Novak", "Schmidt", "Alvarez", "Kowalski", "Haddad"];
-const CITY: &[&str] = &["Lyon", "Porto", "Kraków", "Osaka", "Tampere", "Valencia", "Leipzig", "Gdańsk", "Bergen", "Turin"];
-const THING: &[&str] = &["bakery", "observatory", "shipyard", "library", "orchestra", "brewery", "museum", "vineyard"];
+const FIRST: &[&str] = &[
+    "Alice", "Bruno", "Chiara", "Dmitri", "Elena", "Farid", "Grace", "Hiroshi", "Ingrid", "Jonas",
+];
+const LAST: &[&str] = &[
+    "Moreau",
+    "Okafor",
+    "Lindqvist",
+    "Tanaka",
+    "Rossi",
+    "Novak",
+    "Schmidt",
+    "Alvarez",
+    "Kowalski",
+    "Haddad",
+];
+const CITY: &[&str] = &[
+    "Lyon", "Porto", "Kraków", "Osaka", "Tampere", "Valencia", "Leipzig", "Gdańsk", "Bergen",
+    "Turin",
+];
+const THING: &[&str] = &[
+    "bakery",
+    "observatory",
+    "shipyard",
+    "library",
+    "orchestra",
+    "brewery",
+    "museum",
+    "vineyard",
+];
 const OTHER_NAMES: &[&str] = &["Zebulon", "Quentin", "Yolanda", "Xavier", "Wilhelmina"];
 
 struct Fact {
@@ -40,7 +65,11 @@ fn fact(r: &mut Rng) -> Fact {
     let thing = r.pick(THING);
     let year = r.range(1850, 2020).to_string();
     let n = r.range(2, 90_000);
-    let n_s = if n >= 1000 { format!("{},{:03}", n / 1000, n % 1000) } else { n.to_string() };
+    let n_s = if n >= 1000 {
+        format!("{},{:03}", n / 1000, n % 1000)
+    } else {
+        n.to_string()
+    };
     match r.next() % 3 {
         0 => Fact {
             sentence: format!("{first} {last} founded the {thing} in {city} in {year}."),
@@ -71,13 +100,24 @@ fn context_of(facts: &[Fact]) -> Vec<String> {
     // two passages
     let mid = facts.len() / 2;
     vec![
-        facts[..mid].iter().map(|f| f.sentence.as_str()).collect::<Vec<_>>().join(" "),
-        facts[mid..].iter().map(|f| f.sentence.as_str()).collect::<Vec<_>>().join(" "),
+        facts[..mid]
+            .iter()
+            .map(|f| f.sentence.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+        facts[mid..]
+            .iter()
+            .map(|f| f.sentence.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
     ]
 }
 
 fn answer_of(facts: &[Fact], idx: &[usize]) -> String {
-    idx.iter().map(|&i| facts[i].sentence.as_str()).collect::<Vec<_>>().join(" ")
+    idx.iter()
+        .map(|&i| facts[i].sentence.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[test]
@@ -90,7 +130,10 @@ fn property_context_sentences_are_supported_and_edits_flag() {
         let picks: Vec<usize> = (0..3).map(|_| (r.next() % 8) as usize).collect();
         let answer = answer_of(&facts, &picks);
         let base = scorer.score(&ctx, &answer);
-        assert!(!base.flagged, "case {case}: verbatim answer flagged: {base:?}");
+        assert!(
+            !base.flagged,
+            "case {case}: verbatim answer flagged: {base:?}"
+        );
         assert!(base.score > 0.999, "case {case}: {base:?}");
 
         let target = &facts[picks[0]];
@@ -103,18 +146,32 @@ fn property_context_sentences_are_supported_and_edits_flag() {
         let changed = answer.replacen(&target.number, &new_num, 1);
         if !ctx.iter().any(|c| c.contains(&new_num)) {
             let rep = scorer.score(&ctx, &changed);
-            assert!(rep.score < base.score && rep.flagged, "case {case}: number edit {changed:?} -> {rep:?}");
-            assert!(rep.claims.iter().any(|c| c.reasons.iter().any(|x| x.contains("number"))), "{rep:?}");
+            assert!(
+                rep.score < base.score && rep.flagged,
+                "case {case}: number edit {changed:?} -> {rep:?}"
+            );
+            assert!(
+                rep.claims
+                    .iter()
+                    .any(|c| c.reasons.iter().any(|x| x.contains("number"))),
+                "{rep:?}"
+            );
         }
         // 2. change a name
         let other = r.pick(OTHER_NAMES);
         let changed = answer.replacen(&target.name, other, 1);
         let rep = scorer.score(&ctx, &changed);
-        assert!(rep.score < base.score && rep.flagged, "case {case}: name edit {changed:?} -> {rep:?}");
+        assert!(
+            rep.score < base.score && rep.flagged,
+            "case {case}: name edit {changed:?} -> {rep:?}"
+        );
         // 3. add a negation
         let changed = answer.replacen(&target.negatable.0, &target.negatable.1, 1);
         let rep = scorer.score(&ctx, &changed);
-        assert!(rep.score < base.score && rep.flagged, "case {case}: negation {changed:?} -> {rep:?}");
+        assert!(
+            rep.score < base.score && rep.flagged,
+            "case {case}: negation {changed:?} -> {rep:?}"
+        );
     }
 }
 
@@ -122,7 +179,8 @@ fn property_context_sentences_are_supported_and_edits_flag() {
 fn json_shape_and_char_offsets() {
     let scorer = Scorer::new();
     let ctx = ["Der Bäcker in Köln verkaufte 1.200 Brote. Poseidon grossed $181,674,817 on a budget of $160 million."];
-    let answer = "Ünïcode first: Poseidon grossed $181,674,817. It cost $1.2 thousand dollars to make.";
+    let answer =
+        "Ünïcode first: Poseidon grossed $181,674,817. It cost $1.2 thousand dollars to make.";
     let r = scorer.score(&ctx, answer);
     let v = serde_json::to_value(&r).unwrap();
     let obj = v.as_object().unwrap();
@@ -132,27 +190,47 @@ fn json_shape_and_char_offsets() {
     let c0 = v["claims"][0].as_object().unwrap();
     let mut ck: Vec<&String> = c0.keys().collect();
     ck.sort();
-    assert_eq!(ck, ["end", "evidence", "reasons", "start", "support", "text"]);
+    assert_eq!(
+        ck,
+        ["end", "evidence", "reasons", "start", "support", "text"]
+    );
     let chars: Vec<char> = answer.chars().collect();
     for c in &r.claims {
         let s: String = chars[c.start..c.end].iter().collect();
         assert_eq!(s, c.text);
         assert!((0.0..=1.0).contains(&c.support));
     }
-    assert_eq!(r.claims[0].evidence, "Poseidon grossed $181,674,817 on a budget of $160 million.");
-    assert!(r.claims.iter().any(|c| c.reasons.iter().any(|x| x == "number 1.2 thousand not in context")), "{r:?}");
+    assert_eq!(
+        r.claims[0].evidence,
+        "Poseidon grossed $181,674,817 on a budget of $160 million."
+    );
+    assert!(
+        r.claims.iter().any(|c| c
+            .reasons
+            .iter()
+            .any(|x| x == "number 1.2 thousand not in context")),
+        "{r:?}"
+    );
 }
 
 #[test]
 fn refusals_and_empty_answers_are_supported() {
     let scorer = Scorer::new();
     let ctx = ["The bridge opened in 1932 and is 503 metres long."];
-    for a in ["The passages do not say who designed the bridge.", "I don't know.", "", "   "] {
+    for a in [
+        "The passages do not say who designed the bridge.",
+        "I don't know.",
+        "",
+        "   ",
+    ] {
         let r = scorer.score(&ctx, a);
         assert_eq!(r.score, 1.0, "{a:?} {r:?}");
         assert!(!r.flagged);
     }
-    let r = scorer.score(&ctx, "The bridge opened in 1932. The context does not mention its architect.");
+    let r = scorer.score(
+        &ctx,
+        "The bridge opened in 1932. The context does not mention its architect.",
+    );
     assert_eq!(r.score, 1.0, "{r:?}");
 }
 

@@ -47,9 +47,10 @@ impl RecordSink {
     }
 }
 
-/// Handle on the writer task; `shutdown` flushes everything queued.
+/// Handle on the writer task; `finish` flushes everything queued.
 pub struct RecordWriter {
     task: JoinHandle<()>,
+    close: tokio::sync::oneshot::Sender<()>,
 }
 
 pub fn spawn(
@@ -58,24 +59,48 @@ pub fn spawn(
     batch_size: usize,
 ) -> (RecordSink, RecordWriter) {
     let (tx, rx) = mpsc::channel(capacity);
-    let task = tokio::spawn(run(store, rx, batch_size));
-    (RecordSink { tx }, RecordWriter { task })
+    let (close, closed) = tokio::sync::oneshot::channel();
+    let task = tokio::spawn(run(store, rx, closed, batch_size));
+    (RecordSink { tx }, RecordWriter { task, close })
 }
 
 impl RecordWriter {
-    /// Waits until every sender is gone and every queued record is written.
-    /// Call after the server has stopped, once all request tasks have ended.
+    /// Closes the queue and waits until every queued record is written.
+    /// Call after the server has stopped, once request tasks have ended.
     pub async fn finish(self) {
+        let _ = self.close.send(());
         if let Err(err) = self.task.await {
             tracing::error!(error = %err, "record writer task failed");
         }
     }
 }
 
-async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<RequestRecord>, batch_size: usize) {
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<RequestRecord>,
+    mut closed: tokio::sync::oneshot::Receiver<()>,
+    batch_size: usize,
+) {
     let mut batch = Vec::with_capacity(batch_size);
-    // recv_many returns 0 only when the channel is closed and drained.
-    while rx.recv_many(&mut batch, batch_size).await > 0 {
+    let mut closing = false;
+    loop {
+        // recv_many returns 0 only when the channel is closed and drained.
+        let received = if closing {
+            rx.recv_many(&mut batch, batch_size).await
+        } else {
+            tokio::select! {
+                n = rx.recv_many(&mut batch, batch_size) => n,
+                _ = &mut closed => {
+                    // No new records from here on; what is queued is still written.
+                    rx.close();
+                    closing = true;
+                    continue;
+                }
+            }
+        };
+        if received == 0 {
+            return;
+        }
         write_with_retry(store.as_ref(), &batch).await;
         metrics::counter!("promptgate_records_written_total").increment(batch.len() as u64);
         batch.clear();

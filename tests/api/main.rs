@@ -1,0 +1,9 @@
+//! Integration tests: one binary (link once), one module per area.
+
+mod admin;
+mod helpers;
+mod proxy;
+mod replicas;
+mod shutdown;
+mod store;
+mod streaming;

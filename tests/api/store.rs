@@ -1,0 +1,204 @@
+//! The store suite, run against SQLite and PostgreSQL alike.
+
+use promptgate::store::{self, ApiKeyRow, RecordFilter, RequestRecord, Team};
+
+use crate::helpers::{Backend, TestDb};
+
+/// Runs `$body` with a fresh store of each backend.
+macro_rules! on_both_backends {
+    ($name:ident, |$store:ident| $body:block) => {
+        mod $name {
+            use super::*;
+
+            async fn run(backend: Backend) {
+                let Some(db) = TestDb::new(backend).await else {
+                    return;
+                };
+                let $store = store::connect(db.url(), 4).await.expect("connect");
+                $body
+            }
+
+            #[tokio::test]
+            async fn sqlite() {
+                run(Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                run(Backend::Postgres).await;
+            }
+        }
+    };
+}
+
+fn record(id: &str, team: &str, n: i64) -> RequestRecord {
+    RequestRecord {
+        id: id.into(),
+        team: team.into(),
+        key_id: Some("key_1".into()),
+        endpoint: "chat.completions".into(),
+        model: Some("mock-1".into()),
+        upstream: Some("mock".into()),
+        stream: n % 2 == 0,
+        status: 200,
+        outcome: "ok".into(),
+        prompt_tokens: Some(10 + n),
+        completion_tokens: Some(5),
+        cached_tokens: Some(0),
+        reasoning_tokens: Some(0),
+        latency_us: 1234,
+        ttft_us: Some(100),
+        client_closed: false,
+        error: None,
+        metadata: Some(r#"{"user":"u-1"}"#.into()),
+        created_at: 1_700_000_000_000 + n,
+    }
+}
+
+on_both_backends!(teams_are_unique, |s| {
+    let t = Team {
+        name: "search".into(),
+        created_at: 1,
+    };
+    assert!(s.create_team(&t).await.unwrap());
+    assert!(
+        !s.create_team(&t).await.unwrap(),
+        "second create is refused"
+    );
+    assert_eq!(s.get_team("search").await.unwrap().unwrap().name, "search");
+    assert!(s.get_team("nope").await.unwrap().is_none());
+    s.create_team(&Team {
+        name: "ads".into(),
+        created_at: 2,
+    })
+    .await
+    .unwrap();
+    let names: Vec<String> = s
+        .list_teams()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(names, vec!["ads", "search"]);
+});
+
+on_both_backends!(keys_store_hashes_and_revoke_once, |s| {
+    s.create_team(&Team {
+        name: "t".into(),
+        created_at: 1,
+    })
+    .await
+    .unwrap();
+    let key = ApiKeyRow {
+        id: "key_a".into(),
+        team: "t".into(),
+        key_hash: "h1".into(),
+        hint: "pg-abc".into(),
+        created_at: 5,
+        revoked_at: None,
+    };
+    s.insert_key(&key).await.unwrap();
+    assert_eq!(s.find_key_by_hash("h1").await.unwrap().unwrap().id, "key_a");
+    assert_eq!(s.active_keys().await.unwrap().len(), 1);
+    assert!(s.revoke_key("key_a", 9).await.unwrap());
+    assert!(!s.revoke_key("key_a", 10).await.unwrap(), "already revoked");
+    assert!(s.active_keys().await.unwrap().is_empty());
+    assert_eq!(
+        s.get_key("key_a").await.unwrap().unwrap().revoked_at,
+        Some(9)
+    );
+    assert_eq!(s.list_keys("t").await.unwrap().len(), 1);
+    // A key for a team that does not exist violates the foreign key.
+    let orphan = ApiKeyRow {
+        id: "key_b".into(),
+        team: "ghost".into(),
+        key_hash: "h2".into(),
+        ..key
+    };
+    assert!(s.insert_key(&orphan).await.is_err());
+});
+
+on_both_backends!(settings_first_writer_wins, |s| {
+    assert!(s.get_setting("x").await.unwrap().is_none());
+    assert_eq!(s.put_setting_if_absent("x", "one").await.unwrap(), "one");
+    assert_eq!(s.put_setting_if_absent("x", "two").await.unwrap(), "one");
+});
+
+on_both_backends!(records_round_trip_and_are_team_scoped, |s| {
+    let batch: Vec<RequestRecord> = (0..300)
+        .map(|i| record(&format!("r{i}"), if i % 3 == 0 { "a" } else { "b" }, i))
+        .collect();
+    s.insert_records(&batch).await.unwrap();
+    let got = s.get_record("r4", None).await.unwrap().unwrap();
+    assert_eq!(got.prompt_tokens, Some(14));
+    assert_eq!(got.metadata.as_deref(), Some(r#"{"user":"u-1"}"#));
+    assert!(got.stream);
+    assert!(
+        s.get_record("r4", Some("a")).await.unwrap().is_none(),
+        "r4 belongs to team b"
+    );
+    assert!(s.get_record("r3", Some("a")).await.unwrap().is_some());
+    let a = s
+        .list_records(&RecordFilter {
+            team: Some("a".into()),
+            limit: 1000,
+        })
+        .await
+        .unwrap();
+    assert_eq!(a.len(), 100);
+    assert!(a.iter().all(|r| r.team == "a"));
+    let all = s
+        .list_records(&RecordFilter {
+            team: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 10);
+    assert_eq!(all[0].id, "r299", "newest first");
+});
+
+on_both_backends!(batch_writer_flushes_everything_on_finish, |s| {
+    // A queue smaller than the load: senders wait for room, nothing is dropped.
+    let (sink, writer) = promptgate::store::writer::spawn(s.clone(), 8, 4);
+    let mut tasks = Vec::new();
+    for i in 0..100 {
+        let sink = sink.clone();
+        tasks.push(tokio::spawn(async move {
+            sink.send(record(&format!("w{i}"), "a", i)).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    drop(sink);
+    writer.finish().await;
+    assert_eq!(
+        s.list_records(&RecordFilter {
+            team: None,
+            limit: 1000
+        })
+        .await
+        .unwrap()
+        .len(),
+        100
+    );
+});
+
+on_both_backends!(repeated_client_ids_keep_both_records, |s| {
+    s.insert_records(&[record("same", "a", 1)]).await.unwrap();
+    s.insert_records(&[record("same", "a", 2)]).await.unwrap();
+    let got = s.get_record("same", Some("a")).await.unwrap().unwrap();
+    assert_eq!(got.prompt_tokens, Some(12), "newest wins on lookup");
+    assert_eq!(
+        s.list_records(&RecordFilter {
+            team: None,
+            limit: 100
+        })
+        .await
+        .unwrap()
+        .len(),
+        2
+    );
+});

@@ -1,0 +1,300 @@
+//! Streams over a real socket: no buffering, usage handling, disconnects,
+//! cut and stalled upstreams.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::response::Response;
+use axum::routing::post;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::helpers::{base_config, http_upstream, serve, spawn_app, TestApp, TestDb};
+
+/// Guards against a hang turning into a stuck test: a bound on how long a
+/// step may take, not a performance assertion.
+const HANG_GUARD: Duration = Duration::from_secs(20);
+
+/// Sends `()` when dropped: tells the test the upstream response was dropped.
+struct DropSignal(Option<oneshot::Sender<()>>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An upstream whose SSE body is whatever the test pushes into the channel.
+struct Puppet {
+    frames: mpsc::UnboundedSender<Bytes>,
+    dropped: oneshot::Receiver<()>,
+    addr: std::net::SocketAddr,
+}
+
+async fn puppet_upstream() -> Puppet {
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    let (drop_tx, drop_rx) = oneshot::channel();
+    let slot = Arc::new(Mutex::new(Some((rx, DropSignal(Some(drop_tx))))));
+    let router = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let slot = slot.clone();
+            async move {
+                let (rx, guard) = slot.lock().unwrap().take().expect("one request per puppet");
+                let body =
+                    futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+                        let frame = rx.recv().await?;
+                        Some((Ok::<_, std::io::Error>(frame), (rx, guard)))
+                    });
+                Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(Body::from_stream(body))
+                    .unwrap()
+            }
+        }),
+    );
+    let addr = serve(router).await;
+    Puppet {
+        frames: tx,
+        dropped: drop_rx,
+        addr,
+    }
+}
+
+fn chunk(text: &str) -> Bytes {
+    let v = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "p",
+        "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]});
+    Bytes::from(format!("data: {v}\n\n"))
+}
+
+async fn app_with_puppet(puppet: &Puppet, timeout_s: u64) -> (TestDb, TestApp, String) {
+    let db = TestDb::sqlite();
+    let mut config = base_config(db.url());
+    config.upstreams = vec![http_upstream("puppet", puppet.addr, &["p"], timeout_s)];
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+    (db, app, key)
+}
+
+async fn open_stream(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+    let resp = app.post(key, "/v1/chat/completions", body).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    resp
+}
+
+#[tokio::test]
+async fn first_chunk_arrives_before_the_upstream_finishes() {
+    let puppet = puppet_upstream().await;
+    let (_db, app, key) = app_with_puppet(&puppet, 30).await;
+    puppet.frames.send(chunk("first")).unwrap();
+    let resp = open_stream(
+        &app,
+        &key,
+        json!({"model": "p", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let mut body = resp.bytes_stream();
+    // The upstream has sent one chunk and is still open: if the gateway
+    // buffered the stream, this read would never complete.
+    let first = tokio::time::timeout(HANG_GUARD, body.next())
+        .await
+        .expect("first chunk not buffered")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first).contains("first"));
+    puppet.frames.send(chunk(" second")).unwrap();
+    let second = tokio::time::timeout(HANG_GUARD, body.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&second).contains("second"));
+    puppet
+        .frames
+        .send(Bytes::from_static(b"data: [DONE]\n\n"))
+        .unwrap();
+    drop(puppet.frames);
+    let mut rest = Vec::new();
+    while let Some(c) = body.next().await {
+        rest.extend_from_slice(&c.unwrap());
+    }
+    let rest = String::from_utf8(rest).unwrap();
+    assert!(rest.ends_with("data: [DONE]\n\n"), "{rest}");
+    assert!(
+        rest.contains(": promptgate "),
+        "the facts comment precedes [DONE]"
+    );
+    let rec = app.record(&key, &id).await;
+    assert_eq!(rec["outcome"], "ok");
+    assert!(rec["ttft_ms"].as_f64().is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn event_split_across_reads_is_forwarded_whole() {
+    let puppet = puppet_upstream().await;
+    let (_db, app, key) = app_with_puppet(&puppet, 30).await;
+    let c = chunk("joined");
+    let (a, b) = c.split_at(10);
+    puppet.frames.send(Bytes::copy_from_slice(a)).unwrap();
+    puppet.frames.send(Bytes::copy_from_slice(b)).unwrap();
+    puppet
+        .frames
+        .send(Bytes::from_static(b"data: [DONE]\n\n"))
+        .unwrap();
+    drop(puppet.frames);
+    let resp = open_stream(
+        &app,
+        &key,
+        json!({"model": "p", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    let text = resp.text().await.unwrap();
+    assert!(
+        text.starts_with(&String::from_utf8_lossy(&c).to_string()),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn client_disconnect_cancels_the_upstream_and_is_recorded() {
+    let puppet = puppet_upstream().await;
+    let (_db, app, key) = app_with_puppet(&puppet, 30).await;
+    puppet.frames.send(chunk("partial")).unwrap();
+    let resp = open_stream(
+        &app,
+        &key,
+        json!({"model": "p", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let mut body = resp.bytes_stream();
+    tokio::time::timeout(HANG_GUARD, body.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    drop(body);
+    // The gateway drops its upstream request, which drops the puppet's body.
+    tokio::time::timeout(HANG_GUARD, puppet.dropped)
+        .await
+        .expect("upstream request cancelled")
+        .unwrap();
+    let rec = app.record(&key, &id).await;
+    assert_eq!(rec["outcome"], "client_closed");
+    assert_eq!(rec["client_closed"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn stalled_stream_times_out_with_an_error_event() {
+    let puppet = puppet_upstream().await;
+    let (_db, app, key) = app_with_puppet(&puppet, 1).await;
+    puppet.frames.send(chunk("then silence")).unwrap();
+    let resp = open_stream(
+        &app,
+        &key,
+        json!({"model": "p", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = tokio::time::timeout(HANG_GUARD, resp.text())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(text.contains("upstream_timeout"), "{text}");
+    assert_eq!(app.record(&key, &id).await["outcome"], "timeout");
+    drop(puppet.frames);
+    app.stop().await;
+}
+
+/// Parses an SSE body into its JSON data payloads (without `[DONE]`).
+fn payloads(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn usage_chunk_only_when_asked_and_always_recorded() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let messages = json!([{"role": "user", "content": "count my tokens"}]);
+
+    let plain = open_stream(
+        &app,
+        &key,
+        json!({"model": "mock-1", "stream": true, "messages": messages}),
+    )
+    .await;
+    let plain_id = plain.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let plain = payloads(&plain.text().await.unwrap());
+    assert!(
+        plain
+            .iter()
+            .all(|c| !c["choices"].as_array().unwrap().is_empty()),
+        "no usage-only chunk"
+    );
+
+    let asked = open_stream(
+        &app,
+        &key,
+        json!({"model": "mock-1", "stream": true, "stream_options": {"include_usage": true}, "messages": messages}),
+    )
+    .await;
+    let asked_id = asked.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let asked = payloads(&asked.text().await.unwrap());
+    let last = asked.last().unwrap();
+    assert!(last["choices"].as_array().unwrap().is_empty());
+    let usage = &last["usage"];
+    assert_eq!(asked.len(), plain.len() + 1);
+
+    let full: Value = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "mock-1", "messages": messages}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        &full["usage"]["completion_tokens"],
+        &usage["completion_tokens"]
+    );
+    for id in [plain_id, asked_id] {
+        let rec = app.record(&key, &id).await;
+        assert_eq!(rec["prompt_tokens"], usage["prompt_tokens"]);
+        assert_eq!(rec["completion_tokens"], usage["completion_tokens"]);
+        assert_eq!(rec["stream"], true);
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cut_stream_is_reported_and_recorded_as_upstream_error() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let resp = open_stream(&app, &key, json!({"model": "mock-stream-cut", "stream": true, "messages": [{"role": "user", "content": "x"}]})).await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("[DONE]"));
+    assert!(text.contains("upstream_unavailable"));
+    assert_eq!(app.record(&key, &id).await["outcome"], "upstream_error");
+    app.stop().await;
+}

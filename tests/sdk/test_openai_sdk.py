@@ -1,0 +1,402 @@
+"""The official OpenAI Python SDK against the real promptgate binary.
+
+Everything here talks to the built-in deterministic `mock` upstream (models
+`mock-*`, see src/providers/mock.rs), so answers are a pure function of the
+request and the suite needs no network and no credentials.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import base64
+import json
+import math
+import time
+
+import httpx
+import openai
+import pytest
+from openai.types.responses import ResponseCompletedEvent, ResponseTextDeltaEvent
+
+MESSAGES = [
+    {"role": "system", "content": "You are a test."},
+    {"role": "user", "content": "Say something deterministic."},
+]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "Search the documents.",
+            "parameters": {
+                "type": "object",
+                "properties": {"query": {"type": "string"}},
+                "required": ["query"],
+            },
+        },
+    }
+]
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _raw_post(gateway, path: str, content: bytes) -> httpx.Response:
+    """A request the SDK cannot make (it always sends valid, complete JSON)."""
+    return httpx.post(
+        f"{gateway.base_url}{path}",
+        content=content,
+        headers={**_auth(gateway.key), "Content-Type": "application/json"},
+        timeout=10,
+    )
+
+
+def _record(gateway, request_id: str) -> dict:
+    """GET /v1/requests/{id} with the team key. Records reach the store through
+    a background batch writer, so a record may be a moment behind the answer:
+    poll until it exists (bounded; not a timing assertion)."""
+    deadline = time.monotonic() + 10
+    while True:
+        r = httpx.get(f"{gateway.base_url}/requests/{request_id}", headers=_auth(gateway.key), timeout=10)
+        if r.status_code == 200 or time.monotonic() > deadline:
+            break
+        assert r.status_code == 404, f"{r.status_code} {r.text}"
+        time.sleep(0.05)
+    assert r.status_code == 200, f"record {request_id} never appeared: {r.status_code} {r.text}"
+    return r.json()
+
+
+def _decode_f32(b64: str) -> list[float]:
+    return array.array("f", base64.b64decode(b64)).tolist()
+
+
+# --- chat completions -------------------------------------------------------------
+
+
+def test_chat_completion(client):
+    raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=MESSAGES)
+    request_id = raw.headers.get("x-request-id")
+    assert request_id, f"no x-request-id header in {dict(raw.headers)}"
+    completion = raw.parse()
+    assert completion._request_id == request_id
+    assert completion.object == "chat.completion"
+    assert completion.model == "mock-1"
+    assert len(completion.choices) == 1
+    choice = completion.choices[0]
+    assert choice.message.role == "assistant"
+    assert choice.message.content
+    assert choice.finish_reason == "stop"
+    assert completion.usage is not None
+    assert completion.usage.prompt_tokens > 0
+    assert completion.usage.completion_tokens > 0
+    assert completion.usage.total_tokens == completion.usage.prompt_tokens + completion.usage.completion_tokens
+
+
+def test_chat_completion_async(gateway):
+    async def main():
+        async with openai.AsyncOpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0) as aclient:
+            return await asyncio.gather(
+                aclient.chat.completions.create(model="mock-1", messages=MESSAGES),
+                aclient.chat.completions.create(model="mock-1", messages=MESSAGES),
+            )
+
+    first, second = asyncio.run(main())
+    assert first.choices[0].message.content
+    assert first.usage.prompt_tokens > 0
+    # Deterministic upstream: the same messages give the same answer.
+    assert first.choices[0].message.content == second.choices[0].message.content
+
+
+def test_chat_stream_without_usage(client):
+    expected = client.chat.completions.create(model="mock-1", messages=MESSAGES).choices[0].message.content
+
+    pieces, finish_reasons, chunks = [], [], 0
+    with client.chat.completions.create(model="mock-1", messages=MESSAGES, stream=True) as stream:
+        for chunk in stream:
+            chunks += 1
+            assert chunk.object == "chat.completion.chunk"
+            # The gateway asked the upstream for usage on the client's behalf;
+            # the client did not ask, so no chunk may carry it.
+            assert chunk.usage is None, f"unexpected usage chunk: {chunk}"
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    pieces.append(choice.delta.content)
+                if choice.finish_reason:
+                    finish_reasons.append(choice.finish_reason)
+    assert chunks > 1
+    assert "".join(pieces) == expected
+    assert finish_reasons == ["stop"]
+
+
+def test_chat_stream_with_usage(client):
+    pieces, chunks = [], []
+    with client.chat.completions.create(
+        model="mock-1",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+    ) as stream:
+        for chunk in stream:
+            chunks.append(chunk)
+            for choice in chunk.choices:
+                pieces.append(choice.delta.content or "")
+    assert pieces and "".join(pieces)
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage is not None
+    assert last.usage.completion_tokens > 0
+    assert last.usage.prompt_tokens > 0
+    # Exactly one chunk carries usage: the last one.
+    assert [c.usage is not None for c in chunks].count(True) == 1
+
+
+def test_chat_stream_tool_calls(client):
+    calls: dict[int, dict] = {}
+    finish = None
+    with client.chat.completions.create(
+        model="mock-tools",
+        messages=[{"role": "user", "content": "Find the refund policy."}],
+        tools=TOOLS,
+        stream=True,
+    ) as stream:
+        for chunk in stream:
+            for choice in chunk.choices:
+                finish = choice.finish_reason or finish
+                for tc in choice.delta.tool_calls or []:
+                    call = calls.setdefault(tc.index, {"id": None, "name": "", "arguments": ""})
+                    if tc.id:
+                        call["id"] = tc.id
+                    if tc.function is not None:
+                        call["name"] += tc.function.name or ""
+                        call["arguments"] += tc.function.arguments or ""
+    assert list(calls) == [0], calls
+    call = calls[0]
+    assert call["id"]
+    assert call["name"] == "search"
+    arguments = json.loads(call["arguments"])
+    assert isinstance(arguments, dict) and arguments
+    assert finish == "tool_calls"
+
+
+def test_chat_tool_calls_non_stream(client):
+    completion = client.chat.completions.create(
+        model="mock-tools",
+        messages=[{"role": "user", "content": "Find the refund policy."}],
+        tools=TOOLS,
+    )
+    choice = completion.choices[0]
+    assert choice.finish_reason == "tool_calls"
+    (call,) = choice.message.tool_calls
+    assert call.type == "function"
+    assert call.function.name == "search"
+    assert isinstance(json.loads(call.function.arguments), dict)
+
+
+def test_chat_n_choices(client):
+    completion = client.chat.completions.create(model="mock-1", messages=MESSAGES, n=2)
+    assert [c.index for c in completion.choices] == [0, 1]
+    assert all(c.message.content for c in completion.choices)
+
+
+def test_streamed_request_is_recorded(client, gateway):
+    raw = client.chat.completions.with_raw_response.create(
+        model="mock-1",
+        messages=MESSAGES,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    request_id = raw.headers.get("x-request-id")
+    assert request_id
+    usage = None
+    with raw.parse() as stream:
+        for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+    assert usage is not None
+
+    record = _record(gateway, request_id)
+    assert record["id"] == request_id
+    assert record["team"] == gateway.team
+    assert record["model"] == "mock-1"
+    assert record["stream"] is True
+    assert record["outcome"] == "ok"
+    assert record["status"] == 200
+    assert record["prompt_tokens"] == usage.prompt_tokens
+    assert record["completion_tokens"] == usage.completion_tokens
+
+
+def test_client_request_id_is_echoed(client):
+    raw = client.chat.completions.with_raw_response.create(
+        model="mock-1", messages=MESSAGES, extra_headers={"x-request-id": "sdk-test-echo-1"}
+    )
+    assert raw.headers.get("x-request-id") == "sdk-test-echo-1"
+    assert raw.parse().choices[0].message.content
+
+
+# --- embeddings -------------------------------------------------------------------
+
+
+def test_embeddings_float(client):
+    result = client.embeddings.create(
+        model="mock-embedding", input=["a", "b"], dimensions=64, encoding_format="float"
+    )
+    assert [d.index for d in result.data] == [0, 1]
+    for d in result.data:
+        assert isinstance(d.embedding, list)
+        assert len(d.embedding) == 64
+        assert math.isclose(math.sqrt(sum(x * x for x in d.embedding)), 1.0, rel_tol=1e-3)
+    assert result.data[0].embedding != result.data[1].embedding
+    assert result.usage.prompt_tokens > 0
+
+
+def test_embeddings_base64(client):
+    floats = client.embeddings.create(model="mock-embedding", input=["a", "b"], dimensions=64, encoding_format="float")
+
+    # Asked for explicitly: the SDK hands the base64 string over as it is.
+    explicit = client.embeddings.create(
+        model="mock-embedding", input=["a", "b"], dimensions=64, encoding_format="base64"
+    )
+    assert len(explicit.data) == 2
+    for got, want in zip(explicit.data, floats.data):
+        assert isinstance(got.embedding, str)
+        decoded = _decode_f32(got.embedding)
+        assert len(decoded) == 64
+        assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7) for a, b in zip(decoded, want.embedding))
+
+    # Not given: the SDK asks for base64 on the wire and decodes to floats.
+    default = client.embeddings.create(model="mock-embedding", input=["a", "b"], dimensions=64)
+    assert len(default.data) == 2
+    for got, want in zip(default.data, floats.data):
+        assert isinstance(got.embedding, list)
+        assert len(got.embedding) == 64
+        assert all(math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-7) for a, b in zip(got.embedding, want.embedding))
+
+
+# --- responses, completions, models ---------------------------------------------------
+
+
+def test_responses_create(client):
+    response = client.responses.create(model="mock-1", input="hi")
+    assert response.object == "response"
+    assert response.status == "completed"
+    assert response.output_text
+    assert response.usage.input_tokens > 0
+    assert response.usage.output_tokens > 0
+
+
+def test_responses_stream(client):
+    expected = client.responses.create(model="mock-1", input="hi").output_text
+    deltas, completed, kinds = [], None, []
+    with client.responses.create(model="mock-1", input="hi", stream=True) as stream:
+        for event in stream:
+            kinds.append(event.type)
+            if isinstance(event, ResponseTextDeltaEvent):
+                deltas.append(event.delta)
+            elif isinstance(event, ResponseCompletedEvent):
+                completed = event.response
+    assert kinds[0] == "response.created"
+    assert kinds[-1] == "response.completed"
+    assert completed is not None
+    assert "".join(deltas) == expected
+    assert completed.output_text == expected
+    assert completed.usage.output_tokens > 0
+
+
+# Gateway bug (reported, not yet fixed in src/): `prompt` is in the gateway's list of
+# extension fields (src/gateway/body.rs EXTENSION_FIELDS) and is stripped from every
+# body, including /v1/completions, where `prompt` is the legacy API's required input.
+# The upstream then answers 400 "'prompt' is required". Strict: once the gateway is
+# fixed these pass, and the marker must go with the fix.
+COMPLETIONS_PROMPT_STRIPPED = pytest.mark.xfail(
+    strict=True,
+    raises=openai.BadRequestError,
+    reason="gateway strips the legacy completions `prompt` field as a promptgate extension",
+)
+
+
+@COMPLETIONS_PROMPT_STRIPPED
+def test_completions_legacy(client):
+    completion = client.completions.create(model="mock-1", prompt="hi")
+    assert completion.object == "text_completion"
+    assert completion.choices[0].text
+    assert completion.choices[0].index == 0
+    assert completion.usage.prompt_tokens > 0
+    assert completion.usage.completion_tokens > 0
+
+
+@COMPLETIONS_PROMPT_STRIPPED
+def test_completions_legacy_stream(client):
+    expected = client.completions.create(model="mock-1", prompt="hi").choices[0].text
+    with client.completions.create(model="mock-1", prompt="hi", stream=True) as stream:
+        chunks = list(stream)
+    assert all(c.usage is None for c in chunks)
+    assert "".join(c.choices[0].text for c in chunks if c.choices) == expected
+
+
+def test_models_list_and_retrieve(client):
+    ids = [m.id for m in client.models.list()]
+    assert "mock-1" in ids
+    assert "mock-embedding" in ids
+    model = client.models.retrieve("mock-1")
+    assert model.id == "mock-1"
+    assert model.object == "model"
+
+
+# --- errors -----------------------------------------------------------------------
+
+
+def test_error_bad_key(gateway):
+    with openai.OpenAI(base_url=gateway.base_url, api_key="pg-not-a-real-key", max_retries=0) as bad:
+        with pytest.raises(openai.AuthenticationError) as info:
+            bad.chat.completions.create(model="mock-1", messages=MESSAGES)
+    assert info.value.status_code == 401
+    assert info.value.code == "invalid_api_key"
+
+
+def test_error_malformed_json(gateway):
+    r = _raw_post(gateway, "/chat/completions", b'{"model": "mock-1", "messages": [')
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error"
+    assert error["message"]
+
+
+def test_error_empty_messages(client):
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="mock-1", messages=[])
+    assert info.value.status_code == 400
+    assert info.value.param == "messages"
+
+
+def test_error_missing_model(gateway, client):
+    r = _raw_post(gateway, "/chat/completions", json.dumps({"messages": MESSAGES}).encode())
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["param"] == "model"
+    # The same through the SDK: `model` null in the body is as good as missing.
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="mock-1", messages=MESSAGES, extra_body={"model": None})
+    assert info.value.param == "model"
+
+
+def test_error_unknown_model(client):
+    with pytest.raises(openai.NotFoundError) as info:
+        client.chat.completions.create(model="gpt-nonexistent", messages=MESSAGES)
+    assert info.value.status_code == 404
+    assert info.value.code == "model_not_found"
+
+
+def test_error_upstream_5xx_becomes_502(client):
+    with pytest.raises(openai.APIStatusError) as info:
+        client.chat.completions.create(model="mock-error-500", messages=MESSAGES)
+    assert isinstance(info.value, openai.InternalServerError)
+    assert info.value.status_code == 502
+    assert info.value.type == "upstream_error"
+    assert info.value.request_id
+
+
+def test_error_upstream_4xx_passed_through(client):
+    with pytest.raises(openai.RateLimitError) as info:
+        client.chat.completions.create(model="mock-error-429", messages=MESSAGES)
+    assert info.value.status_code == 429
