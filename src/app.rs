@@ -54,6 +54,7 @@ impl App {
             records,
             metrics: crate::telemetry::metrics_handle(),
             models: ModelList::default(),
+            grounding: crate::grounding::Scorer::new(),
             config,
         });
         Ok(App {

@@ -28,10 +28,30 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Evaluate a built-in scorer on a labelled data set.
+    Eval {
+        #[command(subcommand)]
+        what: EvalCommand,
+    },
     /// Serve the built-in deterministic mock upstream on its own port (tests, demos, benchmarks).
     MockUpstream {
         #[arg(long, default_value = "127.0.0.1:18081")]
         listen: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvalCommand {
+    /// Grounding (hallucination) scorer: balanced accuracy, precision/recall/F1
+    /// for the hallucinated class, AUROC and scoring time, beside the other
+    /// detectors' stored predictions.
+    Grounding {
+        /// `faithbench` or `halueval`.
+        #[arg(long)]
+        dataset: promptgate::grounding::eval::Dataset,
+        /// Folder holding the data set's files.
+        #[arg(long)]
+        path: PathBuf,
     },
 }
 
@@ -47,6 +67,14 @@ async fn main() -> anyhow::Result<()> {
             let app = App::build(config).await?;
             tracing::info!(address = %app.local_addr(), "promptgate listening");
             app.run(shutdown_signal()).await
+        }
+        Command::Eval {
+            what: EvalCommand::Grounding { dataset, path },
+        } => {
+            let report =
+                promptgate::grounding::eval::run(dataset, &path).map_err(anyhow::Error::msg)?;
+            println!("{report}");
+            Ok(())
         }
         Command::MockUpstream { listen } => {
             let listener = tokio::net::TcpListener::bind(listen).await?;

@@ -30,6 +30,8 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// `GET /v1/models`, fetched from the upstreams and cached briefly.
     pub models: ModelList,
+    /// The grounding scorer with its shipped weights (loaded once).
+    pub grounding: crate::grounding::Scorer,
 }
 
 impl AppState {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod extract;
+pub mod grounding;
 pub mod model_api;
 pub mod models;
 pub mod ops;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
             post(admin::create_key).get(admin::list_keys),
         )
         .route("/v1/keys/{id}", delete(admin::revoke_key))
+        .route("/v1/grounding/score", post(grounding::score))
         .route("/v1/requests", get(requests::list))
         .route("/v1/requests/{id}", get(requests::get_one))
         .route("/healthz", get(ops::healthz))

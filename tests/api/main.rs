@@ -1,6 +1,7 @@
 //! Integration tests: one binary (link once), one module per area.
 
 mod admin;
+mod grounding;
 mod helpers;
 mod proxy;
 mod replicas;

@@ -1,0 +1,44 @@
+//! `POST /v1/grounding/score`: the proxy's grounding scorer, for answers
+//! produced elsewhere.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+
+use super::extract::{AppJson, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::grounding::GroundingReport;
+use crate::state::AppState;
+
+/// `context` may be one passage or a list of passages.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum Context {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRequest {
+    context: Context,
+    answer: String,
+}
+
+pub async fn score(
+    State(state): State<AppState>,
+    Auth(_caller): Auth,
+    AppJson(req): AppJson<ScoreRequest>,
+) -> ApiResult<Json<GroundingReport>> {
+    let context = match req.context {
+        Context::One(p) => vec![p],
+        Context::Many(ps) => ps,
+    };
+    if context.iter().all(|p| p.trim().is_empty()) {
+        return Err(ApiError::invalid(
+            "'context' must contain at least one non-empty passage",
+            Some("context"),
+        ));
+    }
+    Ok(Json(state.grounding.score(&context, &req.answer)))
+}
