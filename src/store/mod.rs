@@ -66,6 +66,55 @@ pub struct RequestRecord {
     /// The request's `metadata` object as JSON text.
     pub metadata: Option<String>,
     pub created_at: i64,
+    /// The registry prompt that built the request, if any.
+    pub prompt_name: Option<String>,
+    pub prompt_version: Option<i64>,
+    pub prompt_sha256: Option<String>,
+}
+
+/// One stored prompt version. `content` is the version's canonical JSON
+/// (template, config, variables schema, grounding variable); the registry
+/// module owns its meaning, the store only keeps it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PromptVersionRow {
+    pub name: String,
+    pub version: i64,
+    pub content: String,
+    pub sha256: String,
+    pub commit_message: Option<String>,
+    pub author: Option<String>,
+    /// `api` or `file`.
+    pub source: String,
+    pub created_at: i64,
+}
+
+/// Where a label points: JSON of a version or a weighted rollout.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PromptLabelRow {
+    pub name: String,
+    pub label: String,
+    pub target: String,
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LabelMove {
+    pub name: String,
+    pub label: String,
+    pub from_target: Option<String>,
+    pub to_target: String,
+    pub actor: Option<String>,
+    pub at: i64,
+}
+
+/// The outcome of storing a version.
+#[derive(Debug, Clone)]
+pub enum VersionWrite {
+    /// A new version was created.
+    Created(PromptVersionRow),
+    /// The content equals the latest version's: nothing was written.
+    Unchanged(PromptVersionRow),
 }
 
 /// Filter for listing request records.
@@ -113,9 +162,38 @@ pub trait RecordStore: Send + Sync {
     async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>>;
 }
 
+#[async_trait]
+pub trait PromptStore: Send + Sync {
+    /// Stores `row` as the next version of `row.name` (its `version` field is
+    /// ignored) unless its hash equals the latest version's. Labels in
+    /// `labels` are moved to the new (or unchanged latest) version in the
+    /// same transaction, with history.
+    async fn write_version(
+        &self,
+        row: &PromptVersionRow,
+        labels: &[String],
+        actor: Option<&str>,
+    ) -> StoreResult<VersionWrite>;
+    async fn prompt_versions(&self, name: &str) -> StoreResult<Vec<PromptVersionRow>>;
+    async fn all_prompt_versions(&self) -> StoreResult<Vec<PromptVersionRow>>;
+    async fn all_prompt_labels(&self) -> StoreResult<Vec<PromptLabelRow>>;
+    /// Moves a label (with history); `target` is the label's JSON.
+    async fn move_label(
+        &self,
+        name: &str,
+        label: &str,
+        target: &str,
+        actor: Option<&str>,
+        at: i64,
+    ) -> StoreResult<()>;
+    async fn label_history(&self, name: &str, label: &str) -> StoreResult<Vec<LabelMove>>;
+    /// Grows on every registry write; replicas poll it to know when to reload.
+    async fn registry_revision(&self) -> StoreResult<i64>;
+}
+
 /// Everything the gateway persists.
 #[async_trait]
-pub trait Store: TeamStore + KeyStore + SettingStore + RecordStore {
+pub trait Store: TeamStore + KeyStore + SettingStore + RecordStore + PromptStore {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     fn backend(&self) -> &'static str;

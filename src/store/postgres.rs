@@ -8,6 +8,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 #[derive(Clone)]
 pub struct PgStore {
     pub(super) pool: PgPool,
+    /// Serialises registry writes from this process (SQLite allows one
+    /// writer; a read-then-write transaction would otherwise hit `busy`).
+    pub(super) registry_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl PgStore {
@@ -19,7 +22,10 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            registry_writes: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {

@@ -10,6 +10,9 @@ use sqlx::sqlite::{
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(super) pool: SqlitePool,
+    /// Serialises registry writes from this process (SQLite allows one
+    /// writer; a read-then-write transaction would otherwise hit `busy`).
+    pub(super) registry_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -32,7 +35,10 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        Ok(SqliteStore {
+            pool,
+            registry_writes: Default::default(),
+        })
     }
 }
 

@@ -52,6 +52,9 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         error: None,
         metadata: Some(r#"{"user":"u-1"}"#.into()),
         created_at: 1_700_000_000_000 + n,
+        prompt_name: Some("support/answer".into()),
+        prompt_version: Some(3),
+        prompt_sha256: Some("abc".into()),
     }
 }
 
@@ -201,4 +204,100 @@ on_both_backends!(repeated_client_ids_keep_both_records, |s| {
         .len(),
         2
     );
+});
+
+fn version_row(name: &str, content: &str) -> promptgate::store::PromptVersionRow {
+    promptgate::store::PromptVersionRow {
+        name: name.into(),
+        version: 0,
+        content: content.into(),
+        sha256: format!("sha-{content}"),
+        commit_message: Some("msg".into()),
+        author: Some("admin".into()),
+        source: "api".into(),
+        created_at: 1_000,
+    }
+}
+
+on_both_backends!(prompt_versions_number_up_and_skip_identical_content, |s| {
+    use promptgate::store::VersionWrite;
+    let labels = vec!["production".to_string()];
+    let VersionWrite::Created(v1) = s
+        .write_version(&version_row("p", "a"), &labels, Some("admin"))
+        .await
+        .unwrap()
+    else {
+        panic!("first write creates")
+    };
+    assert_eq!(v1.version, 1);
+    let VersionWrite::Unchanged(same) = s
+        .write_version(&version_row("p", "a"), &[], None)
+        .await
+        .unwrap()
+    else {
+        panic!("identical content is a no-op")
+    };
+    assert_eq!(same.version, 1);
+    let VersionWrite::Created(v2) = s
+        .write_version(&version_row("p", "b"), &[], None)
+        .await
+        .unwrap()
+    else {
+        panic!("new content creates")
+    };
+    assert_eq!(v2.version, 2);
+    // Same content as version 1 but not the latest: a new version.
+    let VersionWrite::Created(v3) = s
+        .write_version(&version_row("p", "a"), &[], None)
+        .await
+        .unwrap()
+    else {
+        panic!("content of an older version is new again")
+    };
+    assert_eq!(v3.version, 3);
+    assert_eq!(
+        s.prompt_versions("p")
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.version)
+            .collect::<Vec<_>>(),
+        vec![3, 2, 1]
+    );
+    let rev = s.registry_revision().await.unwrap();
+    s.move_label("p", "production", r#"{"version":2}"#, Some("ops"), 2_000)
+        .await
+        .unwrap();
+    assert!(s.registry_revision().await.unwrap() > rev);
+    let history = s.label_history("p", "production").await.unwrap();
+    assert_eq!(history.len(), 2);
+    assert_eq!(history[0].from_target.as_deref(), Some(r#"{"version":1}"#));
+    assert_eq!(history[0].to_target, r#"{"version":2}"#);
+    assert_eq!(history[0].actor.as_deref(), Some("ops"));
+    assert_eq!(history[1].from_target, None);
+    let labels = s.all_prompt_labels().await.unwrap();
+    assert_eq!(labels.len(), 1);
+    assert_eq!(labels[0].target, r#"{"version":2}"#);
+});
+
+on_both_backends!(concurrent_version_writes_get_distinct_numbers, |s| {
+    let mut tasks = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            s.write_version(&version_row("race", &format!("c{i}")), &[], None)
+                .await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let versions: Vec<i64> = s
+        .prompt_versions("race")
+        .await
+        .unwrap()
+        .iter()
+        .map(|v| v.version)
+        .collect();
+    assert_eq!(versions, (1..=8).rev().collect::<Vec<_>>());
 });
