@@ -24,6 +24,8 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 
 # ---- runtime -------------------------------------------------------------------------
 FROM debian:bookworm-slim
+# ca-certificates follows the Debian release; pinning its version only breaks rebuilds.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
@@ -36,7 +38,8 @@ RUN apt-get update \
 COPY --from=build /out/promptgate /usr/local/bin/promptgate
 COPY --chown=promptgate:promptgate prompts/ /var/lib/promptgate/prompts/
 
-USER promptgate
+# The `promptgate` user, by number so that `runAsNonRoot` checks can verify it.
+USER 10001:10001
 WORKDIR /var/lib/promptgate
 ENV PROMPTGATE__LISTEN=0.0.0.0:8080
 EXPOSE 8080

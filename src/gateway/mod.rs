@@ -181,9 +181,11 @@ async fn proxy(
     let upstream = route.upstream.clone();
     recorder.set_route(&model, &upstream.name, stream);
 
-    // `metadata` is promptgate's (recorded, not forwarded) unless the client
-    // uses OpenAI's stored completions, where `metadata` belongs to OpenAI.
-    let keep_metadata = body.bool_field("store")?.unwrap_or(false);
+    // `metadata` is promptgate's (recorded, not forwarded) unless the call
+    // is stored by OpenAI, where `metadata` belongs to OpenAI: chat with
+    // `store: true`, and the Responses API, which stores unless told not to.
+    let store_default = endpoint == Endpoint::Responses;
+    let keep_metadata = body.bool_field("store")?.unwrap_or(store_default);
     let metadata = if keep_metadata {
         body.get("metadata")
     } else {

@@ -61,14 +61,6 @@ pub async fn list_teams(
     Ok(Json(json!({"object": "list", "data": teams})))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    #[serde(default)]
-    #[allow(dead_code)]
-    name: Option<String>,
-}
-
 pub async fn create_key(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -304,19 +304,6 @@ def test_responses_stream(client):
     assert completed.usage.output_tokens > 0
 
 
-# Gateway bug (reported, not yet fixed in src/): `prompt` is in the gateway's list of
-# extension fields (src/gateway/body.rs EXTENSION_FIELDS) and is stripped from every
-# body, including /v1/completions, where `prompt` is the legacy API's required input.
-# The upstream then answers 400 "'prompt' is required". Strict: once the gateway is
-# fixed these pass, and the marker must go with the fix.
-COMPLETIONS_PROMPT_STRIPPED = pytest.mark.xfail(
-    strict=True,
-    raises=openai.BadRequestError,
-    reason="gateway strips the legacy completions `prompt` field as a promptgate extension",
-)
-
-
-@COMPLETIONS_PROMPT_STRIPPED
 def test_completions_legacy(client):
     completion = client.completions.create(model="mock-1", prompt="hi")
     assert completion.object == "text_completion"
@@ -326,7 +313,6 @@ def test_completions_legacy(client):
     assert completion.usage.completion_tokens > 0
 
 
-@COMPLETIONS_PROMPT_STRIPPED
 def test_completions_legacy_stream(client):
     expected = client.completions.create(model="mock-1", prompt="hi").choices[0].text
     with client.completions.create(model="mock-1", prompt="hi", stream=True) as stream:

@@ -1,0 +1,180 @@
+//! The shared cache tier in Redis. Every call has a short deadline, and a
+//! failure makes the tier sit out for a second: a slow or dead Redis costs a
+//! cache miss, never a failed or stalled request.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use tokio::sync::OnceCell;
+
+const DEADLINE: Duration = Duration::from_millis(250);
+const SIT_OUT: Duration = Duration::from_secs(1);
+
+pub struct RedisTier {
+    client: redis::Client,
+    prefix: String,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    /// Milliseconds since `epoch` before which Redis is not tried again.
+    down_until_ms: AtomicU64,
+    epoch: Instant,
+    _init: OnceCell<()>,
+}
+
+impl RedisTier {
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisTier> {
+        Ok(RedisTier {
+            client: redis::Client::open(url)?,
+            prefix: prefix.to_owned(),
+            conn: tokio::sync::Mutex::new(None),
+            down_until_ms: AtomicU64::new(0),
+            epoch: Instant::now(),
+            _init: OnceCell::new(),
+        })
+    }
+
+    fn entry_key(&self, key: &str) -> String {
+        format!("{}:resp:{}", self.prefix, key)
+    }
+
+    fn prompt_set(&self, prompt: &str) -> String {
+        format!("{}:prompt:{}", self.prefix, prompt)
+    }
+
+    fn failed(&self, what: &str, err: &dyn std::fmt::Display) {
+        metrics::counter!("promptgate_cache_redis_errors_total").increment(1);
+        tracing::warn!(error = %err, operation = what, "redis cache tier failed; skipping it for a second");
+        let until = self.epoch.elapsed() + SIT_OUT;
+        self.down_until_ms
+            .store(until.as_millis() as u64, Ordering::Relaxed);
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        if (self.epoch.elapsed().as_millis() as u64) < self.down_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Some(c.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(DEADLINE)
+            .set_response_timeout(DEADLINE)
+            .set_number_of_retries(0);
+        match tokio::time::timeout(
+            DEADLINE * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        {
+            Ok(Ok(c)) => {
+                *slot = Some(c.clone());
+                Some(c)
+            }
+            Ok(Err(e)) => {
+                self.failed("connect", &e);
+                None
+            }
+            Err(e) => {
+                self.failed("connect", &e);
+                None
+            }
+        }
+    }
+
+    pub async fn get(&self, key: &str) -> Option<(Bytes, Duration)> {
+        let mut conn = self.connection().await?;
+        let k = self.entry_key(key);
+        let op = async {
+            let body: Option<Vec<u8>> = conn.get(&k).await?;
+            let ttl_ms: i64 = conn.pttl(&k).await?;
+            Ok::<_, redis::RedisError>((body, ttl_ms))
+        };
+        match tokio::time::timeout(DEADLINE, op).await {
+            Ok(Ok((Some(body), ttl_ms))) => {
+                let ttl = Duration::from_millis(ttl_ms.max(1) as u64);
+                Some((Bytes::from(body), ttl))
+            }
+            Ok(Ok((None, _))) => None,
+            Ok(Err(e)) => {
+                self.failed("get", &e);
+                None
+            }
+            Err(e) => {
+                self.failed("get", &e);
+                None
+            }
+        }
+    }
+
+    pub async fn put(&self, key: &str, body: &Bytes, prompt: Option<&str>, ttl: Duration) {
+        let Some(mut conn) = self.connection().await else {
+            return;
+        };
+        let k = self.entry_key(key);
+        let ms = ttl.as_millis().max(1) as u64;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(&k)
+            .arg(body.as_ref())
+            .arg("PX")
+            .arg(ms)
+            .ignore();
+        if let Some(p) = prompt {
+            let set = self.prompt_set(p);
+            pipe.sadd(&set, &k)
+                .ignore()
+                .pexpire(&set, ms as i64)
+                .ignore();
+        }
+        match tokio::time::timeout(DEADLINE, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.failed("put", &e),
+            Err(e) => self.failed("put", &e),
+        }
+    }
+
+    /// Deletes this namespace's entries (all, or one prompt's).
+    pub async fn clear(&self, prompt: Option<&str>) -> anyhow::Result<()> {
+        let mut conn = self
+            .connection()
+            .await
+            .ok_or_else(|| anyhow::anyhow!("redis is unreachable"))?;
+        match prompt {
+            Some(p) => {
+                let set = self.prompt_set(p);
+                let keys: Vec<String> = conn.smembers(&set).await?;
+                if !keys.is_empty() {
+                    let _: () = conn.del(&keys).await?;
+                }
+                let _: () = conn.del(&set).await?;
+            }
+            None => {
+                let pattern = format!("{}:*", self.prefix);
+                let mut keys = Vec::new();
+                let mut cursor: u64 = 0;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut conn)
+                        .await?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                for chunk in keys.chunks(500) {
+                    let _: () = conn.del(chunk).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}

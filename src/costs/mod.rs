@@ -1,0 +1,30 @@
+//! # costs
+//!
+//! The pure core of the cost ledger (API.md §6): no I/O, no `crate::` items
+//! outside this module, so it is tested on its own.
+//!
+//! - [`prices`]: the price table, shipped as data (`prices.toml`, embedded at
+//!   build time) with a source URL and date per entry, overridable from
+//!   config; resolves aliases, dated snapshots, `-latest` and `provider/`
+//!   prefixes.
+//! - [`cost`]: what one call cost, exactly, as a `Decimal` (never `f64`);
+//!   an unpriced model gives `None`, never 0.
+//! - [`money`]: the plain decimal-string spelling of USD for JSON and CSV.
+//! - [`tokens`]: counting tokens with OpenAI's encodings when an upstream
+//!   did not report usage (and for budget pre-checks).
+//! - [`budget`]: worst-case cost of a call before it runs, and UTC budget
+//!   periods.
+//!
+//! The gateway maps its `Usage` to [`TokenUsage`] (same four fields).
+
+pub mod budget;
+pub mod cost;
+pub mod money;
+pub mod prices;
+pub mod tokens;
+
+pub use budget::{worst_case_cost, Period, PeriodError};
+pub use cost::{cost, cost_for, TokenUsage};
+pub use money::{format_usd, parse_usd, MoneyError};
+pub use prices::{Price, PriceError, PriceOverride, PriceTable};
+pub use tokens::{count_chat_prompt, count_text, encoding_for, warm_up, Encoding};
