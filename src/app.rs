@@ -9,7 +9,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 use crate::auth::KeyCache;
+use crate::cache::ResponseCache;
 use crate::config::{Config, MOCK_UPSTREAM};
+use crate::gateway::caching;
 use crate::http::models::ModelList;
 use crate::providers::{http_client, Routes, Upstream};
 use crate::state::{AppState, Inner};
@@ -46,6 +48,12 @@ impl App {
         if !upstreams.iter().any(|u| u.name == MOCK_UPSTREAM) {
             upstreams.push(Upstream::builtin_mock());
         }
+        let cache = Arc::new(ResponseCache::new(
+            config.cache.max_bytes,
+            config.cache.redis_url.as_deref(),
+            &config.cache.prefix,
+        )?);
+        let cache_rules = caching::Rules::new(&config.cache);
         let listener = TcpListener::bind(config.listen).await?;
         let state = AppState::new(Inner {
             routes: Routes::new(upstreams),
@@ -55,6 +63,8 @@ impl App {
             metrics: crate::telemetry::metrics_handle(),
             models: ModelList::default(),
             grounding: crate::grounding::Scorer::new(),
+            cache,
+            cache_rules,
             config,
         });
         Ok(App {

@@ -40,13 +40,42 @@ pub struct StoreConfig {
     pub max_connections: u32,
 }
 
-#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CacheConfig {
     /// Shared cache tier; absent = in-process only.
     pub redis_url: Option<String>,
     /// Key namespace in Redis.
     pub prefix: String,
+    /// Size of the in-process tier in bytes (keys + answers).
+    pub max_bytes: u64,
+    /// TTL used when caching is asked for with `ttl: 0`.
+    pub default_ttl_s: u64,
+    /// One namespace for all teams instead of one per team. Only for
+    /// deployments where every team may see every other team's answers.
+    pub shared_namespace: bool,
+    /// Opt-in caching per model (exact names or globs).
+    pub rules: Vec<CacheRule>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheRule {
+    pub models: Vec<String>,
+    pub ttl_s: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            redis_url: None,
+            prefix: "promptgate".into(),
+            max_bytes: 256 * 1024 * 1024,
+            default_ttl_s: 300,
+            shared_namespace: false,
+            rules: Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -103,10 +132,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_key: None,
             store: StoreConfig::default(),
-            cache: CacheConfig {
-                redis_url: None,
-                prefix: "promptgate".into(),
-            },
+            cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             records: RecordsConfig::default(),
             keys: KeysConfig::default(),
@@ -216,6 +242,23 @@ impl Config {
                     "must start with redis:// or rediss://",
                 ));
             }
+        }
+        for (i, rule) in self.cache.rules.iter().enumerate() {
+            if rule.models.is_empty() {
+                return Err(invalid(
+                    format!("cache.rules[{i}].models"),
+                    "must list at least one name or glob",
+                ));
+            }
+            if rule.ttl_s == 0 {
+                return Err(invalid(
+                    format!("cache.rules[{i}].ttl_s"),
+                    "must be at least 1",
+                ));
+            }
+        }
+        if self.cache.max_bytes < 1024 * 1024 {
+            return Err(invalid("cache.max_bytes", "must be at least 1 MiB"));
         }
         let mut seen = std::collections::HashSet::new();
         for (i, up) in self.upstreams.iter().enumerate() {

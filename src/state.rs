@@ -30,6 +30,10 @@ pub struct Inner {
     pub metrics: PrometheusHandle,
     /// `GET /v1/models`, fetched from the upstreams and cached briefly.
     pub models: ModelList,
+    /// Answers cached in process (and in Redis when configured).
+    pub cache: std::sync::Arc<crate::cache::ResponseCache>,
+    /// `[[cache.rules]]`: which models are cached without being asked per request.
+    pub cache_rules: crate::gateway::caching::Rules,
     /// The grounding scorer with its shipped weights (loaded once).
     pub grounding: crate::grounding::Scorer,
 }

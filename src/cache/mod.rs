@@ -50,7 +50,7 @@ type FlightResult = Option<Option<Arc<Entry>>>;
 
 pub struct ResponseCache {
     local: moka::future::Cache<String, Arc<Entry>>,
-    redis: Option<RedisTier>,
+    redis: Option<Arc<RedisTier>>,
     /// Keys being fetched from the upstream right now, and where their
     /// answer will be published.
     inflight: Mutex<HashMap<String, watch::Receiver<FlightResult>>>,
@@ -111,7 +111,7 @@ impl ResponseCache {
             .support_invalidation_closures()
             .build();
         let redis = match redis_url {
-            Some(url) => Some(RedisTier::new(url, prefix)?),
+            Some(url) => Some(Arc::new(RedisTier::new(url, prefix)?)),
             None => None,
         };
         Ok(ResponseCache {

@@ -72,6 +72,11 @@ impl<'a> RequestBody<'a> {
         })
     }
 
+    /// The top-level fields as (name, raw JSON) pairs, in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.fields.iter().map(|(k, v)| (k.as_str(), v.get()))
+    }
+
     pub fn get(&self, name: &str) -> Option<&'a RawValue> {
         self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
     }

@@ -9,6 +9,7 @@
 //! 6. [`record`]: one request record per call, sent to the batch writer.
 
 pub mod body;
+pub mod caching;
 pub mod record;
 pub mod sse;
 pub mod stream;
@@ -19,14 +20,20 @@ use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode}
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
+use std::sync::Arc;
+
 use crate::auth::Caller;
+use crate::cache::{self, Flight, LeaderGuard, ResponseCache};
 use crate::error::ApiError;
-use crate::providers::{forwardable_headers, Upstream, UpstreamError, UpstreamResponse};
+use crate::providers::{
+    forwardable_headers, BodyStream, Upstream, UpstreamError, UpstreamResponse,
+};
 use crate::state::AppState;
 
 use body::RequestBody;
+use caching::CacheStatus;
 use record::{Outcome, Recorder};
-use stream::TeeStream;
+use stream::{Seen, StreamEnd, StreamHooks, TeeStream};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -92,17 +99,17 @@ pub async fn handle(
     let mut recorder = Recorder::new(state.records.clone(), id.clone(), caller, endpoint);
     let _in_flight = InFlight::start();
     let mut resp = match proxy(state, endpoint, headers, raw, &mut recorder).await {
-        Ok(Answer::Done { response, usage }) => {
+        Ok(Answer::Done {
+            mut response,
+            usage,
+        }) => {
+            set_cache_header(&mut response, recorder.cache());
             recorder
                 .finish(response.status().as_u16(), Outcome::Ok, usage, None)
                 .await;
             response
         }
-        Ok(Answer::Streaming {
-            upstream,
-            idle,
-            strip_usage,
-        }) => stream_answer(upstream, recorder, idle, strip_usage),
+        Ok(Answer::Stream(s)) => stream_answer(s, recorder),
         Ok(Answer::Failed {
             response,
             outcome,
@@ -135,23 +142,55 @@ pub async fn handle(
     resp
 }
 
+fn set_cache_header(response: &mut Response, status: CacheStatus) {
+    response
+        .headers_mut()
+        .insert(CACHE_HEADER, HeaderValue::from_static(status.as_str()));
+}
+
+pub const CACHE_HEADER: HeaderName = HeaderName::from_static("x-promptgate-cache");
+
 enum Answer {
     Done {
         response: Response,
         usage: Option<usage::Usage>,
     },
-    /// A 2xx event stream; the record travels with it and is sent when it ends.
-    Streaming {
-        upstream: UpstreamResponse,
-        idle: std::time::Duration,
-        strip_usage: bool,
-    },
+    /// An event stream (live from the upstream, or replayed from the cache);
+    /// the record travels with it and is sent when it ends.
+    Stream(StreamAnswer),
     /// The upstream answered with an error that is passed on as it is.
     Failed {
         response: Response,
         outcome: Outcome,
         error: String,
     },
+}
+
+struct StreamAnswer {
+    body: BodyStream,
+    status: StatusCode,
+    headers: HeaderMap,
+    idle: std::time::Duration,
+    strip_usage: bool,
+    endpoint: Endpoint,
+    /// Set when this request leads the fetch of a cacheable answer.
+    store: Option<PendingStore>,
+}
+
+/// A cache entry to write once the answer is complete.
+struct PendingStore {
+    cache: Arc<ResponseCache>,
+    key: String,
+    ttl: std::time::Duration,
+    guard: LeaderGuard,
+}
+
+impl PendingStore {
+    /// Stores a complete answer and hands it to the requests waiting for it.
+    async fn complete(self, body: Bytes) {
+        let entry = self.cache.put(&self.key, body, None, self.ttl).await;
+        self.guard.finish(Some(entry));
+    }
 }
 
 async fn proxy(
@@ -194,6 +233,14 @@ async fn proxy(
     if let Some(m) = metadata.filter(|m| m.get() != "null") {
         recorder.set_metadata(m.get().to_owned());
     }
+    let cache_policy = caching::policy(
+        endpoint,
+        &mut body,
+        headers,
+        &model,
+        None,
+        &state.cache_rules,
+    )?;
     body.strip_extensions(endpoint == Endpoint::Responses);
 
     let model_value;
@@ -202,14 +249,53 @@ async fn proxy(
             serde_json::value::to_raw_value(rewritten.as_ref()).map_err(ApiError::internal)?;
         body.set("model", &model_value);
     }
-    let mut client_wants_usage = true;
-    let stream_options;
-    if stream && endpoint.usage_needs_asking() {
-        client_wants_usage = body
+    let client_wants_usage = !stream
+        || !endpoint.usage_needs_asking()
+        || body
             .get("stream_options")
             .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
             .and_then(|o| o.get("include_usage").and_then(serde_json::Value::as_bool))
             .unwrap_or(false);
+
+    // Cache: a hit answers here; a miss may make this request the one that
+    // fetches the answer for everyone asking the same thing right now.
+    let mut pending_store = None;
+    if let Some(policy) = cache_policy {
+        let scope = if state.config.cache.shared_namespace {
+            "*"
+        } else {
+            recorder.team()
+        };
+        let key = cache::key::cache_key(scope, endpoint.as_str(), body.fields())
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("cache key of a parsed body")))?;
+        if policy.lookup {
+            if let Some(entry) = state.cache.get(&key).await {
+                return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
+            }
+        }
+        match state.cache.begin(&key) {
+            Flight::Leader(guard) if policy.store => {
+                pending_store = Some(PendingStore {
+                    cache: state.cache.clone(),
+                    key,
+                    ttl: policy.ttl,
+                    guard,
+                });
+            }
+            Flight::Leader(_) => {}
+            Flight::Follower(rx) if policy.lookup => {
+                if let Some(entry) = cache::wait_for_leader(rx).await {
+                    return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
+                }
+            }
+            Flight::Follower(_) => {}
+        }
+        recorder.set_cache(CacheStatus::Miss);
+        metrics::counter!("promptgate_cache_lookups_total", "result" => "miss").increment(1);
+    }
+
+    let stream_options;
+    if stream && endpoint.usage_needs_asking() {
         stream_options = body::stream_options_with_usage(body.get("stream_options"))?;
         body.set("stream_options", &stream_options);
     }
@@ -236,11 +322,15 @@ async fn proxy(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("text/event-stream"));
         if is_sse {
-            return Ok(Answer::Streaming {
-                upstream: resp,
+            return Ok(Answer::Stream(StreamAnswer {
+                body: resp.body,
+                status: resp.status,
+                headers: resp.headers,
                 idle: upstream.timeout,
                 strip_usage: !client_wants_usage,
-            });
+                endpoint,
+                store: pending_store,
+            }));
         }
     }
     let UpstreamResponse {
@@ -252,22 +342,108 @@ async fn proxy(
         .await
         .map_err(|e| upstream_failure(&upstream, e))?;
     let usage = usage::from_body(&bytes);
+    if let Some(store) = pending_store {
+        store.complete(bytes.clone()).await;
+    }
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     copy_response_headers(&up_headers, response.headers_mut());
     Ok(Answer::Done { response, usage })
 }
 
-fn stream_answer(
-    resp: UpstreamResponse,
-    recorder: Recorder,
-    idle: std::time::Duration,
-    strip_usage: bool,
-) -> Response {
-    let tee = TeeStream::new(resp.body, recorder, idle, strip_usage);
+/// Answers from a cache entry: as JSON, or replayed as a stream.
+fn cache_hit(
+    endpoint: Endpoint,
+    entry: &cache::Entry,
+    stream: bool,
+    include_usage: bool,
+    recorder: &mut Recorder,
+) -> Result<Answer, ApiError> {
+    recorder.set_cache(CacheStatus::Hit);
+    metrics::counter!("promptgate_cache_lookups_total", "result" => "hit").increment(1);
+    let usage = usage::from_body(&entry.body);
+    if stream && endpoint != Endpoint::Embeddings {
+        let answer: serde_json::Value =
+            serde_json::from_slice(&entry.body).map_err(ApiError::internal)?;
+        let frames = cache::replay::replay(endpoint, &answer, include_usage);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream; charset=utf-8"),
+        );
+        return Ok(Answer::Stream(StreamAnswer {
+            body: stream::replayed(frames),
+            status: StatusCode::OK,
+            headers,
+            idle: std::time::Duration::from_secs(60),
+            strip_usage: false,
+            endpoint,
+            store: None,
+        }));
+    }
+    let mut response = Response::new(Body::from(entry.body.clone()));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(Answer::Done { response, usage })
+}
+
+/// What happens when a proxied stream ends: the record, and the cache entry
+/// when this request was fetching one.
+struct ProxyHooks {
+    recorder: Option<Recorder>,
+    endpoint: Endpoint,
+    store: Option<PendingStore>,
+}
+
+impl StreamHooks for ProxyHooks {
+    fn trailer_facts(&mut self, seen: &Seen) -> serde_json::Map<String, serde_json::Value> {
+        let mut facts = serde_json::Map::new();
+        if let Some(rec) = &self.recorder {
+            facts.insert("request_id".into(), rec.id().into());
+            facts.insert("cache".into(), rec.cache().as_str().into());
+        }
+        if let Some(u) = seen.usage {
+            facts.insert(
+                "usage".into(),
+                serde_json::json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
+                    "cached_tokens": u.cached_tokens}),
+            );
+        }
+        facts
+    }
+
+    fn end(mut self: Box<Self>, end: StreamEnd) {
+        if let (Some(store), Outcome::Ok) = (self.store.take(), end.outcome) {
+            // Only a stream that reached its end is stored.
+            if let Some(answer) = cache::replay::assemble(self.endpoint, &end.seen.chunks) {
+                let body = Bytes::from(answer.to_string());
+                tokio::spawn(store.complete(body));
+            }
+        }
+        if let Some(mut rec) = self.recorder.take() {
+            if let Some(ttft) = end.seen.ttft {
+                rec.set_ttft(ttft);
+            }
+            rec.finish_now(200, end.outcome, end.seen.usage, end.error);
+        }
+    }
+}
+
+fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
+    let cache_status = recorder.cache();
+    let started = recorder.started();
+    let capture = s.store.is_some();
+    let hooks = Box::new(ProxyHooks {
+        recorder: Some(recorder),
+        endpoint: s.endpoint,
+        store: s.store,
+    });
+    let tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage, capture);
     let mut response = Response::new(Body::from_stream(tee));
-    *response.status_mut() = resp.status;
-    copy_response_headers(&resp.headers, response.headers_mut());
+    *response.status_mut() = s.status;
+    copy_response_headers(&s.headers, response.headers_mut());
     let h = response.headers_mut();
     h.insert(
         header::CONTENT_TYPE,
@@ -276,6 +452,7 @@ fn stream_answer(
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Tells nginx-style proxies in front of us not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    set_cache_header(&mut response, cache_status);
     response
 }
 

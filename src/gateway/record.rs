@@ -8,6 +8,7 @@ use crate::auth::Caller;
 use crate::store::writer::RecordSink;
 use crate::store::RequestRecord;
 
+use super::caching::CacheStatus;
 use super::usage::Usage;
 use super::Endpoint;
 
@@ -40,6 +41,7 @@ pub struct Recorder {
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
+    cache: CacheStatus,
 }
 
 impl Recorder {
@@ -57,15 +59,31 @@ impl Recorder {
                 endpoint: endpoint.as_str().to_owned(),
                 created_at: crate::time::now_ms(),
                 outcome: Outcome::Ok.as_str().to_owned(),
+                cache: Some(CacheStatus::Bypass.as_str().to_owned()),
                 ..RequestRecord::default()
             },
             started: Instant::now(),
             endpoint,
+            cache: CacheStatus::Bypass,
         }
     }
 
     pub fn id(&self) -> &str {
         &self.record.id
+    }
+
+    /// The team the request is accounted to (the cache scope too).
+    pub fn team(&self) -> &str {
+        &self.record.team
+    }
+
+    pub fn cache(&self) -> CacheStatus {
+        self.cache
+    }
+
+    pub fn set_cache(&mut self, status: CacheStatus) {
+        self.cache = status;
+        self.record.cache = Some(status.as_str().to_owned());
     }
 
     pub fn started(&self) -> Instant {
@@ -108,7 +126,6 @@ impl Recorder {
 
     pub fn set_ttft(&mut self, ttft: Duration) {
         self.record.ttft_us = Some(ttft.as_micros() as i64);
-        metrics::histogram!("promptgate_time_to_first_token_seconds").record(ttft.as_secs_f64());
     }
 
     /// Sends the record, waiting for queue room if needed.

@@ -1,12 +1,14 @@
 //! The stream tee: upstream SSE bytes go to the client as they arrive, while
-//! the proxy watches them for usage and time to first token.
+//! the proxy watches them for usage, time to first token and (when a later
+//! stage needs them) the answer's chunks.
 //!
 //! Each complete event is forwarded as soon as its terminating blank line has
 //! arrived; nothing waits for the rest of the answer. The usage-only chunk the
 //! proxy asked for on the client's behalf is removed again when the client did
-//! not ask for it, and the record is written when the stream ends — or when
-//! the client goes away, in which case dropping the stream also drops the
-//! upstream connection, which cancels the upstream request.
+//! not ask for it. What happens at the end (the record, the cache, scores) is
+//! the [`StreamHooks`]' business, called exactly once — also when the client
+//! goes away, in which case dropping the stream drops the upstream connection,
+//! which cancels the upstream request.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -16,13 +18,36 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
+use serde_json::{Map, Value};
 use tokio::time::{Instant, Sleep};
 
 use crate::providers::{BodyStream, UpstreamError};
 
-use super::record::{Outcome, Recorder};
+use super::record::Outcome;
 use super::sse::{self, EventBuffer};
 use super::usage::{self, Usage};
+
+/// What the stream has seen so far.
+#[derive(Default)]
+pub struct Seen {
+    pub usage: Option<Usage>,
+    /// Parsed data payloads, kept only when the hooks asked for them.
+    pub chunks: Vec<Value>,
+    pub ttft: Option<Duration>,
+}
+
+pub struct StreamEnd {
+    pub outcome: Outcome,
+    pub error: Option<String>,
+    pub seen: Seen,
+}
+
+pub trait StreamHooks: Send + 'static {
+    /// Called once, just before `[DONE]`: facts for the `: promptgate {…}` comment.
+    fn trailer_facts(&mut self, seen: &Seen) -> Map<String, Value>;
+    /// Called exactly once, when the stream ends for any reason.
+    fn end(self: Box<Self>, end: StreamEnd);
+}
 
 pub struct TeeStream {
     upstream: BodyStream,
@@ -30,23 +55,27 @@ pub struct TeeStream {
     out: VecDeque<Bytes>,
     idle: Pin<Box<Sleep>>,
     idle_limit: Duration,
+    started: std::time::Instant,
     /// Drop the `choices: []` usage chunk (the client did not ask for usage).
     strip_usage_chunk: bool,
-    usage: Option<Usage>,
-    first_byte_seen: bool,
+    /// Parse and keep every data payload (cache store, grounding, estimation).
+    capture: bool,
+    seen: Seen,
     /// `[DONE]` (or the Responses API's final event) arrived: the answer is complete.
     complete: bool,
-    /// `None` once the record has been sent.
-    recorder: Option<Recorder>,
+    /// `None` once the stream has ended and the hooks have run.
+    hooks: Option<Box<dyn StreamHooks>>,
     finished: bool,
 }
 
 impl TeeStream {
     pub fn new(
         upstream: BodyStream,
-        recorder: Recorder,
+        hooks: Box<dyn StreamHooks>,
+        started: std::time::Instant,
         idle_limit: Duration,
         strip_usage_chunk: bool,
+        capture: bool,
     ) -> TeeStream {
         TeeStream {
             upstream,
@@ -54,11 +83,12 @@ impl TeeStream {
             out: VecDeque::new(),
             idle: Box::pin(tokio::time::sleep(idle_limit)),
             idle_limit,
+            started,
             strip_usage_chunk,
-            usage: None,
-            first_byte_seen: false,
+            capture,
+            seen: Seen::default(),
             complete: false,
-            recorder: Some(recorder),
+            hooks: Some(hooks),
             finished: false,
         }
     }
@@ -72,14 +102,20 @@ impl TeeStream {
             };
             if sse::is_done(&data) {
                 self.complete = true;
-                self.out.push_back(self.trailer());
+                let trailer = self.trailer();
+                self.out.push_back(trailer);
                 self.out.push_back(event);
                 continue;
             }
-            // Cheap pre-check: only events that mention usage are parsed.
+            if self.capture {
+                if let Ok(v) = serde_json::from_slice::<Value>(&data) {
+                    self.seen.chunks.push(v);
+                }
+            }
+            // Cheap pre-check: only events that mention usage are parsed for it.
             if memchr::memmem::find(&data, b"\"usage\"").is_some() {
                 if let Some(found) = usage::from_chunk(&data) {
-                    self.usage = Some(found.usage);
+                    self.seen.usage = Some(found.usage);
                     self.complete |= found.terminal;
                     if found.usage_only && self.strip_usage_chunk {
                         continue;
@@ -92,23 +128,23 @@ impl TeeStream {
 
     /// The SSE comment sent just before `[DONE]`: what the proxy knows about
     /// this request. Compliant SSE clients ignore comments.
-    fn trailer(&self) -> Bytes {
-        let id = self.recorder.as_ref().map(Recorder::id).unwrap_or_default();
-        let mut facts = serde_json::json!({ "request_id": id });
-        if let Some(u) = self.usage {
-            facts["usage"] = serde_json::json!({
-                "prompt_tokens": u.prompt_tokens,
-                "completion_tokens": u.completion_tokens,
-                "cached_tokens": u.cached_tokens,
-            });
-        }
-        Bytes::from(format!(": promptgate {facts}\n\n"))
+    fn trailer(&mut self) -> Bytes {
+        let facts = match self.hooks.as_mut() {
+            Some(h) => h.trailer_facts(&self.seen),
+            None => Map::new(),
+        };
+        Bytes::from(format!(": promptgate {}\n\n", Value::Object(facts)))
     }
 
     fn finish(&mut self, outcome: Outcome, error: Option<String>) {
         self.finished = true;
-        if let Some(rec) = self.recorder.take() {
-            rec.finish_now(200, outcome, self.usage, error);
+        if let Some(hooks) = self.hooks.take() {
+            let seen = std::mem::take(&mut self.seen);
+            hooks.end(StreamEnd {
+                outcome,
+                error,
+                seen,
+            });
         }
     }
 
@@ -133,12 +169,11 @@ impl Stream for TeeStream {
             }
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
-                    if !this.first_byte_seen {
-                        this.first_byte_seen = true;
-                        if let Some(rec) = this.recorder.as_mut() {
-                            let ttft = rec.started().elapsed();
-                            rec.set_ttft(ttft);
-                        }
+                    if this.seen.ttft.is_none() {
+                        let ttft = this.started.elapsed();
+                        this.seen.ttft = Some(ttft);
+                        metrics::histogram!("promptgate_time_to_first_token_seconds")
+                            .record(ttft.as_secs_f64());
                     }
                     let deadline = Instant::now() + this.idle_limit;
                     this.idle.as_mut().reset(deadline);
@@ -187,13 +222,17 @@ impl Stream for TeeStream {
 impl Drop for TeeStream {
     fn drop(&mut self) {
         // Dropped before the end: the client closed the connection.
-        if let Some(rec) = self.recorder.take() {
-            rec.finish_now(
-                200,
+        if self.hooks.is_some() {
+            self.finish(
                 Outcome::ClientClosed,
-                self.usage,
                 Some("client closed the stream".into()),
             );
         }
     }
+}
+
+/// Frames that are already known (a cached answer), as a body stream with
+/// the same trailer and end handling as a live one.
+pub fn replayed(frames: Vec<Bytes>) -> BodyStream {
+    Box::pin(futures_util::stream::iter(frames.into_iter().map(Ok)))
 }

@@ -30,6 +30,7 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "latency_ms": r.latency_us as f64 / 1000.0,
         "ttft_ms": r.ttft_us.map(|t| t as f64 / 1000.0),
         "client_closed": r.client_closed,
+        "cache": r.cache,
         "error": r.error,
         "metadata": r.metadata.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()),
         "created_at": crate::time::rfc3339(r.created_at),

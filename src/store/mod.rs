@@ -70,6 +70,8 @@ pub struct RequestRecord {
     pub prompt_name: Option<String>,
     pub prompt_version: Option<i64>,
     pub prompt_sha256: Option<String>,
+    /// `hit`, `miss` or `bypass`.
+    pub cache: Option<String>,
 }
 
 /// One stored prompt version. `content` is the version's canonical JSON

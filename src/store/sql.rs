@@ -13,7 +13,7 @@ macro_rules! impl_store {
 
         const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, stream, status, outcome, \
             prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, latency_us, ttft_us, \
-            client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256";
+            client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache";
         const VERSION_COLUMNS: &str =
             "name, version, content, sha256, commit_message, author, source, created_at";
 
@@ -166,7 +166,8 @@ macro_rules! impl_store {
                         .push_bind(r.created_at)
                         .push_bind(&r.prompt_name)
                         .push_bind(r.prompt_version)
-                        .push_bind(&r.prompt_sha256);
+                        .push_bind(&r.prompt_sha256)
+                        .push_bind(&r.cache);
                 });
                 builder.build().execute(&mut *tx).await?;
                 tx.commit().await

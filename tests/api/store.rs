@@ -55,6 +55,7 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         prompt_name: Some("support/answer".into()),
         prompt_version: Some(3),
         prompt_sha256: Some("abc".into()),
+        cache: Some("miss".into()),
     }
 }
 

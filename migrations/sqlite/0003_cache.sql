@@ -1,0 +1,2 @@
+-- Which cache tier answered (hit, miss, bypass).
+ALTER TABLE requests ADD COLUMN cache TEXT;
