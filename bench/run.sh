@@ -72,6 +72,10 @@ if ss -ltn "sport = :$PORT" | grep -q LISTEN; then
   echo "port $PORT already in use; stop that process or set PROMPTGATE_PORT" >&2; exit 1
 fi
 
+# Run promptgate from the temp dir so that relative defaults (e.g. the prompt
+# folder it syncs at start) do not depend on where this script was called from.
+cd "$TMP"
+
 # ---------------------------------------------------------------- one-off setup: team + key
 (exec env PROMPTGATE_ADMIN_KEY="$ADMIN_KEY" "$BIN" serve --config "$TMP/promptgate.toml" >"$TMP/setup.log" 2>&1) &
 SETUP_PID=$!

@@ -14,6 +14,8 @@ use crate::config::{Config, MOCK_UPSTREAM};
 use crate::gateway::caching;
 use crate::http::models::ModelList;
 use crate::providers::{http_client, Routes, Upstream};
+use crate::registry::live::LiveRegistry;
+use crate::registry::service;
 use crate::state::{AppState, Inner};
 use crate::store::writer::{self, RecordWriter};
 
@@ -48,6 +50,16 @@ impl App {
         if !upstreams.iter().any(|u| u.name == MOCK_UPSTREAM) {
             upstreams.push(Upstream::builtin_mock());
         }
+        let registry = Arc::new(LiveRegistry::load(store.as_ref()).await?);
+        let (created, unchanged) =
+            service::sync_dir(store.as_ref(), &registry, &config.prompts_dir).await?;
+        if created + unchanged > 0 {
+            tracing::info!(created, unchanged, dir = %config.prompts_dir.display(), "prompt files synced");
+        }
+        registry.spawn_refresh(
+            store.clone(),
+            Duration::from_millis(config.registry_refresh_ms),
+        );
         let cache = Arc::new(ResponseCache::new(
             config.cache.max_bytes,
             config.cache.redis_url.as_deref(),
@@ -65,6 +77,7 @@ impl App {
             grounding: crate::grounding::Scorer::new(),
             cache,
             cache_rules,
+            registry,
             config,
         });
         Ok(App {

@@ -25,6 +25,10 @@ pub struct Config {
     #[serde(skip_serializing)]
     pub admin_key: Option<SecretString>,
     pub store: StoreConfig,
+    /// Folder of dotprompt files synced into the registry at start.
+    pub prompts_dir: std::path::PathBuf,
+    /// How often each replica checks the store for registry changes made elsewhere.
+    pub registry_refresh_ms: u64,
     pub cache: CacheConfig,
     pub limits: LimitsConfig,
     pub records: RecordsConfig,
@@ -132,6 +136,8 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             admin_key: None,
             store: StoreConfig::default(),
+            prompts_dir: "prompts".into(),
+            registry_refresh_ms: 500,
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             records: RecordsConfig::default(),

@@ -34,6 +34,8 @@ pub struct Inner {
     pub cache: std::sync::Arc<crate::cache::ResponseCache>,
     /// `[[cache.rules]]`: which models are cached without being asked per request.
     pub cache_rules: crate::gateway::caching::Rules,
+    /// Prompt registry, compiled and in memory (refreshed from the store).
+    pub registry: std::sync::Arc<crate::registry::live::LiveRegistry>,
     /// The grounding scorer with its shipped weights (loaded once).
     pub grounding: crate::grounding::Scorer,
 }

@@ -4,6 +4,7 @@
 //! byte for byte and the proxy never pays for parsing `messages`. Only
 //! promptgate's own extension fields are taken out.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{Deserializer, MapAccess, Visitor};
@@ -23,9 +24,10 @@ const EXTENSION_FIELDS: &[&str] = &[
     "cache",
 ];
 
-/// Top-level fields in their original order, values untouched.
+/// Top-level fields in their original order, values untouched unless the
+/// proxy set them (prompt rendering, stream options).
 pub struct RequestBody<'a> {
-    fields: Vec<(String, &'a RawValue)>,
+    fields: Vec<(String, Cow<'a, RawValue>)>,
     /// True once a field was changed or removed; otherwise the original bytes are sent.
     changed: bool,
 }
@@ -67,7 +69,11 @@ impl<'a> RequestBody<'a> {
             ApiError::invalid(message, None)
         })?;
         Ok(RequestBody {
-            fields: fields.0,
+            fields: fields
+                .0
+                .into_iter()
+                .map(|(k, v)| (k, Cow::Borrowed(v)))
+                .collect(),
             changed: false,
         })
     }
@@ -77,8 +83,15 @@ impl<'a> RequestBody<'a> {
         self.fields.iter().map(|(k, v)| (k.as_str(), v.get()))
     }
 
-    pub fn get(&self, name: &str) -> Option<&'a RawValue> {
-        self.fields.iter().find(|(k, _)| k == name).map(|(_, v)| *v)
+    pub fn get(&self, name: &str) -> Option<&RawValue> {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_ref())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.fields.iter().any(|(k, _)| k == name)
     }
 
     /// A string field; `Ok(None)` when absent or null, 400 naming it when not a string.
@@ -139,7 +152,7 @@ impl<'a> RequestBody<'a> {
     }
 
     /// Takes a field out of the upstream body, returning it.
-    pub fn take(&mut self, name: &str) -> Option<&'a RawValue> {
+    pub fn take(&mut self, name: &str) -> Option<Cow<'a, RawValue>> {
         let pos = self.fields.iter().position(|(k, _)| k == name)?;
         self.changed = true;
         Some(self.fields.remove(pos).1)
@@ -160,11 +173,11 @@ impl<'a> RequestBody<'a> {
     }
 
     /// Sets `name` to an already-serialized JSON value, keeping its position.
-    pub fn set(&mut self, name: &str, value: &'a RawValue) {
+    pub fn set(&mut self, name: &str, value: Box<RawValue>) {
         self.changed = true;
         match self.fields.iter_mut().find(|(k, _)| k == name) {
-            Some(slot) => slot.1 = value,
-            None => self.fields.push((name.to_owned(), value)),
+            Some(slot) => slot.1 = Cow::Owned(value),
+            None => self.fields.push((name.to_owned(), Cow::Owned(value))),
         }
     }
 

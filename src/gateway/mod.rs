@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod caching;
+pub mod prompting;
 pub mod record;
 pub mod sse;
 pub mod stream;
@@ -86,6 +87,16 @@ pub fn request_id(headers: &HeaderMap) -> String {
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string())
 }
 
+/// The key that keeps a caller on one side of a weighted rollout: the
+/// request's `metadata.user`, else its API key.
+fn sticky_key(body: &RequestBody<'_>, recorder: &Recorder) -> String {
+    body.get("metadata")
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m.get()).ok())
+        .and_then(|m| m.get("user").and_then(|u| u.as_str()).map(str::to_owned))
+        .or_else(|| body.str_field("user").ok().flatten())
+        .unwrap_or_else(|| recorder.key_id().to_owned())
+}
+
 /// Runs one model call end to end. Never fails: errors become OpenAI-shaped
 /// responses, and every outcome leaves a request record.
 pub async fn handle(
@@ -104,6 +115,7 @@ pub async fn handle(
             usage,
         }) => {
             set_cache_header(&mut response, recorder.cache());
+            set_prompt_headers(&mut response, &recorder);
             recorder
                 .finish(response.status().as_u16(), Outcome::Ok, usage, None)
                 .await;
@@ -141,6 +153,20 @@ pub async fn handle(
     }
     resp
 }
+
+/// `x-promptgate-prompt: name@version` and its content hash, when a prompt was used.
+fn set_prompt_headers(response: &mut Response, recorder: &Recorder) {
+    if let Some((id, sha)) = recorder.prompt() {
+        let h = response.headers_mut();
+        if let (Ok(id), Ok(sha)) = (HeaderValue::from_str(&id), HeaderValue::from_str(sha)) {
+            h.insert(PROMPT_HEADER, id);
+            h.insert(PROMPT_SHA_HEADER, sha);
+        }
+    }
+}
+
+pub const PROMPT_HEADER: HeaderName = HeaderName::from_static("x-promptgate-prompt");
+pub const PROMPT_SHA_HEADER: HeaderName = HeaderName::from_static("x-promptgate-prompt-sha256");
 
 fn set_cache_header(response: &mut Response, status: CacheStatus) {
     response
@@ -201,6 +227,16 @@ async fn proxy(
     recorder: &mut Recorder,
 ) -> Result<Answer, ApiError> {
     let mut body = RequestBody::parse(&raw)?;
+
+    // Prompt: rendered messages in front, the version's config as defaults.
+    let mut prompt_ttl = None;
+    if let Some(prompt) = prompting::take_prompt_ref(&mut body, endpoint)? {
+        let sticky = sticky_key(&body, recorder);
+        let live = prompting::apply(&state.registry, &prompt, &sticky, endpoint, &mut body)?;
+        prompt_ttl = prompting::cache_ttl(&live);
+        recorder.set_prompt(&live.version);
+    }
+
     let model = body
         .str_field("model")?
         .ok_or_else(|| ApiError::invalid("you must provide a model parameter", Some("model")))?;
@@ -226,28 +262,27 @@ async fn proxy(
     let store_default = endpoint == Endpoint::Responses;
     let keep_metadata = body.bool_field("store")?.unwrap_or(store_default);
     let metadata = if keep_metadata {
-        body.get("metadata")
+        body.get("metadata").map(|m| m.get().to_owned())
     } else {
-        body.take("metadata")
+        body.take("metadata").map(|m| m.get().to_owned())
     };
-    if let Some(m) = metadata.filter(|m| m.get() != "null") {
-        recorder.set_metadata(m.get().to_owned());
+    if let Some(m) = metadata.filter(|m| m != "null") {
+        recorder.set_metadata(m);
     }
     let cache_policy = caching::policy(
         endpoint,
         &mut body,
         headers,
         &model,
-        None,
+        prompt_ttl,
         &state.cache_rules,
     )?;
     body.strip_extensions(endpoint == Endpoint::Responses);
 
-    let model_value;
     if let Some(rewritten) = &route.rewritten_model {
-        model_value =
+        let value =
             serde_json::value::to_raw_value(rewritten.as_ref()).map_err(ApiError::internal)?;
-        body.set("model", &model_value);
+        body.set("model", value);
     }
     let client_wants_usage = !stream
         || !endpoint.usage_needs_asking()
@@ -294,10 +329,9 @@ async fn proxy(
         metrics::counter!("promptgate_cache_lookups_total", "result" => "miss").increment(1);
     }
 
-    let stream_options;
     if stream && endpoint.usage_needs_asking() {
-        stream_options = body::stream_options_with_usage(body.get("stream_options"))?;
-        body.set("stream_options", &stream_options);
+        let options = body::stream_options_with_usage(body.get("stream_options"))?;
+        body.set("stream_options", options);
     }
     let upstream_body = body.to_bytes(&raw);
     drop(body);
@@ -433,6 +467,8 @@ impl StreamHooks for ProxyHooks {
 
 fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
     let cache_status = recorder.cache();
+    let mut prompt_headers = Response::new(Body::empty());
+    set_prompt_headers(&mut prompt_headers, &recorder);
     let started = recorder.started();
     let capture = s.store.is_some();
     let hooks = Box::new(ProxyHooks {
@@ -453,6 +489,9 @@ fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
     // Tells nginx-style proxies in front of us not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     set_cache_header(&mut response, cache_status);
+    response
+        .headers_mut()
+        .extend(prompt_headers.headers_mut().drain());
     response
 }
 

@@ -77,6 +77,27 @@ impl Recorder {
         &self.record.team
     }
 
+    pub fn key_id(&self) -> &str {
+        self.record.key_id.as_deref().unwrap_or(ADMIN_TEAM)
+    }
+
+    /// The prompt version that built the request.
+    pub fn set_prompt(&mut self, v: &crate::registry::PromptVersion) {
+        self.record.prompt_name = Some(v.name.clone());
+        self.record.prompt_version = Some(v.version);
+        self.record.prompt_sha256 = Some(v.sha256.clone());
+    }
+
+    /// `(name@version, sha256)` for the response headers.
+    pub fn prompt(&self) -> Option<(String, &str)> {
+        let name = self.record.prompt_name.as_deref()?;
+        let version = self.record.prompt_version?;
+        Some((
+            format!("{name}@{version}"),
+            self.record.prompt_sha256.as_deref().unwrap_or_default(),
+        ))
+    }
+
     pub fn cache(&self) -> CacheStatus {
         self.cache
     }

@@ -7,6 +7,7 @@ pub mod model_api;
 pub mod models;
 pub mod ops;
 pub mod passthrough;
+pub mod prompts;
 pub mod requests;
 
 use axum::extract::DefaultBodyLimit;
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/keys/{id}", delete(admin::revoke_key))
         .route("/v1/grounding/score", post(grounding::score))
+        .route("/v1/prompts", get(prompts::list))
+        .route("/v1/prompts/{*rest}", axum::routing::any(prompts::dispatch))
         .route("/v1/requests", get(requests::list))
         .route("/v1/requests/{id}", get(requests::get_one))
         .route("/healthz", get(ops::healthz))

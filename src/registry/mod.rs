@@ -26,10 +26,12 @@
 
 pub mod diff;
 pub mod dotprompt;
+pub mod live;
 pub mod model;
 pub mod render;
 pub mod rollout;
 pub mod schema;
+pub mod service;
 
 pub use diff::diff;
 pub use dotprompt::{load_dir, FileError, PromptFile};

@@ -143,6 +143,9 @@ pub fn base_config(db_url: &str) -> Config {
     config.store.url = db_url.to_owned();
     config.admin_key = Some(SecretString::from(ADMIN_KEY));
     config.keys.refresh_ms = 200;
+    config.registry_refresh_ms = 200;
+    // Each test syncs prompt files only when it asks to.
+    config.prompts_dir = "/nonexistent-prompts-dir".into();
     config
 }
 

@@ -1,6 +1,7 @@
 //! Integration tests: one binary (link once), one module per area.
 
 mod admin;
+mod cache;
 mod grounding;
 mod helpers;
 mod proxy;

@@ -1,0 +1,249 @@
+//! The prompt stage: a request that names a registry prompt gets the rendered
+//! prompt in front of its own messages and the version's config as defaults.
+//!
+//! Accepted forms: `prompt: {id, version | label, variables}` (the Responses
+//! API's shape) and LiteLLM's `prompt_id`, `prompt_version`, `prompt_label`,
+//! `prompt_variables`. The request's own fields always win over the config.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::ApiError;
+use crate::registry::live::{LiveRegistry, LiveVersion, ResolveError, Selector};
+use crate::registry::model::{Message, PromptKind, REGISTRY_CONFIG_PREFIX};
+use crate::registry::{RenderError, Rendered};
+
+use super::body::RequestBody;
+use super::Endpoint;
+
+/// Which prompt a request asks for.
+#[derive(Debug)]
+pub struct PromptRef {
+    pub name: String,
+    pub selector: Selector,
+    pub variables: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromptField {
+    id: String,
+    #[serde(default)]
+    version: Option<VersionSpec>,
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    variables: Option<Map<String, Value>>,
+}
+
+/// Versions arrive as numbers or as strings of digits (OpenAI's `prompt.version` is a string).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum VersionSpec {
+    Number(i64),
+    Text(String),
+}
+
+fn version_number(spec: VersionSpec, param: &str) -> Result<i64, ApiError> {
+    match spec {
+        VersionSpec::Number(n) if n > 0 => Ok(n),
+        VersionSpec::Text(t) => t.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+            ApiError::invalid(
+                format!("'{param}' must be a positive version number"),
+                Some(param),
+            )
+        }),
+        _ => Err(ApiError::invalid(
+            format!("'{param}' must be a positive version number"),
+            Some(param),
+        )),
+    }
+}
+
+fn selector(
+    version: Option<i64>,
+    label: Option<String>,
+    version_param: &str,
+) -> Result<Selector, ApiError> {
+    match (version, label) {
+        (Some(_), Some(_)) => Err(ApiError::invalid(
+            "give either a prompt version or a label, not both",
+            Some(version_param),
+        )),
+        (Some(v), None) => Ok(Selector::Version(v)),
+        (None, Some(l)) => Ok(Selector::Label(l)),
+        (None, None) => Ok(Selector::default()),
+    }
+}
+
+fn parse_field<T: serde::de::DeserializeOwned>(raw: &str, param: &str) -> Result<T, ApiError> {
+    crate::http::extract::parse_json::<T>(raw.as_bytes()).map_err(|e| match e {
+        ApiError::InvalidRequest {
+            message,
+            param: inner,
+            ..
+        } => {
+            let full = match inner {
+                Some(p) => format!("{param}.{p}"),
+                None => param.to_owned(),
+            };
+            ApiError::invalid(format!("invalid '{param}': {message}"), Some(&full))
+        }
+        other => other,
+    })
+}
+
+/// Takes the prompt reference out of the body, if there is one.
+pub fn take_prompt_ref(
+    body: &mut RequestBody<'_>,
+    endpoint: Endpoint,
+) -> Result<Option<PromptRef>, ApiError> {
+    if endpoint == Endpoint::Embeddings {
+        return Ok(None);
+    }
+    // On the Responses API `prompt` is OpenAI's own field: only the aliases apply there.
+    let object_prompt = endpoint != Endpoint::Responses
+        && body
+            .get("prompt")
+            .is_some_and(|p| p.get().trim_start().starts_with('{'));
+    if object_prompt {
+        let raw = body
+            .take("prompt")
+            .map(|r| r.get().to_owned())
+            .unwrap_or_default();
+        let field: PromptField = parse_field(&raw, "prompt")?;
+        let version = field
+            .version
+            .map(|v| version_number(v, "prompt.version"))
+            .transpose()?;
+        return Ok(Some(PromptRef {
+            name: field.id,
+            selector: selector(version, field.label, "prompt.version")?,
+            variables: field.variables.unwrap_or_default(),
+        }));
+    }
+    let Some(id) = body.take("prompt_id") else {
+        return Ok(None);
+    };
+    let name: String = parse_field(id.get(), "prompt_id")?;
+    let version = match body.take("prompt_version") {
+        Some(v) if v.get() != "null" => Some(version_number(
+            parse_field(v.get(), "prompt_version")?,
+            "prompt_version",
+        )?),
+        _ => None,
+    };
+    let label = match body.take("prompt_label") {
+        Some(l) if l.get() != "null" => Some(parse_field::<String>(l.get(), "prompt_label")?),
+        _ => None,
+    };
+    let variables = match body.take("prompt_variables") {
+        Some(v) if v.get() != "null" => {
+            parse_field::<Map<String, Value>>(v.get(), "prompt_variables")?
+        }
+        _ => Map::new(),
+    };
+    Ok(Some(PromptRef {
+        name,
+        selector: selector(version, label, "prompt_version")?,
+        variables,
+    }))
+}
+
+pub fn resolve_error(e: ResolveError) -> ApiError {
+    match e {
+        ResolveError::UnknownPrompt(_) => ApiError::NotFound(e.to_string()),
+        ResolveError::UnknownVersion(..) | ResolveError::UnknownLabel(..) => {
+            ApiError::invalid(e.to_string(), Some("prompt"))
+        }
+    }
+}
+
+fn render_error(e: RenderError) -> ApiError {
+    let param = match &e {
+        RenderError::Var(v) => format!("prompt.variables.{}", v.variable()),
+        RenderError::MissingVariable { name, .. } => format!("prompt.variables.{name}"),
+        _ => "prompt".to_owned(),
+    };
+    ApiError::invalid(e.to_string(), Some(&param))
+}
+
+/// Resolves and renders the prompt, then rewrites the body: rendered messages
+/// first, then the client's; the version's config fills fields the request
+/// left out. Returns the version used.
+pub fn apply(
+    registry: &LiveRegistry,
+    prompt: &PromptRef,
+    sticky: &str,
+    endpoint: Endpoint,
+    body: &mut RequestBody<'_>,
+) -> Result<Arc<LiveVersion>, ApiError> {
+    let live = registry
+        .resolve(&prompt.name, &prompt.selector, sticky)
+        .map_err(resolve_error)?;
+    let rendered = live
+        .compiled
+        .render(&prompt.variables)
+        .map_err(render_error)?;
+    let to_raw = |v: &Value| serde_json::value::to_raw_value(v).map_err(ApiError::internal);
+    match (endpoint, rendered) {
+        (Endpoint::Completions, Rendered::Text(text)) => {
+            if body.has("prompt") {
+                return Err(ApiError::invalid(
+                    "a text prompt from the registry replaces 'prompt'; do not send both",
+                    Some("prompt"),
+                ));
+            }
+            body.set("prompt", to_raw(&Value::String(text))?);
+        }
+        (Endpoint::Completions, Rendered::Messages(_)) => {
+            return Err(ApiError::invalid(
+                format!(
+                    "prompt `{}` is a chat prompt; call /v1/chat/completions",
+                    prompt.name
+                ),
+                Some("prompt"),
+            ))
+        }
+        (_, rendered) => {
+            let mut messages: Vec<Value> = match rendered {
+                Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
+                Rendered::Text(t) => vec![serde_json::json!({"role": "user", "content": t})],
+            };
+            if let Some(own) = body.get("messages") {
+                let own: Vec<Value> = serde_json::from_str(own.get()).map_err(|_| {
+                    ApiError::invalid("'messages' must be an array", Some("messages"))
+                })?;
+                messages.extend(own);
+            }
+            body.set("messages", to_raw(&Value::Array(messages))?);
+        }
+    }
+    for (k, v) in &live.version.config {
+        if k.starts_with(REGISTRY_CONFIG_PREFIX) || body.has(k) {
+            continue;
+        }
+        body.set(k, to_raw(v)?);
+    }
+    Ok(live)
+}
+
+fn message_json(m: &Message) -> Value {
+    serde_json::json!({"role": m.role.as_str(), "content": m.content})
+}
+
+/// The prompt's own cache TTL (`promptgate.cache: {ttl}` in its front matter).
+pub fn cache_ttl(live: &LiveVersion) -> Option<u64> {
+    live.version
+        .config
+        .get(crate::registry::model::CONFIG_CACHE_KEY)?
+        .get("ttl")?
+        .as_u64()
+}
+
+/// Whether the version's template is chat-shaped (for the render endpoint's default).
+pub fn is_chat(live: &LiveVersion) -> bool {
+    matches!(live.version.kind, PromptKind::Chat { .. })
+}

@@ -1,0 +1,417 @@
+//! The prompt registry API (API.md §3). Prompt names may contain `/`
+//! (sub-folders of `prompts/`), so one wildcard route takes everything under
+//! `/v1/prompts/` and [`PromptPath::parse`] reads it from the right.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult};
+use crate::gateway::body::RequestBody;
+use crate::gateway::prompting::{self, PromptRef};
+use crate::gateway::Endpoint;
+use crate::registry::live::{labels_of, version_json, Selector};
+use crate::registry::service::{self, WriteError};
+use crate::registry::{NewVersion, Source, Target};
+use crate::state::AppState;
+
+/// What a path under `/v1/prompts/` addresses.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PromptPath {
+    Prompt(String),
+    Versions(String),
+    Version(String, i64),
+    Label(String, String),
+    LabelHistory(String, String),
+    Diff(String),
+    Render(String),
+}
+
+impl PromptPath {
+    pub fn parse(rest: &str) -> Option<PromptPath> {
+        let parts: Vec<&str> = rest.trim_matches('/').split('/').collect();
+        let n = parts.len();
+        let name = |k: usize| (n > k).then(|| parts[..n - k].join("/"));
+        let p = match parts.as_slice() {
+            [.., "labels", label, "history"] if n >= 4 => {
+                PromptPath::LabelHistory(name(3)?, (*label).to_owned())
+            }
+            [.., "labels", label] if n >= 3 => PromptPath::Label(name(2)?, (*label).to_owned()),
+            [.., "versions", v] if n >= 3 && v.parse::<i64>().is_ok() => {
+                PromptPath::Version(name(2)?, v.parse().ok()?)
+            }
+            [.., "versions"] if n >= 2 => PromptPath::Versions(name(1)?),
+            [.., "diff"] if n >= 2 => PromptPath::Diff(name(1)?),
+            [.., "render"] if n >= 2 => PromptPath::Render(name(1)?),
+            _ => PromptPath::Prompt(parts.join("/")),
+        };
+        Some(p)
+    }
+}
+
+fn write_error(e: WriteError) -> ApiError {
+    match e {
+        WriteError::Invalid(m) => ApiError::invalid(m.message.clone(), Some(&m.field)),
+        WriteError::FileSourced(_) => ApiError::Conflict(e.to_string()),
+        WriteError::UnknownPrompt(_) => ApiError::NotFound(e.to_string()),
+        WriteError::UnknownVersion(..) => ApiError::invalid(e.to_string(), Some("version")),
+        WriteError::Store(err) => ApiError::Internal(err),
+    }
+}
+
+fn actor(caller: &Caller) -> Option<&'static str> {
+    match caller {
+        Caller::Admin => Some("admin"),
+        Caller::Team { .. } => None,
+    }
+}
+
+pub async fn list(State(state): State<AppState>, Auth(_): Auth) -> Json<Value> {
+    let snap = state.registry.snapshot();
+    let data: Vec<Value> = snap
+        .prompts
+        .iter()
+        .filter_map(|(name, p)| {
+            let latest = p.latest()?;
+            Some(json!({
+                "object": "prompt",
+                "name": name,
+                "latest_version": latest.version.version,
+                "source": p.source(),
+                "labels": p.labels,
+                "updated_at": crate::time::rfc3339(latest.version.created_at),
+            }))
+        })
+        .collect();
+    Json(json!({"object": "list", "data": data}))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PromptQuery {
+    label: Option<String>,
+    version: Option<i64>,
+    from: Option<i64>,
+    to: Option<i64>,
+}
+
+/// Every method and path under `/v1/prompts/`.
+pub async fn dispatch(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    method: Method,
+    Path(rest): Path<String>,
+    AppQuery(q): AppQuery<PromptQuery>,
+    LimitedBody(body): LimitedBody,
+) -> ApiResult<Response> {
+    let path = PromptPath::parse(&rest)
+        .ok_or_else(|| ApiError::NotFound(format!("no route for /v1/prompts/{rest}")))?;
+    match (method, path) {
+        (Method::GET, PromptPath::Prompt(name)) => get_prompt(&state, &name, q),
+        (Method::GET, PromptPath::Versions(name)) => list_versions(&state, &name),
+        (Method::POST, PromptPath::Versions(name)) => {
+            caller.require_admin()?;
+            create_version(&state, &caller, &name, &body).await
+        }
+        (Method::GET, PromptPath::Version(name, v)) => get_prompt(
+            &state,
+            &name,
+            PromptQuery {
+                version: Some(v),
+                ..q
+            },
+        ),
+        (Method::PUT, PromptPath::Label(name, label)) => {
+            caller.require_admin()?;
+            move_label(&state, &caller, &name, &label, &body).await
+        }
+        (Method::GET, PromptPath::Label(name, label)) => get_prompt(
+            &state,
+            &name,
+            PromptQuery {
+                label: Some(label),
+                ..q
+            },
+        ),
+        (Method::GET, PromptPath::LabelHistory(name, label)) => {
+            label_history(&state, &name, &label).await
+        }
+        (Method::GET, PromptPath::Diff(name)) => diff(&state, &name, q),
+        (Method::POST, PromptPath::Render(name)) => render(&state, &caller, &name, &body),
+        (m, _) => Err(ApiError::invalid(
+            format!("method {m} is not allowed here"),
+            None,
+        )),
+    }
+}
+
+fn get_prompt(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
+    let selector = match (q.version, q.label) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give either ?label= or ?version=, not both",
+                Some("version"),
+            ))
+        }
+        (Some(v), None) => Selector::Version(v),
+        (None, Some(l)) => Selector::Label(l),
+        (None, None) => Selector::default(),
+    };
+    let live = state
+        .registry
+        .resolve(name, &selector, "")
+        .map_err(|e| match e {
+            crate::registry::live::ResolveError::UnknownPrompt(_) => {
+                ApiError::NotFound(e.to_string())
+            }
+            other => ApiError::NotFound(other.to_string()),
+        })?;
+    let snap = state.registry.snapshot();
+    let labels = snap
+        .prompts
+        .get(name)
+        .map(|p| labels_of(p, live.version.version))
+        .unwrap_or_default();
+    Ok(Json(version_json(&live.version, &labels)).into_response())
+}
+
+fn list_versions(state: &AppState, name: &str) -> ApiResult<Response> {
+    let snap = state.registry.snapshot();
+    let entry = snap
+        .prompts
+        .get(name)
+        .ok_or_else(|| ApiError::NotFound(format!("prompt `{name}` not found")))?;
+    let data: Vec<Value> = entry
+        .versions
+        .values()
+        .rev()
+        .map(|v| version_json(&v.version, &labels_of(entry, v.version.version)))
+        .collect();
+    Ok(Json(json!({"object": "list", "data": data})).into_response())
+}
+
+async fn create_version(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let new: NewVersion = parse_json(body)?;
+    let (version, created) = service::create_version(
+        state.store.as_ref(),
+        &state.registry,
+        name,
+        new,
+        actor(caller),
+        Source::Api,
+    )
+    .await
+    .map_err(write_error)?;
+    let snap = state.registry.snapshot();
+    let labels = snap
+        .prompts
+        .get(name)
+        .map(|p| labels_of(p, version.version))
+        .unwrap_or_default();
+    let mut out = version_json(&version, &labels);
+    out["created"] = Value::Bool(created);
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(out)).into_response())
+}
+
+async fn move_label(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    label: &str,
+    body: &Bytes,
+) -> ApiResult<Response> {
+    let target: Target = parse_json(body)?;
+    service::move_label(
+        state.store.as_ref(),
+        &state.registry,
+        name,
+        label,
+        &target,
+        actor(caller),
+    )
+    .await
+    .map_err(write_error)?;
+    Ok(
+        Json(json!({"object": "prompt.label", "name": name, "label": label, "target": target}))
+            .into_response(),
+    )
+}
+
+async fn label_history(state: &AppState, name: &str, label: &str) -> ApiResult<Response> {
+    if !state.registry.snapshot().prompts.contains_key(name) {
+        return Err(ApiError::NotFound(format!("prompt `{name}` not found")));
+    }
+    let moves = state.store.label_history(name, label).await?;
+    let parse = |t: &Option<String>| {
+        t.as_deref()
+            .and_then(|t| serde_json::from_str::<Value>(t).ok())
+    };
+    let data: Vec<Value> = moves
+        .iter()
+        .map(|m| {
+            json!({
+                "label": m.label,
+                "from": parse(&m.from_target),
+                "to": parse(&Some(m.to_target.clone())),
+                "actor": m.actor,
+                "at": crate::time::rfc3339(m.at),
+            })
+        })
+        .collect();
+    Ok(Json(json!({"object": "list", "name": name, "label": label, "data": data})).into_response())
+}
+
+fn diff(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
+    let (Some(from), Some(to)) = (q.from, q.to) else {
+        return Err(ApiError::invalid(
+            "diff needs ?from=<version>&to=<version>",
+            Some(if q.from.is_none() { "from" } else { "to" }),
+        ));
+    };
+    let get = |v: i64, param: &str| {
+        state
+            .registry
+            .resolve(name, &Selector::Version(v), "")
+            .map_err(|e| match e {
+                crate::registry::live::ResolveError::UnknownPrompt(_) => {
+                    ApiError::NotFound(e.to_string())
+                }
+                other => ApiError::invalid(other.to_string(), Some(param)),
+            })
+    };
+    let (a, b) = (get(from, "from")?, get(to, "to")?);
+    let text = crate::registry::diff(&a.version, &b.version);
+    Ok(
+        Json(json!({"object": "prompt.diff", "name": name, "from": from, "to": to, "diff": text}))
+            .into_response(),
+    )
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenderRequest {
+    #[serde(default)]
+    label: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
+    #[serde(default)]
+    variables: Map<String, Value>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    messages: Option<Vec<Value>>,
+}
+
+/// Dry run: the exact upstream body the proxy would send, no model call.
+fn render(state: &AppState, caller: &Caller, name: &str, body: &Bytes) -> ApiResult<Response> {
+    let req: RenderRequest = parse_json(body)?;
+    let selector = match (req.version, req.label) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "give either label or version, not both",
+                Some("version"),
+            ))
+        }
+        (Some(v), None) => Selector::Version(v),
+        (None, Some(l)) => Selector::Label(l),
+        (None, None) => Selector::default(),
+    };
+    let sticky = req
+        .metadata
+        .as_ref()
+        .and_then(|m| m.get("user"))
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| match caller {
+            Caller::Admin => crate::gateway::record::ADMIN_TEAM.to_owned(),
+            Caller::Team { key_id, .. } => key_id.to_string(),
+        });
+    let live = state
+        .registry
+        .resolve(name, &selector, &sticky)
+        .map_err(prompting::resolve_error)?;
+    let endpoint = if prompting::is_chat(&live) {
+        Endpoint::Chat
+    } else {
+        Endpoint::Completions
+    };
+    let mut skeleton = Map::new();
+    if let Some(ms) = req.messages {
+        skeleton.insert("messages".into(), Value::Array(ms));
+    }
+    let raw =
+        Bytes::from(serde_json::to_vec(&Value::Object(skeleton)).map_err(ApiError::internal)?);
+    let mut upstream_body = RequestBody::parse(&raw)?;
+    let prompt = PromptRef {
+        name: name.to_owned(),
+        selector: Selector::Version(live.version.version),
+        variables: req.variables,
+    };
+    let live = prompting::apply(
+        &state.registry,
+        &prompt,
+        &sticky,
+        endpoint,
+        &mut upstream_body,
+    )?;
+    let bytes = upstream_body.to_bytes(&raw);
+    let body: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
+    Ok(Json(json!({
+        "prompt": {"name": live.version.name, "version": live.version.version, "sha256": live.version.sha256},
+        "body": body,
+    }))
+    .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_read_from_the_right() {
+        assert_eq!(
+            PromptPath::parse("support/answer"),
+            Some(PromptPath::Prompt("support/answer".into()))
+        );
+        assert_eq!(
+            PromptPath::parse("support/answer/versions"),
+            Some(PromptPath::Versions("support/answer".into()))
+        );
+        assert_eq!(
+            PromptPath::parse("a/versions/3"),
+            Some(PromptPath::Version("a".into(), 3))
+        );
+        assert_eq!(
+            PromptPath::parse("a/b/labels/production"),
+            Some(PromptPath::Label("a/b".into(), "production".into()))
+        );
+        assert_eq!(
+            PromptPath::parse("a/labels/production/history"),
+            Some(PromptPath::LabelHistory("a".into(), "production".into()))
+        );
+        assert_eq!(
+            PromptPath::parse("a/diff"),
+            Some(PromptPath::Diff("a".into()))
+        );
+        assert_eq!(
+            PromptPath::parse("a/render"),
+            Some(PromptPath::Render("a".into()))
+        );
+    }
+}
