@@ -28,6 +28,28 @@ enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
+    /// Manage the prompt registry of a running gateway.
+    Prompts {
+        /// Gateway URL.
+        #[arg(
+            long,
+            env = "PROMPTGATE_URL",
+            default_value = "http://127.0.0.1:8080",
+            global = true
+        )]
+        url: String,
+        /// Admin key.
+        #[arg(
+            long,
+            env = "PROMPTGATE_ADMIN_KEY",
+            default_value = "",
+            hide_env_values = true,
+            global = true
+        )]
+        admin_key: String,
+        #[command(subcommand)]
+        command: promptgate::cli::prompts::PromptsCommand,
+    },
     /// Evaluate a built-in scorer on a labelled data set.
     Eval {
         #[command(subcommand)]
@@ -56,9 +78,19 @@ enum EvalCommand {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> std::process::ExitCode {
     promptgate::telemetry::init_tracing();
-    match Cli::parse().command {
+    match run(Cli::parse().command).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve { config, listen } => {
             let mut config = Config::load(config.as_deref())?;
             if let Some(listen) = listen {
@@ -68,6 +100,11 @@ async fn main() -> anyhow::Result<()> {
             tracing::info!(address = %app.local_addr(), "promptgate listening");
             app.run(shutdown_signal()).await
         }
+        Command::Prompts {
+            url,
+            admin_key,
+            command,
+        } => promptgate::cli::prompts::run(command, &url, &admin_key).await,
         Command::Eval {
             what: EvalCommand::Grounding { dataset, path },
         } => {

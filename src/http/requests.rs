@@ -31,6 +31,8 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "ttft_ms": r.ttft_us.map(|t| t as f64 / 1000.0),
         "client_closed": r.client_closed,
         "cache": r.cache,
+        "prompt": r.prompt_name.as_ref().map(|n| format!("{n}@{}", r.prompt_version.unwrap_or_default())),
+        "prompt_sha256": r.prompt_sha256,
         "error": r.error,
         "metadata": r.metadata.as_deref().and_then(|m| serde_json::from_str::<Value>(m).ok()),
         "created_at": crate::time::rfc3339(r.created_at),

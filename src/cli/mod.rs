@@ -1,0 +1,7 @@
+//! Command-line tools beside `serve`: they talk to a running gateway over
+//! HTTP (URL and admin key from flags or the environment), except `sync`,
+//! which writes to the store directly.
+
+pub mod client;
+pub mod prompts;
+pub mod table;
