@@ -39,6 +39,7 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   (cd "$ROOT" && cargo build --release --locked --bin promptgate)
 fi
 [ -x "$BIN" ] || { echo "binary not found: $BIN" >&2; exit 1; }
+GIT_STATUS=$(git -C "$ROOT" status --short 2>/dev/null || true)
 
 # ---------------------------------------------------------------- temp dir + config
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-bench.XXXXXX")
@@ -114,6 +115,11 @@ set -e
 OUT=$(sed -n 's/^results: //p' "$TMP/harness.log" | tail -1)
 if [ -n "$OUT" ] && [ -d "$OUT" ]; then
   cp "$TMP/promptgate.toml" "$OUT/promptgate.toml"
+  {
+    echo "commit: $(git -C "$ROOT" rev-parse HEAD 2>/dev/null || echo unknown)"
+    echo "binary: $BIN (modified $(date -u -r "$BIN" +%Y-%m-%dT%H:%M:%SZ), sha256 $(sha256sum "$BIN" | cut -c1-16))"
+    echo "uncommitted changes at build time:"; echo "$GIT_STATUS"
+  } > "$OUT/promptgate-version.txt"
   [ -f "$OUT/extra.log" ] && mv "$OUT/extra.log" "$OUT/promptgate.log"
   echo
   echo "promptgate bench results: $OUT (table.md, summary.json, versions.txt, promptgate.log)"

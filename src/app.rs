@@ -60,6 +60,21 @@ impl App {
             store.clone(),
             Duration::from_millis(config.registry_refresh_ms),
         );
+        let mut prices = crate::costs::PriceTable::builtin()?;
+        prices
+            .apply_overrides(config.prices.iter())
+            .map_err(|e| anyhow::anyhow!("configuration key `prices`: {e}"))?;
+        // Tokenizers load once, off the request path.
+        tokio::task::spawn_blocking(crate::costs::warm_up);
+        let budgets = Arc::new(
+            crate::costs::enforcer::Budgets::new(
+                store.clone(),
+                config.cache.redis_url.as_deref(),
+                &config.cache.prefix,
+            )
+            .await?,
+        );
+        budgets.spawn_refresh(Duration::from_secs(1));
         let cache = Arc::new(ResponseCache::new(
             config.cache.max_bytes,
             config.cache.redis_url.as_deref(),
@@ -78,6 +93,8 @@ impl App {
             cache,
             cache_rules,
             registry,
+            prices: Arc::new(prices),
+            budgets,
             config,
         });
         Ok(App {

@@ -34,6 +34,8 @@ pub struct Config {
     pub records: RecordsConfig,
     pub keys: KeysConfig,
     pub upstreams: Vec<UpstreamConfig>,
+    /// Price overrides and additions: `[prices."my-model"] input = "0.5"` (USD per 1M tokens).
+    pub prices: std::collections::BTreeMap<String, crate::costs::PriceOverride>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -143,6 +145,7 @@ impl Default for Config {
             records: RecordsConfig::default(),
             keys: KeysConfig::default(),
             upstreams: Vec::new(),
+            prices: Default::default(),
         }
     }
 }

@@ -31,6 +31,9 @@ pub enum ApiError {
     ModelNotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The team's budget for the period is used up.
+    #[error("{0}")]
+    BudgetExceeded(String),
     /// The upstream could not be reached or answered with a 5xx.
     #[error("{0}")]
     Upstream(String),
@@ -65,6 +68,7 @@ impl ApiError {
             ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::BudgetExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -82,6 +86,7 @@ impl ApiError {
             }
             ApiError::InvalidApiKey => "invalid_request_error",
             ApiError::PermissionDenied(_) => "permission_error",
+            ApiError::BudgetExceeded(_) => "insufficient_quota",
             ApiError::Upstream(_) | ApiError::UpstreamTimeout(_) => "upstream_error",
             ApiError::Internal(_) | ApiError::Unavailable(_) => "server_error",
         }
@@ -96,6 +101,7 @@ impl ApiError {
             ApiError::ModelNotFound(_) => Some("model_not_found"),
             ApiError::NotFound(_) => Some("not_found"),
             ApiError::Conflict(_) => Some("conflict"),
+            ApiError::BudgetExceeded(_) => Some("budget_exceeded"),
             ApiError::Upstream(_) => Some("upstream_unavailable"),
             ApiError::UpstreamTimeout(_) => Some("upstream_timeout"),
             ApiError::Internal(_) | ApiError::Unavailable(_) => None,

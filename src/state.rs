@@ -36,6 +36,10 @@ pub struct Inner {
     pub cache_rules: crate::gateway::caching::Rules,
     /// Prompt registry, compiled and in memory (refreshed from the store).
     pub registry: std::sync::Arc<crate::registry::live::LiveRegistry>,
+    /// Model prices (shipped table + `[prices]` overrides).
+    pub prices: std::sync::Arc<crate::costs::PriceTable>,
+    /// Team budgets and their shared counters.
+    pub budgets: std::sync::Arc<crate::costs::enforcer::Budgets>,
     /// The grounding scorer with its shipped weights (loaded once).
     pub grounding: crate::grounding::Scorer,
 }

@@ -15,11 +15,17 @@
 //! - [`budget`]: worst-case cost of a call before it runs, and UTC budget
 //!   periods.
 //!
+//! - [`enforcer`]: budgets at run time (reserve the worst case, settle the
+//!   real cost) against a counter shared by replicas; the one part with I/O.
+//! - [`pico`]: the ledger's storage unit.
+//!
 //! The gateway maps its `Usage` to [`TokenUsage`] (same four fields).
 
 pub mod budget;
 pub mod cost;
+pub mod enforcer;
 pub mod money;
+pub mod pico;
 pub mod prices;
 pub mod tokens;
 

@@ -139,6 +139,10 @@ pub fn policy(
         .or(prompt_ttl)
         .or_else(|| rules.ttl_for(model));
     let Some(ttl) = ttl else { return Ok(None) };
+    // `max-age=0` asks for a fresh answer that may not be reused: bypass.
+    if field.ttl.is_none() && max_age == Some(0) {
+        return Ok(None);
+    }
     let ttl = if ttl == 0 { rules.default_ttl_s } else { ttl };
     let policy = Policy {
         lookup: !(field.no_cache || cc_no_cache),

@@ -10,6 +10,7 @@
 
 pub mod body;
 pub mod caching;
+pub mod estimate;
 pub mod prompting;
 pub mod record;
 pub mod sse;
@@ -107,7 +108,13 @@ pub async fn handle(
     raw: Bytes,
 ) -> Response {
     let id = request_id(headers);
-    let mut recorder = Recorder::new(state.records.clone(), id.clone(), caller, endpoint);
+    let mut recorder = Recorder::new(
+        state.records.clone(),
+        state.prices.clone(),
+        id.clone(),
+        caller,
+        endpoint,
+    );
     let _in_flight = InFlight::start();
     let mut resp = match proxy(state, endpoint, headers, raw, &mut recorder).await {
         Ok(Answer::Done {
@@ -116,6 +123,11 @@ pub async fn handle(
         }) => {
             set_cache_header(&mut response, recorder.cache());
             set_prompt_headers(&mut response, &recorder);
+            if let Some(cost) = usage.and_then(|u| recorder.charged(u)) {
+                if let Ok(v) = HeaderValue::from_str(&crate::costs::format_usd(cost)) {
+                    response.headers_mut().insert(COST_HEADER, v);
+                }
+            }
             recorder
                 .finish(response.status().as_u16(), Outcome::Ok, usage, None)
                 .await;
@@ -165,6 +177,7 @@ fn set_prompt_headers(response: &mut Response, recorder: &Recorder) {
     }
 }
 
+pub const COST_HEADER: HeaderName = HeaderName::from_static("x-promptgate-cost-usd");
 pub const PROMPT_HEADER: HeaderName = HeaderName::from_static("x-promptgate-prompt");
 pub const PROMPT_SHA_HEADER: HeaderName = HeaderName::from_static("x-promptgate-prompt-sha256");
 
@@ -267,6 +280,14 @@ async fn proxy(
         body.take("metadata").map(|m| m.get().to_owned())
     };
     if let Some(m) = metadata.filter(|m| m != "null") {
+        if let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(&m) {
+            let tags = obj
+                .get("tags")
+                .and_then(|t| t.as_array())
+                .into_iter()
+                .flatten();
+            recorder.set_tags(tags.filter_map(|t| t.as_str().map(str::to_owned)).collect());
+        }
         recorder.set_metadata(m);
     }
     let cache_policy = caching::policy(
@@ -301,8 +322,12 @@ async fn proxy(
         } else {
             recorder.team()
         };
-        let key = cache::key::cache_key(scope, endpoint.as_str(), body.fields())
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("cache key of a parsed body")))?;
+        let key = cache::key::cache_key(
+            scope,
+            &format!("{}:{}", upstream.name, endpoint.as_str()),
+            body.fields(),
+        )
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("cache key of a parsed body")))?;
         if policy.lookup {
             if let Some(entry) = state.cache.get(&key).await {
                 return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
@@ -333,8 +358,21 @@ async fn proxy(
         let options = body::stream_options_with_usage(body.get("stream_options"))?;
         body.set("stream_options", options);
     }
+    let max_output = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
+        .iter()
+        .find_map(|f| body.get(f).and_then(|v| v.get().parse::<i64>().ok()));
     let upstream_body = body.to_bytes(&raw);
     drop(body);
+    recorder.set_request_body(upstream_body.clone());
+    reserve_budget(
+        state,
+        endpoint,
+        &model,
+        &upstream_body,
+        max_output,
+        recorder,
+    )
+    .await?;
 
     let mut out_headers = forwardable_headers(headers);
     out_headers.insert(
@@ -375,7 +413,10 @@ async fn proxy(
     let bytes = collect(up_body, upstream.timeout)
         .await
         .map_err(|e| upstream_failure(&upstream, e))?;
-    let usage = usage::from_body(&bytes);
+    let usage = match usage::from_body(&bytes) {
+        Some(u) => Some(u),
+        None => estimate_from_answer(endpoint, &bytes, recorder),
+    };
     if let Some(store) = pending_store {
         store.complete(bytes.clone()).await;
     }
@@ -383,6 +424,67 @@ async fn proxy(
     *response.status_mut() = status;
     copy_response_headers(&up_headers, response.headers_mut());
     Ok(Answer::Done { response, usage })
+}
+
+/// Output tokens assumed for the worst case when the request sets no limit.
+const DEFAULT_OUTPUT_CAP: i64 = 16_384;
+
+/// Holds the request's worst-case cost against its team's budget (only teams
+/// with a budget pay for the prompt-token count this needs).
+async fn reserve_budget(
+    state: &AppState,
+    endpoint: Endpoint,
+    model: &str,
+    upstream_body: &Bytes,
+    max_output: Option<i64>,
+    recorder: &mut Recorder,
+) -> Result<(), ApiError> {
+    let team = recorder.team().to_owned();
+    if state.budgets.limit(&team).is_none() {
+        return Ok(());
+    }
+    let Some(price) = state.prices.lookup(model) else {
+        // Unpriced: nothing to hold; the record shows it as unpriced.
+        return Ok(());
+    };
+    let prompt_tokens = estimate::prompt_tokens(endpoint, model, upstream_body);
+    let worst = crate::costs::worst_case_cost(
+        price,
+        prompt_tokens,
+        max_output.unwrap_or(DEFAULT_OUTPUT_CAP),
+    );
+    match state
+        .budgets
+        .reserve(&team, worst)
+        .await
+        .map_err(ApiError::Internal)?
+    {
+        Ok(Some(reservation)) => {
+            recorder.set_reservation(state.budgets.clone(), reservation);
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(exceeded) => Err(ApiError::BudgetExceeded(exceeded.to_string())),
+    }
+}
+
+/// Counts tokens locally for an answer that came without `usage`.
+fn estimate_from_answer(
+    endpoint: Endpoint,
+    bytes: &[u8],
+    recorder: &mut Recorder,
+) -> Option<usage::Usage> {
+    let answer: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let model = recorder.model()?.to_owned();
+    let text = estimate::answer_text(endpoint, &answer);
+    let u = estimate::usage(
+        endpoint,
+        &model,
+        recorder.request_body().map(|b| &b[..]),
+        &text,
+    );
+    recorder.mark_estimated();
+    Some(u)
 }
 
 /// Answers from a cache entry: as JSON, or replayed as a stream.
@@ -438,6 +540,9 @@ impl StreamHooks for ProxyHooks {
             facts.insert("request_id".into(), rec.id().into());
             facts.insert("cache".into(), rec.cache().as_str().into());
         }
+        if let Some(cost) = seen.usage.and_then(|u| self.recorder.as_ref()?.charged(u)) {
+            facts.insert("cost_usd".into(), crate::costs::format_usd(cost).into());
+        }
         if let Some(u) = seen.usage {
             facts.insert(
                 "usage".into(),
@@ -449,9 +554,15 @@ impl StreamHooks for ProxyHooks {
     }
 
     fn end(mut self: Box<Self>, end: StreamEnd) {
+        let needs_chunks = self.store.is_some() || end.seen.usage.is_none();
+        let chunks = if needs_chunks {
+            end.seen.chunks()
+        } else {
+            Vec::new()
+        };
         if let (Some(store), Outcome::Ok) = (self.store.take(), end.outcome) {
             // Only a stream that reached its end is stored.
-            if let Some(answer) = cache::replay::assemble(self.endpoint, &end.seen.chunks) {
+            if let Some(answer) = cache::replay::assemble(self.endpoint, &chunks) {
                 let body = Bytes::from(answer.to_string());
                 tokio::spawn(store.complete(body));
             }
@@ -460,7 +571,22 @@ impl StreamHooks for ProxyHooks {
             if let Some(ttft) = end.seen.ttft {
                 rec.set_ttft(ttft);
             }
-            rec.finish_now(200, end.outcome, end.seen.usage, end.error);
+            let mut usage = end.seen.usage;
+            if usage.is_none() {
+                // No usage chunk (the client left, or the upstream sends none):
+                // count what was streamed.
+                if let Some(model) = rec.model().map(str::to_owned) {
+                    let text = estimate::streamed_text(self.endpoint, &chunks);
+                    usage = Some(estimate::usage(
+                        self.endpoint,
+                        &model,
+                        rec.request_body().map(|b| &b[..]),
+                        &text,
+                    ));
+                    rec.mark_estimated();
+                }
+            }
+            rec.finish_now(200, end.outcome, usage, end.error);
         }
     }
 }
@@ -470,13 +596,12 @@ fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
     let mut prompt_headers = Response::new(Body::empty());
     set_prompt_headers(&mut prompt_headers, &recorder);
     let started = recorder.started();
-    let capture = s.store.is_some();
     let hooks = Box::new(ProxyHooks {
         recorder: Some(recorder),
         endpoint: s.endpoint,
         store: s.store,
     });
-    let tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage, capture);
+    let tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage);
     let mut response = Response::new(Body::from_stream(tee));
     *response.status_mut() = s.status;
     copy_response_headers(&s.headers, response.headers_mut());

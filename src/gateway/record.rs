@@ -2,7 +2,14 @@
 //! batch writer exactly once (on completion, on error, or when a stream is
 //! dropped because the client went away).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use rust_decimal::Decimal;
+
+use crate::costs::enforcer::{Budgets, Reservation};
+use crate::costs::{pico, PriceTable};
 
 use crate::auth::Caller;
 use crate::store::writer::RecordSink;
@@ -38,6 +45,13 @@ impl Outcome {
 
 pub struct Recorder {
     sink: RecordSink,
+    /// Prices for the ledger entry.
+    prices: Arc<PriceTable>,
+    /// The body sent upstream, kept (refcounted) for token estimation when
+    /// the upstream reports no usage.
+    request_body: Option<Bytes>,
+    /// Budget money held for this request, settled with the real cost.
+    reservation: Option<(Arc<Budgets>, Reservation)>,
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
@@ -45,13 +59,22 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(sink: RecordSink, id: String, caller: &Caller, endpoint: Endpoint) -> Recorder {
+    pub fn new(
+        sink: RecordSink,
+        prices: Arc<PriceTable>,
+        id: String,
+        caller: &Caller,
+        endpoint: Endpoint,
+    ) -> Recorder {
         let (team, key_id) = match caller {
             Caller::Admin => (ADMIN_TEAM.to_owned(), None),
             Caller::Team { team, key_id } => (team.to_string(), Some(key_id.to_string())),
         };
         Recorder {
             sink,
+            prices,
+            request_body: None,
+            reservation: None,
             record: RequestRecord {
                 id,
                 team,
@@ -136,13 +159,86 @@ impl Recorder {
             r.completion_tokens = Some(u.completion_tokens);
             r.cached_tokens = Some(u.cached_tokens);
             r.reasoning_tokens = Some(u.reasoning_tokens);
+            r.usage_source.get_or_insert_with(|| "upstream".to_owned());
         }
         r.error = error;
+        let priced = usage.map(|u| self.cost_of(u));
+        let r = &mut self.record;
+        match priced {
+            Some(Some(cost)) if self.cache == CacheStatus::Hit => {
+                r.cost_pusd = Some(0);
+                r.saved_pusd = Some(pico::to_pico(cost));
+            }
+            Some(Some(cost)) => r.cost_pusd = Some(pico::to_pico(cost)),
+            Some(None) => {
+                metrics::counter!("promptgate_unpriced_requests_total").increment(1);
+            }
+            None => {}
+        }
+        if let Some((budgets, reservation)) = self.reservation.take() {
+            let charged = match priced {
+                Some(Some(cost)) if self.cache != CacheStatus::Hit => cost,
+                _ => Decimal::ZERO,
+            };
+            tokio::spawn(async move {
+                if let Err(e) = budgets.settle(&reservation, charged).await {
+                    tracing::warn!(error = %e, team = %reservation.team, "budget settle failed");
+                }
+            });
+        }
         let endpoint = self.endpoint.as_str();
         metrics::counter!("promptgate_requests_total", "endpoint" => endpoint, "outcome" => outcome.as_str())
             .increment(1);
         metrics::histogram!("promptgate_request_duration_seconds", "endpoint" => endpoint)
             .record(self.started.elapsed().as_secs_f64());
+    }
+
+    /// What `usage` costs on this request's model; `None` when the model has no price.
+    pub fn cost_of(&self, usage: Usage) -> Option<Decimal> {
+        let model = self.record.model.as_deref()?;
+        crate::costs::cost_for(&self.prices, model, &usage.into())
+    }
+
+    /// What the client is charged for `usage`: nothing on a cache hit.
+    pub fn charged(&self, usage: Usage) -> Option<Decimal> {
+        let cost = self.cost_of(usage)?;
+        Some(if self.cache == CacheStatus::Hit {
+            Decimal::ZERO
+        } else {
+            cost
+        })
+    }
+
+    pub fn set_reservation(&mut self, budgets: Arc<Budgets>, r: Reservation) {
+        self.reservation = Some((budgets, r));
+    }
+
+    pub fn set_request_body(&mut self, body: Bytes) {
+        self.request_body = Some(body);
+    }
+
+    pub fn request_body(&self) -> Option<&Bytes> {
+        self.request_body.as_ref()
+    }
+
+    /// Token counts were estimated locally, not reported by the upstream.
+    pub fn mark_estimated(&mut self) {
+        self.record.usage_source = Some("estimated".to_owned());
+    }
+
+    pub fn model(&self) -> Option<&str> {
+        self.record.model.as_deref()
+    }
+
+    pub fn endpoint(&self) -> Endpoint {
+        self.endpoint
+    }
+
+    /// `metadata.tags`, kept for `group_by=tag`.
+    pub fn set_tags(&mut self, tags: Vec<String>) {
+        if !tags.is_empty() {
+            self.record.tags = serde_json::to_string(&tags).ok();
+        }
     }
 
     pub fn set_ttft(&mut self, ttft: Duration) {

@@ -31,9 +31,19 @@ use super::usage::{self, Usage};
 #[derive(Default)]
 pub struct Seen {
     pub usage: Option<Usage>,
-    /// Parsed data payloads, kept only when the hooks asked for them.
-    pub chunks: Vec<Value>,
+    /// The data payloads, unparsed (refcounted slices of what was sent).
+    pub data: Vec<Bytes>,
     pub ttft: Option<Duration>,
+}
+
+impl Seen {
+    /// The JSON payloads, parsed on demand (only at the end, only when needed).
+    pub fn chunks(&self) -> Vec<Value> {
+        self.data
+            .iter()
+            .filter_map(|d| serde_json::from_slice(d).ok())
+            .collect()
+    }
 }
 
 pub struct StreamEnd {
@@ -58,8 +68,6 @@ pub struct TeeStream {
     started: std::time::Instant,
     /// Drop the `choices: []` usage chunk (the client did not ask for usage).
     strip_usage_chunk: bool,
-    /// Parse and keep every data payload (cache store, grounding, estimation).
-    capture: bool,
     seen: Seen,
     /// `[DONE]` (or the Responses API's final event) arrived: the answer is complete.
     complete: bool,
@@ -75,7 +83,6 @@ impl TeeStream {
         started: std::time::Instant,
         idle_limit: Duration,
         strip_usage_chunk: bool,
-        capture: bool,
     ) -> TeeStream {
         TeeStream {
             upstream,
@@ -85,7 +92,6 @@ impl TeeStream {
             idle_limit,
             started,
             strip_usage_chunk,
-            capture,
             seen: Seen::default(),
             complete: false,
             hooks: Some(hooks),
@@ -107,11 +113,11 @@ impl TeeStream {
                 self.out.push_back(event);
                 continue;
             }
-            if self.capture {
-                if let Ok(v) = serde_json::from_slice::<Value>(&data) {
-                    self.seen.chunks.push(v);
-                }
-            }
+            let payload = match &data {
+                std::borrow::Cow::Borrowed(slice) => event.slice_ref(slice),
+                std::borrow::Cow::Owned(v) => Bytes::copy_from_slice(v),
+            };
+            self.seen.data.push(payload);
             // Cheap pre-check: only events that mention usage are parsed for it.
             if memchr::memmem::find(&data, b"\"usage\"").is_some() {
                 if let Some(found) = usage::from_chunk(&data) {

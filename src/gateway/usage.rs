@@ -137,3 +137,14 @@ mod tests {
         assert!(from_chunk(br#"{"choices":[{"delta":{}}],"usage":null}"#).is_none());
     }
 }
+
+impl From<Usage> for crate::costs::TokenUsage {
+    fn from(u: Usage) -> Self {
+        crate::costs::TokenUsage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: u.cached_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}

@@ -113,3 +113,104 @@ pub async fn revoke_key(
         json!({"id": existing.id, "object": "key", "deleted": true}),
     ))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewBudget {
+    /// USD per period: a JSON number or a decimal string (parsed exactly, never as a float).
+    usd: serde_json::Value,
+    period: String,
+}
+
+fn budget_json(
+    team: &str,
+    state_limit: Option<(crate::costs::enforcer::Limit, i64, i64)>,
+) -> Value {
+    match state_limit {
+        None => json!({"object": "budget", "team": team, "usd": null}),
+        Some((limit, spent, reserved)) => {
+            let usd = |m: i64| crate::costs::format_usd(rust_decimal::Decimal::new(m, 6));
+            json!({
+                "object": "budget", "team": team,
+                "usd": usd(limit.micro_usd), "period": limit.period.to_string(),
+                "spent_usd": usd(spent), "reserved_usd": usd(reserved),
+                "remaining_usd": usd((limit.micro_usd - spent - reserved).max(0)),
+            })
+        }
+    }
+}
+
+pub async fn put_budget(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(team): Path<String>,
+    AppJson(body): AppJson<NewBudget>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    if state.store.get_team(&team).await?.is_none() {
+        return Err(ApiError::NotFound(format!("team `{team}` not found")));
+    }
+    // A JSON number's text is kept as written, so 100.10 stays exact.
+    let text = match &body.usd {
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => s.clone(),
+        _ => {
+            return Err(ApiError::invalid(
+                "'usd' must be a decimal number",
+                Some("usd"),
+            ))
+        }
+    };
+    let usd = crate::costs::parse_usd(&text)
+        .map_err(|e| ApiError::invalid(format!("'usd': {e}"), Some("usd")))?;
+    let period: crate::costs::Period = body
+        .period
+        .parse()
+        .map_err(|_| ApiError::invalid("'period' must be \"day\" or \"month\"", Some("period")))?;
+    let row = crate::store::BudgetRow {
+        team: team.clone(),
+        usd: crate::costs::format_usd(usd),
+        period: period.to_string(),
+        updated_at: now_ms(),
+    };
+    state.store.put_budget(&row).await?;
+    state.budgets.reload().await.map_err(ApiError::Internal)?;
+    let usage = state
+        .budgets
+        .usage(&team)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(budget_json(&team, usage)))
+}
+
+pub async fn get_budget(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(team): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_team(&team)?;
+    if state.store.get_team(&team).await?.is_none() {
+        return Err(ApiError::NotFound(format!("team `{team}` not found")));
+    }
+    let usage = state
+        .budgets
+        .usage(&team)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(budget_json(&team, usage)))
+}
+
+pub async fn delete_budget(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    Path(team): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    if !state.store.delete_budget(&team).await? {
+        return Err(ApiError::NotFound(format!("team `{team}` has no budget")));
+    }
+    state.budgets.reload().await.map_err(ApiError::Internal)?;
+    Ok(Json(
+        json!({"object": "budget", "team": team, "deleted": true}),
+    ))
+}

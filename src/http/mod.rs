@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers are thin: extract, call the domain code, map the result.
 
 pub mod admin;
+pub mod costs;
 pub mod extract;
 pub mod grounding;
 pub mod model_api;
@@ -49,10 +50,17 @@ pub fn router(state: AppState) -> Router {
             "/v1/teams/{team}/keys",
             post(admin::create_key).get(admin::list_keys),
         )
+        .route(
+            "/v1/teams/{team}/budget",
+            axum::routing::put(admin::put_budget)
+                .get(admin::get_budget)
+                .delete(admin::delete_budget),
+        )
         .route("/v1/keys/{id}", delete(admin::revoke_key))
         .route("/v1/grounding/score", post(grounding::score))
         .route("/v1/prompts", get(prompts::list))
         .route("/v1/prompts/{*rest}", axum::routing::any(prompts::dispatch))
+        .route("/v1/costs", get(costs::report))
         .route("/v1/requests", get(requests::list))
         .route("/v1/requests/{id}", get(requests::get_one))
         .route("/healthz", get(ops::healthz))

@@ -72,6 +72,14 @@ pub struct RequestRecord {
     pub prompt_sha256: Option<String>,
     /// `hit`, `miss` or `bypass`.
     pub cache: Option<String>,
+    /// Exact cost in pico-USD; `None` = unpriced model (never silently 0).
+    pub cost_pusd: Option<i64>,
+    /// What a cache hit saved, in pico-USD.
+    pub saved_pusd: Option<i64>,
+    /// `upstream` or `estimated`.
+    pub usage_source: Option<String>,
+    /// `metadata.tags` as a JSON array.
+    pub tags: Option<String>,
 }
 
 /// One stored prompt version. `content` is the version's canonical JSON
@@ -193,9 +201,118 @@ pub trait PromptStore: Send + Sync {
     async fn registry_revision(&self) -> StoreResult<i64>;
 }
 
+/// A dimension of a cost report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dim {
+    Team,
+    Key,
+    Model,
+    Prompt,
+    Version,
+    Day,
+    Tag,
+}
+
+impl Dim {
+    pub fn parse(s: &str) -> Option<Dim> {
+        Some(match s {
+            "team" => Dim::Team,
+            "key" => Dim::Key,
+            "model" => Dim::Model,
+            "prompt" => Dim::Prompt,
+            "version" => Dim::Version,
+            "day" => Dim::Day,
+            "tag" => Dim::Tag,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dim::Team => "team",
+            Dim::Key => "key",
+            Dim::Model => "model",
+            Dim::Prompt => "prompt",
+            Dim::Version => "version",
+            Dim::Day => "day",
+            Dim::Tag => "tag",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ReportQuery {
+    pub from_ms: i64,
+    pub to_ms: i64,
+    /// `None` = every team (admin).
+    pub team: Option<String>,
+    pub group_by: Vec<Dim>,
+}
+
+/// One group of a cost report; sums in pico-USD.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReportRow {
+    /// One value per `group_by` dimension, in order (`None` = not set).
+    pub keys: Vec<Option<String>>,
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_tokens: i64,
+    pub cost_pusd: i128,
+    pub cache_hits: i64,
+    pub saved_pusd: i128,
+    pub unpriced_requests: i64,
+}
+
+#[async_trait]
+pub trait CostStore: Send + Sync {
+    async fn cost_report(&self, q: &ReportQuery) -> StoreResult<Vec<ReportRow>>;
+}
+
+/// A team's budget as configured.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub team: String,
+    /// Decimal USD as text (never a float).
+    pub usd: String,
+    /// `day` or `month`.
+    pub period: String,
+    pub updated_at: i64,
+}
+
+#[async_trait]
+pub trait BudgetStore: Send + Sync {
+    async fn put_budget(&self, b: &BudgetRow) -> StoreResult<()>;
+    async fn delete_budget(&self, team: &str) -> StoreResult<bool>;
+    async fn budgets(&self) -> StoreResult<Vec<BudgetRow>>;
+    /// Recorded spend of `team` since `from_ms`, in pico-USD.
+    async fn spent_since(&self, team: &str, from_ms: i64) -> StoreResult<i128>;
+    /// Shared counter (PostgreSQL replicas without Redis): reserves `amount`
+    /// micro-USD unless spent + reserved + amount would pass `limit`.
+    /// Returns `(reserved?, spent, reserved)` in micro-USD.
+    async fn counter_reserve(
+        &self,
+        team: &str,
+        period_start: i64,
+        init_spent: i64,
+        amount: i64,
+        limit: i64,
+    ) -> StoreResult<(bool, i64, i64)>;
+    async fn counter_settle(
+        &self,
+        team: &str,
+        period_start: i64,
+        reserved: i64,
+        spent: i64,
+    ) -> StoreResult<()>;
+    async fn counter_read(&self, team: &str, period_start: i64) -> StoreResult<Option<(i64, i64)>>;
+}
+
 /// Everything the gateway persists.
 #[async_trait]
-pub trait Store: TeamStore + KeyStore + SettingStore + RecordStore + PromptStore {
+pub trait Store:
+    TeamStore + KeyStore + SettingStore + RecordStore + PromptStore + CostStore + BudgetStore
+{
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;
     fn backend(&self) -> &'static str;

@@ -33,4 +33,11 @@ impl PgStore {
     }
 }
 
-super::sql::impl_store!(PgStore, sqlx::Postgres, "postgres");
+super::sql::impl_store!(
+    PgStore,
+    sqlx::Postgres,
+    "postgres",
+    day = "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
+    tags_join = "(SELECT requests.*, t.value AS tag_value FROM requests \
+                 LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r"
+);

@@ -3,17 +3,17 @@
 //! integers), so one macro implements every store trait for either pool type.
 
 macro_rules! impl_store {
-    ($store:ty, $db:ty, $backend:literal) => {
+    ($store:ty, $db:ty, $backend:literal, day = $day:literal, tags_join = $tags_join:literal) => {
         use async_trait::async_trait;
         use $crate::store::{
             ApiKeyRow, KeyStore, LabelMove, PromptLabelRow, PromptStore, PromptVersionRow,
             RecordFilter, RecordStore, RequestRecord, SettingStore, Store, StoreResult, Team,
-            TeamStore, VersionWrite,
+            TeamStore, VersionWrite, CostStore, Dim, ReportQuery, ReportRow, BudgetRow, BudgetStore,
         };
 
         const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, stream, status, outcome, \
             prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, latency_us, ttft_us, \
-            client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache";
+            client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags";
         const VERSION_COLUMNS: &str =
             "name, version, content, sha256, commit_message, author, source, created_at";
 
@@ -167,7 +167,11 @@ macro_rules! impl_store {
                         .push_bind(&r.prompt_name)
                         .push_bind(r.prompt_version)
                         .push_bind(&r.prompt_sha256)
-                        .push_bind(&r.cache);
+                        .push_bind(&r.cache)
+                        .push_bind(r.cost_pusd)
+                        .push_bind(r.saved_pusd)
+                        .push_bind(&r.usage_source)
+                        .push_bind(&r.tags);
                 });
                 builder.build().execute(&mut *tx).await?;
                 tx.commit().await
@@ -201,6 +205,178 @@ macro_rules! impl_store {
                     .bind(filter.limit)
                     .fetch_all(&self.pool)
                     .await
+            }
+        }
+
+        #[async_trait]
+        impl CostStore for $store {
+            async fn cost_report(&self, q: &ReportQuery) -> StoreResult<Vec<ReportRow>> {
+                // Dimensions come from a closed list, so their SQL is fixed text.
+                let dims: Vec<&str> = q
+                    .group_by
+                    .iter()
+                    .map(|d| match d {
+                        Dim::Team => "team",
+                        Dim::Key => "key_id",
+                        Dim::Model => "model",
+                        Dim::Prompt => "prompt_name",
+                        Dim::Version => "CAST(prompt_version AS TEXT)",
+                        Dim::Day => $day,
+                        Dim::Tag => "tag_value",
+                    })
+                    .collect();
+                let select_dims: String = dims.iter().enumerate().map(|(i, d)| format!("{d} AS d{i}, ")).collect();
+                let group: Vec<String> = (0..dims.len()).map(|i| format!("d{i}")).collect();
+                let from = if q.group_by.contains(&Dim::Tag) { $tags_join } else { "requests" };
+                let sql = format!(
+                    "SELECT {select_dims} COUNT(*) AS requests, \
+                     CAST(COALESCE(SUM(prompt_tokens), 0) AS TEXT) AS input_tokens, \
+                     CAST(COALESCE(SUM(completion_tokens), 0) AS TEXT) AS output_tokens, \
+                     CAST(COALESCE(SUM(cached_tokens), 0) AS TEXT) AS cached_tokens, \
+                     CAST(COALESCE(SUM(cost_pusd), 0) AS TEXT) AS cost, \
+                     SUM(CASE WHEN cache = 'hit' THEN 1 ELSE 0 END) AS cache_hits, \
+                     CAST(COALESCE(SUM(saved_pusd), 0) AS TEXT) AS saved, \
+                     SUM(CASE WHEN cost_pusd IS NULL AND prompt_tokens IS NOT NULL THEN 1 ELSE 0 END) AS unpriced \
+                     FROM {from} WHERE created_at >= $1 AND created_at < $2 AND ($3 IS NULL OR team = $4) \
+                     {group_clause} {order_clause}",
+                    group_clause = if group.is_empty() { String::new() } else { format!("GROUP BY {}", group.join(", ")) },
+                    order_clause = if group.is_empty() { String::new() } else { format!("ORDER BY {}", group.join(", ")) },
+                );
+                let rows = sqlx::query(&sql)
+                    .bind(q.from_ms)
+                    .bind(q.to_ms)
+                    .bind(q.team.as_deref())
+                    .bind(q.team.as_deref())
+                    .fetch_all(&self.pool)
+                    .await?;
+                use sqlx::Row;
+                let num = |r: &<$db as sqlx::Database>::Row, col: &str| -> StoreResult<i128> {
+                    let text: Option<String> = r.try_get(col)?;
+                    Ok(text.and_then(|t| t.parse::<i128>().ok()).unwrap_or(0))
+                };
+                let mut out = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let mut keys = Vec::with_capacity(dims.len());
+                    for i in 0..dims.len() {
+                        keys.push(r.try_get::<Option<String>, _>(format!("d{i}").as_str())?);
+                    }
+                    let requests: i64 = r.try_get("requests")?;
+                    let hits: Option<i64> = r.try_get("cache_hits")?;
+                    let unpriced: Option<i64> = r.try_get("unpriced")?;
+                    out.push(ReportRow {
+                        keys,
+                        requests,
+                        input_tokens: num(r, "input_tokens")? as i64,
+                        output_tokens: num(r, "output_tokens")? as i64,
+                        cached_tokens: num(r, "cached_tokens")? as i64,
+                        cost_pusd: num(r, "cost")?,
+                        cache_hits: hits.unwrap_or(0),
+                        saved_pusd: num(r, "saved")?,
+                        unpriced_requests: unpriced.unwrap_or(0),
+                    });
+                }
+                Ok(out)
+            }
+        }
+
+        #[async_trait]
+        impl BudgetStore for $store {
+            async fn put_budget(&self, b: &BudgetRow) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO budgets (team, usd, period, updated_at) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (team) DO UPDATE SET usd = excluded.usd, period = excluded.period, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(&b.team)
+                .bind(&b.usd)
+                .bind(&b.period)
+                .bind(b.updated_at)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+            }
+
+            async fn delete_budget(&self, team: &str) -> StoreResult<bool> {
+                let done = sqlx::query("DELETE FROM budgets WHERE team = $1").bind(team).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn budgets(&self) -> StoreResult<Vec<BudgetRow>> {
+                sqlx::query_as("SELECT team, usd, period, updated_at FROM budgets").fetch_all(&self.pool).await
+            }
+
+            async fn spent_since(&self, team: &str, from_ms: i64) -> StoreResult<i128> {
+                let total: Option<String> = sqlx::query_scalar(
+                    "SELECT CAST(COALESCE(SUM(cost_pusd), 0) AS TEXT) FROM requests WHERE team = $1 AND created_at >= $2",
+                )
+                .bind(team)
+                .bind(from_ms)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(total.and_then(|t| t.parse().ok()).unwrap_or(0))
+            }
+
+            async fn counter_reserve(
+                &self,
+                team: &str,
+                period_start: i64,
+                init_spent: i64,
+                amount: i64,
+                limit: i64,
+            ) -> StoreResult<(bool, i64, i64)> {
+                sqlx::query(
+                    "INSERT INTO budget_counters (team, period_start, spent_musd, reserved_musd) \
+                     VALUES ($1, $2, $3, 0) ON CONFLICT (team, period_start) DO NOTHING",
+                )
+                .bind(team)
+                .bind(period_start)
+                .bind(init_spent)
+                .execute(&self.pool)
+                .await?;
+                // One conditional UPDATE: the check and the reservation are atomic.
+                let got: Option<(i64, i64)> = sqlx::query_as(
+                    "UPDATE budget_counters SET reserved_musd = reserved_musd + $1 \
+                     WHERE team = $2 AND period_start = $3 AND spent_musd + reserved_musd + $4 <= $5 \
+                     RETURNING spent_musd, reserved_musd",
+                )
+                .bind(amount)
+                .bind(team)
+                .bind(period_start)
+                .bind(amount)
+                .bind(limit)
+                .fetch_optional(&self.pool)
+                .await?;
+                match got {
+                    Some((spent, reserved)) => Ok((true, spent, reserved)),
+                    None => {
+                        let (spent, reserved) = self.counter_read(team, period_start).await?.unwrap_or((0, 0));
+                        Ok((false, spent, reserved))
+                    }
+                }
+            }
+
+            async fn counter_settle(&self, team: &str, period_start: i64, reserved: i64, spent: i64) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE budget_counters SET reserved_musd = reserved_musd - $1, spent_musd = spent_musd + $2 \
+                     WHERE team = $3 AND period_start = $4",
+                )
+                .bind(reserved)
+                .bind(spent)
+                .bind(team)
+                .bind(period_start)
+                .execute(&self.pool)
+                .await
+                .map(|_| ())
+            }
+
+            async fn counter_read(&self, team: &str, period_start: i64) -> StoreResult<Option<(i64, i64)>> {
+                sqlx::query_as(
+                    "SELECT spent_musd, reserved_musd FROM budget_counters WHERE team = $1 AND period_start = $2",
+                )
+                .bind(team)
+                .bind(period_start)
+                .fetch_optional(&self.pool)
+                .await
             }
         }
 

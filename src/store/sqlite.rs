@@ -42,4 +42,10 @@ impl SqliteStore {
     }
 }
 
-super::sql::impl_store!(SqliteStore, sqlx::Sqlite, "sqlite");
+super::sql::impl_store!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "sqlite",
+    day = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
+    tags_join = "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)"
+);

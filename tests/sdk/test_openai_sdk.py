@@ -386,3 +386,103 @@ def test_error_upstream_4xx_passed_through(client):
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model="mock-error-429", messages=MESSAGES)
     assert info.value.status_code == 429
+
+
+# --- response cache -------------------------------------------------------------------
+
+
+def _fresh_messages(label: str) -> list[dict]:
+    """Messages no earlier test (or run) has sent, so the first call is a miss."""
+    import uuid
+
+    return [{"role": "user", "content": f"{label} {uuid.uuid4().hex}"}]
+
+
+CACHE_60 = {"cache": {"ttl": 60}}
+
+
+def test_cache_non_stream_answer_replayed_as_stream(client, gateway):
+    messages = _fresh_messages("cache me, then stream me")
+    raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=messages, extra_body=CACHE_60)
+    assert raw.headers.get("x-promptgate-cache") == "miss"
+    stored = raw.parse()
+    text = stored.choices[0].message.content
+    assert text
+
+    # The identical non-stream call is answered from the cache.
+    raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=messages, extra_body=CACHE_60)
+    assert raw.headers.get("x-promptgate-cache") == "hit"
+    again = raw.parse()
+    assert again.id == stored.id
+    assert again.choices[0].message.content == text
+    assert _record(gateway, raw.headers["x-request-id"])["cache"] == "hit"
+
+    # The same messages as a stream: the stored answer is replayed as SSE, and
+    # the SDK parses it to the same text.
+    raw = client.chat.completions.with_raw_response.create(
+        model="mock-1", messages=messages, stream=True, extra_body=CACHE_60
+    )
+    assert raw.headers.get("x-promptgate-cache") == "hit"
+    assert raw.headers.get("content-type", "").startswith("text/event-stream")
+    request_id = raw.headers.get("x-request-id")
+    pieces, finish_reasons, chunks = [], [], 0
+    with raw.parse() as stream:
+        for chunk in stream:
+            chunks += 1
+            assert chunk.object == "chat.completion.chunk"
+            assert chunk.id == stored.id
+            assert chunk.usage is None, f"usage chunk the client did not ask for: {chunk}"
+            for choice in chunk.choices:
+                if choice.delta.content:
+                    pieces.append(choice.delta.content)
+                if choice.finish_reason:
+                    finish_reasons.append(choice.finish_reason)
+    assert chunks > 1
+    assert "".join(pieces) == text
+    assert finish_reasons == [stored.choices[0].finish_reason]
+    record = _record(gateway, request_id)
+    assert record["cache"] == "hit"
+    assert record["status"] == 200
+
+    # With usage asked for: one last chunk carries the stored usage.
+    with client.chat.completions.create(
+        model="mock-1",
+        messages=messages,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body=CACHE_60,
+    ) as stream:
+        chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == text
+    assert [c.usage is not None for c in chunks].count(True) == 1
+    last = chunks[-1]
+    assert last.choices == []
+    assert last.usage.prompt_tokens == stored.usage.prompt_tokens
+    assert last.usage.completion_tokens == stored.usage.completion_tokens
+
+
+def test_cache_stream_answer_serves_non_stream(client):
+    messages = _fresh_messages("stream me, then ask plainly")
+    raw = client.chat.completions.with_raw_response.create(
+        model="mock-1", messages=messages, stream=True, extra_body=CACHE_60
+    )
+    assert raw.headers.get("x-promptgate-cache") == "miss"
+    with raw.parse() as stream:
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text
+
+    raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=messages, extra_body=CACHE_60)
+    assert raw.headers.get("x-promptgate-cache") == "hit"
+    completion = raw.parse()
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].message.content == text
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.completion_tokens > 0
+
+
+def test_cache_is_off_unless_asked(client):
+    messages = _fresh_messages("not cached")
+    for _ in range(2):
+        raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=messages)
+        assert raw.headers.get("x-promptgate-cache") == "bypass"

@@ -1,0 +1,185 @@
+//! `GET /v1/costs`: totals per group, as JSON or CSV (API.md §6). Team keys
+//! see their own team only; the admin key sees every team.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::extract::{AppQuery, Auth};
+use crate::costs::{format_usd, pico};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{Dim, ReportQuery, ReportRow};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CostsQuery {
+    from: Option<String>,
+    to: Option<String>,
+    group_by: Option<String>,
+    format: Option<String>,
+    team: Option<String>,
+}
+
+/// RFC 3339 timestamps or plain `YYYY-MM-DD` dates (UTC midnight).
+pub fn parse_time(s: &str, param: &str) -> Result<i64, ApiError> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        if let Some(t) = d.and_hms_opt(0, 0, 0) {
+            return Ok(t.and_utc().timestamp_millis());
+        }
+    }
+    Err(ApiError::invalid(
+        format!("'{param}' must be an RFC 3339 time or a YYYY-MM-DD date, got {s:?}"),
+        Some(param),
+    ))
+}
+
+const METRICS: [&str; 8] = [
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cached_tokens",
+    "cost_usd",
+    "cache_hits",
+    "saved_usd",
+    "unpriced_requests",
+];
+
+fn metric_values(r: &ReportRow) -> [String; 8] {
+    [
+        r.requests.to_string(),
+        r.input_tokens.to_string(),
+        r.output_tokens.to_string(),
+        r.cached_tokens.to_string(),
+        format_usd(pico::from_pico(r.cost_pusd)),
+        r.cache_hits.to_string(),
+        format_usd(pico::from_pico(r.saved_pusd)),
+        r.unpriced_requests.to_string(),
+    ]
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppQuery(q): AppQuery<CostsQuery>,
+) -> ApiResult<Response> {
+    let now = crate::time::now_ms();
+    let to_ms =
+        q.to.as_deref()
+            .map(|t| parse_time(t, "to"))
+            .transpose()?
+            .unwrap_or(now + 1);
+    let from_ms = q
+        .from
+        .as_deref()
+        .map(|t| parse_time(t, "from"))
+        .transpose()?
+        .unwrap_or(to_ms - 30 * 86_400_000);
+    if from_ms >= to_ms {
+        return Err(ApiError::invalid(
+            "'from' must be before 'to'",
+            Some("from"),
+        ));
+    }
+    let mut group_by = Vec::new();
+    for part in q
+        .group_by
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+    {
+        let dim = Dim::parse(part).ok_or_else(|| {
+            ApiError::invalid(
+                format!("unknown group_by dimension {part:?} (team, key, model, prompt, version, day, tag)"),
+                Some("group_by"),
+            )
+        })?;
+        if !group_by.contains(&dim) {
+            group_by.push(dim);
+        }
+    }
+    let team = match (caller.team(), q.team) {
+        (Some(own), Some(asked)) => {
+            caller.require_team(&asked)?;
+            Some(own.to_owned())
+        }
+        (Some(own), None) => Some(own.to_owned()),
+        (None, asked) => asked,
+    };
+    let query = ReportQuery {
+        from_ms,
+        to_ms,
+        team,
+        group_by: group_by.clone(),
+    };
+    let rows = state.store.cost_report(&query).await?;
+    let from = crate::time::rfc3339(from_ms);
+    let to = crate::time::rfc3339(to_ms);
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => {
+            let out: Vec<Value> = rows
+                .iter()
+                .map(|r| {
+                    let mut row = Map::new();
+                    for (d, k) in group_by.iter().zip(&r.keys) {
+                        row.insert(
+                            d.name().into(),
+                            k.clone().map_or(Value::Null, Value::String),
+                        );
+                    }
+                    let values = metric_values(r);
+                    for (name, v) in METRICS.iter().zip(values) {
+                        // Counts as numbers, money as decimal strings (never floats).
+                        let value = if name.ends_with("_usd") {
+                            Value::String(v)
+                        } else {
+                            v.parse::<i64>().map(Value::from).unwrap_or(Value::Null)
+                        };
+                        row.insert((*name).into(), value);
+                    }
+                    Value::Object(row)
+                })
+                .collect();
+            let names: Vec<&str> = group_by.iter().map(|d| d.name()).collect();
+            Ok(Json(json!({"object": "cost_report", "from": from, "to": to, "group_by": names, "rows": out})).into_response())
+        }
+        "csv" => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            let header: Vec<&str> = group_by.iter().map(|d| d.name()).chain(METRICS).collect();
+            w.write_record(&header).map_err(ApiError::internal)?;
+            for r in &rows {
+                let mut rec: Vec<String> = r
+                    .keys
+                    .iter()
+                    .map(|k| k.clone().unwrap_or_default())
+                    .collect();
+                rec.extend(metric_values(r));
+                w.write_record(&rec).map_err(ApiError::internal)?;
+            }
+            let bytes = w.into_inner().map_err(ApiError::internal)?;
+            Ok((
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"promptgate-costs.csv\"",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response())
+        }
+        other => Err(ApiError::invalid(
+            format!("format must be json or csv, got {other:?}"),
+            Some("format"),
+        )),
+    }
+}
