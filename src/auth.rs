@@ -69,6 +69,9 @@ pub fn generate_key() -> String {
 pub struct KeyCache {
     admin_hash: String,
     keys: RwLock<HashMap<String, Caller>>,
+    /// Bumped (under the write lock) by every local insert or removal, so a
+    /// refresh that read the store before such a change does not undo it.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl KeyCache {
@@ -98,32 +101,42 @@ impl KeyCache {
         let cache = KeyCache {
             admin_hash,
             keys: RwLock::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         cache.refresh(store).await?;
         Ok(cache)
     }
 
-    /// Replaces the map with the store's active keys.
+    /// Replaces the map with the store's active keys, unless a local change
+    /// happened meanwhile (then the next refresh picks everything up).
     pub async fn refresh(&self, store: &dyn Store) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        let before = self.generation.load(Ordering::Acquire);
         let rows = store.active_keys().await?;
         let map: HashMap<String, Caller> = rows
             .into_iter()
             .map(|r| (r.key_hash.clone(), caller_of(&r)))
             .collect();
         if let Ok(mut keys) = self.keys.write() {
-            *keys = map;
+            if self.generation.load(Ordering::Acquire) == before {
+                *keys = map;
+            }
         }
         Ok(())
     }
 
     pub fn insert(&self, row: &ApiKeyRow) {
         if let Ok(mut keys) = self.keys.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             keys.insert(row.key_hash.clone(), caller_of(row));
         }
     }
 
     pub fn remove_id(&self, id: &str) {
         if let Ok(mut keys) = self.keys.write() {
+            self.generation
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
             keys.retain(|_, c| !matches!(c, Caller::Team { key_id, .. } if &**key_id == id));
         }
     }

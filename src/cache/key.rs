@@ -4,7 +4,8 @@
 //! `1e0` are the same number), no whitespace. Fields that do not change the
 //! answer are left out (`stream`, `stream_options`, `user`, `metadata`), so a
 //! streamed and a non-streamed call share one entry. The key includes the
-//! endpoint and the scope (the team, unless a shared namespace is configured),
+//! endpoint, the upstream and the scope (the team, unless a shared namespace
+//! is configured),
 //! so one team can never receive another team's entry.
 
 use std::io::Write;

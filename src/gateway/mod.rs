@@ -334,17 +334,28 @@ async fn proxy(
             }
         }
         match state.cache.begin(&key) {
-            Flight::Leader(guard) if policy.store => {
-                pending_store = Some(PendingStore {
-                    cache: state.cache.clone(),
-                    key,
-                    ttl: policy.ttl,
-                    guard,
-                });
+            Flight::Leader(guard) => {
+                // Another leader may have published between our lookup and now.
+                if policy.lookup {
+                    if let Some(entry) = state.cache.get(&key).await {
+                        guard.finish(Some(entry.clone()));
+                        return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
+                    }
+                }
+                if policy.store {
+                    pending_store = Some(PendingStore {
+                        cache: state.cache.clone(),
+                        key,
+                        ttl: policy.ttl,
+                        guard,
+                    });
+                }
             }
-            Flight::Leader(_) => {}
             Flight::Follower(rx) if policy.lookup => {
-                if let Some(entry) = cache::wait_for_leader(rx).await {
+                // Bounded: a leader whose client stalls must not hold everyone.
+                let waited =
+                    tokio::time::timeout(upstream.timeout, cache::wait_for_leader(rx)).await;
+                if let Ok(Some(entry)) = waited {
                     return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
                 }
             }

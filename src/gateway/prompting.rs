@@ -207,6 +207,31 @@ pub fn apply(
                 Some("prompt"),
             ))
         }
+        (Endpoint::Responses, rendered) => {
+            // The Responses API takes messages as `input` items; the client's
+            // own input (a string or items) follows the prompt's.
+            let mut items: Vec<Value> = match rendered {
+                Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
+                Rendered::Text(t) => vec![serde_json::json!({"role": "user", "content": t})],
+            };
+            match body
+                .get("input")
+                .map(|i| serde_json::from_str::<Value>(i.get()))
+            {
+                None => {}
+                Some(Ok(Value::String(text))) => {
+                    items.push(serde_json::json!({"role": "user", "content": text}))
+                }
+                Some(Ok(Value::Array(own))) => items.extend(own),
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        "'input' must be a string or an array",
+                        Some("input"),
+                    ))
+                }
+            }
+            body.set("input", to_raw(&Value::Array(items))?);
+        }
         (_, rendered) => {
             let mut messages: Vec<Value> = match rendered {
                 Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
@@ -222,10 +247,15 @@ pub fn apply(
         }
     }
     for (k, v) in &live.version.config {
-        if k.starts_with(REGISTRY_CONFIG_PREFIX) || body.has(k) {
+        // The Responses API spells the output limit differently.
+        let field = match (endpoint, k.as_str()) {
+            (Endpoint::Responses, "max_tokens" | "max_completion_tokens") => "max_output_tokens",
+            _ => k.as_str(),
+        };
+        if k.starts_with(REGISTRY_CONFIG_PREFIX) || body.has(field) {
             continue;
         }
-        body.set(k, to_raw(v)?);
+        body.set(field, to_raw(v)?);
     }
     Ok(live)
 }

@@ -30,6 +30,8 @@ impl From<sqlx::Error> for WriteError {
     }
 }
 
+const RESERVED_SEGMENTS: &[&str] = &["versions", "labels", "diff", "render", "history"];
+
 /// Creates a version (or returns the latest when its content is identical).
 /// Returns the version and whether it was created.
 pub async fn create_version(
@@ -41,6 +43,15 @@ pub async fn create_version(
     source: Source,
 ) -> Result<(PromptVersion, bool), WriteError> {
     validate_prompt_name(name)?;
+    // These words address sub-resources in `/v1/prompts/{name}/…`.
+    if let Some(seg) = name.split('/').find(|s| RESERVED_SEGMENTS.contains(s)) {
+        return Err(WriteError::Invalid(ModelError {
+            field: "name".into(),
+            message: format!(
+                "`{seg}` cannot be part of a prompt name (it names an API sub-resource)"
+            ),
+        }));
+    }
     if source == Source::Api {
         if let Some(p) = live.snapshot().prompts.get(name) {
             if p.source() == Source::File {
@@ -65,6 +76,16 @@ pub async fn create_version(
         now,
         source,
     );
+    // An unchanged file changes nothing, not even labels: a label moved by
+    // hand (a rollback) must survive the next sync or restart.
+    if source == Source::File {
+        let snap = live.snapshot();
+        if let Some(latest) = snap.prompts.get(name).and_then(|p| p.latest()) {
+            if latest.version.sha256 == version.sha256 {
+                return Ok((latest.version.clone(), false));
+            }
+        }
+    }
     // What is stored is the content in the request's own shape, so that it
     // reads back through the same validation. Labels travel separately.
     let labels = new.labels.clone();

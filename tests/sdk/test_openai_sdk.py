@@ -486,3 +486,61 @@ def test_cache_is_off_unless_asked(client):
     for _ in range(2):
         raw = client.chat.completions.with_raw_response.create(model="mock-1", messages=messages)
         assert raw.headers.get("x-promptgate-cache") == "bypass"
+
+
+# --- prompt registry ------------------------------------------------------------------
+
+
+def test_prompt_from_the_registry_via_extra_body(client, gateway):
+    """A prompt created through the admin API, used by the SDK through
+    `extra_body`: the gateway names the version in headers and the upstream
+    (`mock-echo` answers with the body it received) gets the rendered messages
+    first, then the client's own."""
+    import secrets
+
+    name = f"sdk/greet-{secrets.token_hex(4)}"
+    admin = {"Authorization": f"Bearer {gateway.admin_key}"}
+    r = httpx.post(
+        f"{gateway.base_url}/prompts/{name}/versions",
+        json={
+            "type": "chat",
+            "messages": [
+                {"role": "system", "content": "You are {{persona}}."},
+                {"role": "user", "content": "Hello {{name}}!"},
+            ],
+            "config": {"model": "mock-1", "temperature": 0.3},
+            "variables_schema": {"persona": "string", "name": "string"},
+            "labels": ["production"],
+        },
+        headers=admin,
+        timeout=10,
+    )
+    assert r.status_code == 201, r.text
+    sha256 = r.json()["sha256"]
+    variables = {"persona": "a pirate", "name": "Ann"}
+    own = [{"role": "user", "content": "and one more thing"}]
+    expected = [
+        {"role": "system", "content": "You are a pirate."},
+        {"role": "user", "content": "Hello Ann!"},
+        *own,
+    ]
+
+    for extra in (
+        {"prompt": {"id": name, "variables": variables}},
+        {"prompt_id": name, "prompt_version": 1, "prompt_variables": variables},  # LiteLLM aliases
+    ):
+        raw = client.chat.completions.with_raw_response.create(model="mock-echo", messages=own, extra_body=extra)
+        assert raw.headers.get("x-promptgate-prompt") == f"{name}@1"
+        assert raw.headers.get("x-promptgate-prompt-sha256") == sha256
+        received = json.loads(raw.parse().choices[0].message.content)
+        assert received["messages"][: len(expected)] == expected
+        assert received["model"] == "mock-echo"  # the request's own field wins
+        assert received["temperature"] == 0.3  # the prompt's config fills the rest
+        assert not {"prompt", "prompt_id", "prompt_version", "prompt_variables"} & received.keys()
+
+    # A missing variable is a 400 naming it.
+    with pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(
+            model="mock-echo", messages=own, extra_body={"prompt": {"id": name, "variables": {"persona": "x"}}}
+        )
+    assert info.value.param == "prompt.variables.name"
