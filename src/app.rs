@@ -89,7 +89,7 @@ impl App {
             records,
             metrics: crate::telemetry::metrics_handle(),
             models: ModelList::default(),
-            grounding: crate::grounding::Scorer::new(),
+            grounding: Arc::new(crate::grounding::Scorer::new()),
             cache,
             cache_rules,
             registry,

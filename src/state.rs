@@ -41,7 +41,7 @@ pub struct Inner {
     /// Team budgets and their shared counters.
     pub budgets: std::sync::Arc<crate::costs::enforcer::Budgets>,
     /// The grounding scorer with its shipped weights (loaded once).
-    pub grounding: crate::grounding::Scorer,
+    pub grounding: std::sync::Arc<crate::grounding::Scorer>,
 }
 
 impl AppState {

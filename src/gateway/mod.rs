@@ -11,6 +11,7 @@
 pub mod body;
 pub mod caching;
 pub mod estimate;
+pub mod grounding_check;
 pub mod prompting;
 pub mod record;
 pub mod sse;
@@ -123,6 +124,16 @@ pub async fn handle(
         }) => {
             set_cache_header(&mut response, recorder.cache());
             set_prompt_headers(&mut response, &recorder);
+            if let Some((score, flagged)) = recorder.grounding_verdict() {
+                let h = response.headers_mut();
+                if let Ok(v) = HeaderValue::from_str(&format!("{score:.4}")) {
+                    h.insert(GROUNDING_HEADER, v);
+                }
+                h.insert(
+                    FLAGGED_HEADER,
+                    HeaderValue::from_static(if flagged { "true" } else { "false" }),
+                );
+            }
             if let Some(cost) = usage.and_then(|u| recorder.charged(u)) {
                 if let Ok(v) = HeaderValue::from_str(&crate::costs::format_usd(cost)) {
                     response.headers_mut().insert(COST_HEADER, v);
@@ -177,6 +188,8 @@ fn set_prompt_headers(response: &mut Response, recorder: &Recorder) {
     }
 }
 
+pub const GROUNDING_HEADER: HeaderName = HeaderName::from_static("x-promptgate-grounding");
+pub const FLAGGED_HEADER: HeaderName = HeaderName::from_static("x-promptgate-flagged");
 pub const COST_HEADER: HeaderName = HeaderName::from_static("x-promptgate-cost-usd");
 pub const PROMPT_HEADER: HeaderName = HeaderName::from_static("x-promptgate-prompt");
 pub const PROMPT_SHA_HEADER: HeaderName = HeaderName::from_static("x-promptgate-prompt-sha256");
@@ -214,6 +227,7 @@ struct StreamAnswer {
     endpoint: Endpoint,
     /// Set when this request leads the fetch of a cacheable answer.
     store: Option<PendingStore>,
+    scorer: Arc<crate::grounding::Scorer>,
 }
 
 /// A cache entry to write once the answer is complete.
@@ -243,11 +257,28 @@ async fn proxy(
 
     // Prompt: rendered messages in front, the version's config as defaults.
     let mut prompt_ttl = None;
+    let asked_grounding = grounding_check::take_context(&mut body)?;
+    let mut prompt_context = None;
     if let Some(prompt) = prompting::take_prompt_ref(&mut body, endpoint)? {
         let sticky = sticky_key(&body, recorder);
         let live = prompting::apply(&state.registry, &prompt, &sticky, endpoint, &mut body)?;
         prompt_ttl = prompting::cache_ttl(&live);
         recorder.set_prompt(&live.version);
+        // A prompt that declares its RAG variable is scored against it.
+        prompt_context = live
+            .version
+            .grounding_variable
+            .as_ref()
+            .and_then(|v| prompt.variables.get(v))
+            .and_then(grounding_check::passages);
+    }
+    let context = match asked_grounding {
+        Some(None) => None,               // mode "off"
+        Some(Some(given)) => Some(given), // explicit context
+        None => prompt_context,
+    };
+    if let Some(ctx) = context.filter(|c| !c.is_empty()) {
+        recorder.set_grounding_context(ctx);
     }
 
     let model = body
@@ -330,7 +361,14 @@ async fn proxy(
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("cache key of a parsed body")))?;
         if policy.lookup {
             if let Some(entry) = state.cache.get(&key).await {
-                return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
+                return cache_hit(
+                    state,
+                    endpoint,
+                    &entry,
+                    stream,
+                    client_wants_usage,
+                    recorder,
+                );
             }
         }
         match state.cache.begin(&key) {
@@ -339,7 +377,14 @@ async fn proxy(
                 if policy.lookup {
                     if let Some(entry) = state.cache.get(&key).await {
                         guard.finish(Some(entry.clone()));
-                        return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
+                        return cache_hit(
+                            state,
+                            endpoint,
+                            &entry,
+                            stream,
+                            client_wants_usage,
+                            recorder,
+                        );
                     }
                 }
                 if policy.store {
@@ -356,7 +401,14 @@ async fn proxy(
                 let waited =
                     tokio::time::timeout(upstream.timeout, cache::wait_for_leader(rx)).await;
                 if let Ok(Some(entry)) = waited {
-                    return cache_hit(endpoint, &entry, stream, client_wants_usage, recorder);
+                    return cache_hit(
+                        state,
+                        endpoint,
+                        &entry,
+                        stream,
+                        client_wants_usage,
+                        recorder,
+                    );
                 }
             }
             Flight::Follower(_) => {}
@@ -413,6 +465,7 @@ async fn proxy(
                 strip_usage: !client_wants_usage,
                 endpoint,
                 store: pending_store,
+                scorer: state.grounding.clone(),
             }));
         }
     }
@@ -431,6 +484,7 @@ async fn proxy(
     if let Some(store) = pending_store {
         store.complete(bytes.clone()).await;
     }
+    score_answer(state, endpoint, &bytes, recorder);
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     copy_response_headers(&up_headers, response.headers_mut());
@@ -498,8 +552,23 @@ fn estimate_from_answer(
     Some(u)
 }
 
+/// Scores a complete JSON answer against the request's context, if any.
+fn score_answer(state: &AppState, endpoint: Endpoint, bytes: &[u8], recorder: &mut Recorder) {
+    let Some(context) = recorder.grounding_context() else {
+        return;
+    };
+    let Ok(answer) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return;
+    };
+    let text = estimate::answer_text(endpoint, &answer);
+    if let Some(report) = grounding_check::score(&state.grounding, context, &text) {
+        recorder.set_grounding(report);
+    }
+}
+
 /// Answers from a cache entry: as JSON, or replayed as a stream.
 fn cache_hit(
+    state: &AppState,
     endpoint: Endpoint,
     entry: &cache::Entry,
     stream: bool,
@@ -526,6 +595,7 @@ fn cache_hit(
             strip_usage: false,
             endpoint,
             store: None,
+            scorer: state.grounding.clone(),
         }));
     }
     let mut response = Response::new(Body::from(entry.body.clone()));
@@ -533,6 +603,7 @@ fn cache_hit(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    score_answer(state, endpoint, &entry.body, recorder);
     Ok(Answer::Done { response, usage })
 }
 
@@ -540,6 +611,7 @@ fn cache_hit(
 /// when this request was fetching one.
 struct ProxyHooks {
     recorder: Option<Recorder>,
+    scorer: Arc<crate::grounding::Scorer>,
     endpoint: Endpoint,
     store: Option<PendingStore>,
 }
@@ -553,6 +625,18 @@ impl StreamHooks for ProxyHooks {
         }
         if let Some(cost) = seen.usage.and_then(|u| self.recorder.as_ref()?.charged(u)) {
             facts.insert("cost_usd".into(), crate::costs::format_usd(cost).into());
+        }
+        if let Some(rec) = self.recorder.as_mut() {
+            if let Some(context) = rec.grounding_context() {
+                let text = estimate::streamed_text(self.endpoint, &seen.chunks());
+                if let Some(report) = grounding_check::score(&self.scorer, context, &text) {
+                    facts.insert(
+                        "grounding".into(),
+                        serde_json::json!({"score": report.score, "flagged": report.flagged, "threshold": report.threshold}),
+                    );
+                    rec.set_grounding(report);
+                }
+            }
         }
         if let Some(u) = seen.usage {
             facts.insert(
@@ -609,6 +693,7 @@ fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
     let started = recorder.started();
     let hooks = Box::new(ProxyHooks {
         recorder: Some(recorder),
+        scorer: s.scorer,
         endpoint: s.endpoint,
         store: s.store,
     });

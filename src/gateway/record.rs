@@ -52,6 +52,8 @@ pub struct Recorder {
     request_body: Option<Bytes>,
     /// Budget money held for this request, settled with the real cost.
     reservation: Option<(Arc<Budgets>, Reservation)>,
+    /// RAG passages to score the answer against.
+    grounding_context: Option<Vec<String>>,
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
@@ -75,6 +77,7 @@ impl Recorder {
             prices,
             request_body: None,
             reservation: None,
+            grounding_context: None,
             record: RequestRecord {
                 id,
                 team,
@@ -211,6 +214,25 @@ impl Recorder {
 
     pub fn set_reservation(&mut self, budgets: Arc<Budgets>, r: Reservation) {
         self.reservation = Some((budgets, r));
+    }
+
+    pub fn set_grounding_context(&mut self, context: Vec<String>) {
+        self.grounding_context = Some(context);
+    }
+
+    pub fn grounding_context(&self) -> Option<&[String]> {
+        self.grounding_context.as_deref()
+    }
+
+    pub fn set_grounding(&mut self, report: crate::grounding::GroundingReport) {
+        self.record.grounding_score = Some(report.score);
+        self.record.flagged = Some(report.flagged);
+        self.record.grounding = serde_json::to_string(&report).ok();
+    }
+
+    /// `(score, flagged)` once the answer was scored.
+    pub fn grounding_verdict(&self) -> Option<(f64, bool)> {
+        Some((self.record.grounding_score?, self.record.flagged?))
     }
 
     pub fn set_request_body(&mut self, body: Bytes) {

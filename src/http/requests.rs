@@ -34,6 +34,8 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "cost_usd": r.cost_pusd.map(|p| crate::costs::format_usd(crate::costs::pico::from_pico(p.into()))),
         "saved_usd": r.saved_pusd.map(|p| crate::costs::format_usd(crate::costs::pico::from_pico(p.into()))),
         "usage_source": r.usage_source,
+        "grounding": r.grounding.as_deref().and_then(|g| serde_json::from_str::<Value>(g).ok()),
+        "flagged": r.flagged,
         "tags": r.tags.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()),
         "prompt": r.prompt_name.as_ref().map(|n| format!("{n}@{}", r.prompt_version.unwrap_or_default())),
         "prompt_sha256": r.prompt_sha256,
@@ -59,6 +61,7 @@ pub async fn get_one(
 pub struct ListQuery {
     team: Option<String>,
     limit: Option<i64>,
+    flagged: Option<bool>,
 }
 
 pub async fn list(
@@ -83,7 +86,11 @@ pub async fn list(
     }
     let records = state
         .store
-        .list_records(&RecordFilter { team, limit })
+        .list_records(&RecordFilter {
+            team,
+            flagged: q.flagged,
+            limit,
+        })
         .await?;
     let data: Vec<Value> = records.iter().map(record_json).collect();
     Ok(Json(json!({"object": "list", "data": data})))

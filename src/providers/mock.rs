@@ -8,6 +8,7 @@
 //! | model | behaviour |
 //! |---|---|
 //! | `mock-echo` | the answer is the request body it received, as JSON text |
+//! | `mock-repeat` | the answer is the last user message's text (grounding demos and tests) |
 //! | `mock-tools` | calls the request's first tool |
 //! | `mock-slow` | 100 ms before the answer and between stream chunks |
 //! | `mock-hang` | never answers (timeouts) |
@@ -35,6 +36,7 @@ use sha2::{Digest, Sha256};
 pub const MODELS: &[&str] = &[
     "mock-1",
     "mock-echo",
+    "mock-repeat",
     "mock-tools",
     "mock-slow",
     "mock-hang",
@@ -203,6 +205,18 @@ fn prompt_tokens_of_messages(messages: Option<&Value>) -> u64 {
     total
 }
 
+fn last_user_text(messages: Option<&Value>) -> String {
+    let Some(Value::Array(msgs)) = messages else {
+        return String::new();
+    };
+    msgs.iter()
+        .rev()
+        .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        .and_then(|m| m.get("content").and_then(Value::as_str))
+        .unwrap_or_default()
+        .to_owned()
+}
+
 fn max_tokens(req: &Value) -> Option<u64> {
     req.get("max_completion_tokens")
         .or_else(|| req.get("max_tokens"))
@@ -293,7 +307,11 @@ async fn chat(State(state): State<Arc<MockState>>, body: Bytes) -> Response {
     } else {
         None
     };
-    let echo = (model == "mock-echo").then(|| String::from_utf8_lossy(&body).into_owned());
+    let echo = match model.as_str() {
+        "mock-echo" => Some(String::from_utf8_lossy(&body).into_owned()),
+        "mock-repeat" => Some(last_user_text(messages)),
+        _ => None,
+    };
     let no_usage = model == "mock-no-usage";
 
     // Per choice: the text (or tool arguments) and its finish reason.

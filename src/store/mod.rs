@@ -80,6 +80,11 @@ pub struct RequestRecord {
     pub usage_source: Option<String>,
     /// `metadata.tags` as a JSON array.
     pub tags: Option<String>,
+    /// Support of the answer by its RAG context, in [0, 1] (a score, not money).
+    pub grounding_score: Option<f64>,
+    pub flagged: Option<bool>,
+    /// The grounding report (claims, evidence, reasons) as JSON.
+    pub grounding: Option<String>,
 }
 
 /// One stored prompt version. `content` is the version's canonical JSON
@@ -132,6 +137,8 @@ pub enum VersionWrite {
 pub struct RecordFilter {
     /// `None` = every team (admin).
     pub team: Option<String>,
+    /// Only answers the grounding check flagged (or did not).
+    pub flagged: Option<bool>,
     pub limit: i64,
 }
 

@@ -13,7 +13,7 @@ macro_rules! impl_store {
 
         const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, stream, status, outcome, \
             prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, latency_us, ttft_us, \
-            client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags";
+            client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags, grounding_score, flagged, grounding";
         const VERSION_COLUMNS: &str =
             "name, version, content, sha256, commit_message, author, source, created_at";
 
@@ -171,7 +171,10 @@ macro_rules! impl_store {
                         .push_bind(r.cost_pusd)
                         .push_bind(r.saved_pusd)
                         .push_bind(&r.usage_source)
-                        .push_bind(&r.tags);
+                        .push_bind(&r.tags)
+                        .push_bind(r.grounding_score)
+                        .push_bind(r.flagged)
+                        .push_bind(&r.grounding);
                 });
                 builder.build().execute(&mut *tx).await?;
                 tx.commit().await
@@ -197,11 +200,13 @@ macro_rules! impl_store {
             async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>> {
                 let sql = format!(
                     "SELECT {RECORD_COLUMNS} FROM requests WHERE ($1 IS NULL OR team = $2) \
-                     ORDER BY seq DESC LIMIT $3"
+                     AND ($3 IS NULL OR flagged = $4) ORDER BY seq DESC LIMIT $5"
                 );
                 sqlx::query_as(&sql)
                     .bind(filter.team.as_deref())
                     .bind(filter.team.as_deref())
+                    .bind(filter.flagged)
+                    .bind(filter.flagged)
                     .bind(filter.limit)
                     .fetch_all(&self.pool)
                     .await

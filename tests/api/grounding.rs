@@ -63,3 +63,135 @@ async fn scores_supported_and_unsupported_answers() {
     );
     app.stop().await;
 }
+
+const CONTEXT: &str = "The Eiffel Tower is 330 metres tall and stands in Paris. It opened in 1889.";
+
+async fn chat_with_context(
+    app: &crate::helpers::TestApp,
+    key: &str,
+    answer: &str,
+    stream: bool,
+) -> reqwest::Response {
+    app.post(
+        key,
+        "/v1/chat/completions",
+        json!({"model": "mock-repeat", "stream": stream,
+               "messages": [{"role": "user", "content": answer}],
+               "grounding": {"context": [CONTEXT]}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn inline_scores_non_stream_answers_with_headers_and_records() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let good = chat_with_context(&app, &key, "The Eiffel Tower opened in 1889.", false).await;
+    assert_eq!(good.headers()["x-promptgate-flagged"], "false");
+    let score: f64 = good.headers()["x-promptgate-grounding"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(score > 0.5);
+    let good_id = good.headers()["x-request-id"].to_str().unwrap().to_owned();
+
+    let bad = chat_with_context(
+        &app,
+        &key,
+        "The Eiffel Tower opened in 1925 in Berlin.",
+        false,
+    )
+    .await;
+    assert_eq!(bad.headers()["x-promptgate-flagged"], "true");
+    let bad_id = bad.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let rec = app.record(&key, &bad_id).await;
+    assert_eq!(rec["flagged"], true);
+    assert!(rec["grounding"]["claims"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty()));
+
+    // No context, no scoring.
+    let plain = app.chat(&key, "mock-1").await;
+    assert!(plain.headers().get("x-promptgate-grounding").is_none());
+
+    // ?flagged=true lists the flagged answer only, for this team only.
+    app.record(&key, &good_id).await;
+    let flagged: Value = app
+        .get(&key, "/v1/requests?flagged=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = flagged["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![bad_id.as_str()]);
+    let other = app.team_key("other").await;
+    let theirs: Value = app
+        .get(&other, "/v1/requests?flagged=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(theirs["data"].as_array().unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn inline_scores_streams_in_a_comment_before_done() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let resp = chat_with_context(
+        &app,
+        &key,
+        "The Eiffel Tower opened in 1925 in Berlin.",
+        true,
+    )
+    .await;
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    let comment = text
+        .split("\n\n")
+        .find_map(|e| e.strip_prefix(": promptgate "))
+        .expect("facts comment");
+    let facts: Value = serde_json::from_str(comment).unwrap();
+    assert_eq!(facts["grounding"]["flagged"], true);
+    let done_at = text.find("data: [DONE]").unwrap();
+    assert!(text.find(": promptgate ").unwrap() < done_at);
+    assert_eq!(app.record(&key, &id).await["flagged"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn mode_off_and_bad_fields() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let off = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "mock-repeat", "messages": [{"role": "user", "content": "x"}],
+            "grounding": {"context": [CONTEXT], "mode": "off"}}),
+        )
+        .await;
+    assert!(off.headers().get("x-promptgate-grounding").is_none());
+    let bad = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "mock-repeat", "messages": [{"role": "user", "content": "x"}],
+            "grounding": {"context": 5}}),
+        )
+        .await;
+    assert_eq!(bad.status(), 400);
+    let v: Value = bad.json().await.unwrap();
+    assert_eq!(error_of(&v).1, Some("grounding.context"));
+    app.stop().await;
+}

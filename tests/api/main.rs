@@ -2,6 +2,7 @@
 
 mod admin;
 mod cache;
+mod costs;
 mod grounding;
 mod helpers;
 mod prompts;

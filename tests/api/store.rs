@@ -60,6 +60,9 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         saved_pusd: None,
         usage_source: Some("upstream".into()),
         tags: None,
+        grounding_score: None,
+        flagged: None,
+        grounding: None,
     }
 }
 
@@ -149,6 +152,7 @@ on_both_backends!(records_round_trip_and_are_team_scoped, |s| {
     assert!(s.get_record("r3", Some("a")).await.unwrap().is_some());
     let a = s
         .list_records(&RecordFilter {
+            flagged: None,
             team: Some("a".into()),
             limit: 1000,
         })
@@ -158,6 +162,7 @@ on_both_backends!(records_round_trip_and_are_team_scoped, |s| {
     assert!(a.iter().all(|r| r.team == "a"));
     let all = s
         .list_records(&RecordFilter {
+            flagged: None,
             team: None,
             limit: 10,
         })
@@ -184,6 +189,7 @@ on_both_backends!(batch_writer_flushes_everything_on_finish, |s| {
     writer.finish().await;
     assert_eq!(
         s.list_records(&RecordFilter {
+            flagged: None,
             team: None,
             limit: 1000
         })
@@ -201,6 +207,7 @@ on_both_backends!(repeated_client_ids_keep_both_records, |s| {
     assert_eq!(got.prompt_tokens, Some(12), "newest wins on lookup");
     assert_eq!(
         s.list_records(&RecordFilter {
+            flagged: None,
             team: None,
             limit: 100
         })

@@ -1,0 +1,93 @@
+//! The grounding stage: when a request carries RAG context (`grounding.context`,
+//! or the prompt's grounding variable), the finished answer is scored against
+//! it. Scoring runs once the answer is complete, so it never delays the first
+//! token, and it cannot fail the request.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::grounding::{GroundingReport, Scorer};
+
+use super::body::RequestBody;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GroundingField {
+    #[serde(default)]
+    context: Option<Value>,
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+/// Passages from a JSON value: one string or a list of strings.
+pub fn passages(v: &Value) -> Option<Vec<String>> {
+    match v {
+        Value::String(s) => Some(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|i| i.as_str().map(str::to_owned))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// Reads the request's `grounding` field. `Ok(None)` = no scoring asked;
+/// `Ok(Some(vec![]))` with mode `off` is also `None`.
+pub fn take_context(body: &mut RequestBody<'_>) -> Result<Option<Option<Vec<String>>>, ApiError> {
+    let Some(raw) = body.take("grounding") else {
+        return Ok(None);
+    };
+    if raw.get() == "null" {
+        return Ok(None);
+    }
+    let field: GroundingField =
+        crate::http::extract::parse_json(raw.get().as_bytes()).map_err(|e| match e {
+            ApiError::InvalidRequest { message, param, .. } => {
+                let p = param.map_or("grounding".to_owned(), |p| format!("grounding.{p}"));
+                ApiError::invalid(format!("invalid 'grounding': {message}"), Some(&p))
+            }
+            other => other,
+        })?;
+    match field.mode.as_deref() {
+        None | Some("score") => {}
+        Some("off") => return Ok(Some(None)),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                format!("'grounding.mode' must be \"score\" or \"off\", got {other:?}"),
+                Some("grounding.mode"),
+            ))
+        }
+    }
+    let context = match field.context {
+        None => None,
+        Some(v) => Some(passages(&v).ok_or_else(|| {
+            ApiError::invalid(
+                "'grounding.context' must be a string or an array of strings",
+                Some("grounding.context"),
+            )
+        })?),
+    };
+    Ok(Some(context))
+}
+
+/// Scores an answer; a scorer fault is logged and yields no report.
+pub fn score(scorer: &Scorer, context: &[String], answer: &str) -> Option<GroundingReport> {
+    let started = std::time::Instant::now();
+    let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scorer.score(context, answer)
+    }));
+    metrics::histogram!("promptgate_grounding_seconds").record(started.elapsed().as_secs_f64());
+    match report {
+        Ok(r) => {
+            if r.flagged {
+                metrics::counter!("promptgate_grounding_flagged_total").increment(1);
+            }
+            Some(r)
+        }
+        Err(_) => {
+            tracing::error!("grounding scorer panicked; answer left unscored");
+            None
+        }
+    }
+}
