@@ -50,6 +50,27 @@ enum Command {
         #[command(subcommand)]
         command: promptgate::cli::prompts::PromptsCommand,
     },
+    /// Cost reports of a running gateway.
+    Costs {
+        #[arg(
+            long,
+            env = "PROMPTGATE_URL",
+            default_value = "http://127.0.0.1:8080",
+            global = true
+        )]
+        url: String,
+        /// Admin key, or a team key (which sees its own team only).
+        #[arg(
+            long,
+            env = "PROMPTGATE_ADMIN_KEY",
+            default_value = "",
+            hide_env_values = true,
+            global = true
+        )]
+        key: String,
+        #[command(subcommand)]
+        command: promptgate::cli::costs::CostsCommand,
+    },
     /// Evaluate a built-in scorer on a labelled data set.
     Eval {
         #[command(subcommand)]
@@ -105,6 +126,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             admin_key,
             command,
         } => promptgate::cli::prompts::run(command, &url, &admin_key).await,
+        Command::Costs { url, key, command } => {
+            promptgate::cli::costs::run(command, &url, &key).await
+        }
         Command::Eval {
             what: EvalCommand::Grounding { dataset, path },
         } => {

@@ -21,6 +21,7 @@ impl Gateway {
         let resp = req.bearer_auth(&self.key).send().await?;
         let status = resp.status();
         let text = resp.text().await?;
+        // JSON answers are parsed; anything else (CSV) is kept as text.
         let body: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         if !status.is_success() {
             let msg = body

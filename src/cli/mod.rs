@@ -3,5 +3,6 @@
 //! which writes to the store directly.
 
 pub mod client;
+pub mod costs;
 pub mod prompts;
 pub mod table;

@@ -233,6 +233,8 @@ struct StreamAnswer {
 /// A cache entry to write once the answer is complete.
 struct PendingStore {
     cache: Arc<ResponseCache>,
+    /// The registry prompt the request used (for `DELETE /v1/cache?prompt=`).
+    prompt: Option<String>,
     key: String,
     ttl: std::time::Duration,
     guard: LeaderGuard,
@@ -241,7 +243,7 @@ struct PendingStore {
 impl PendingStore {
     /// Stores a complete answer and hands it to the requests waiting for it.
     async fn complete(self, body: Bytes) {
-        let entry = self.cache.put(&self.key, body, None, self.ttl).await;
+        let entry = self.cache.put(&self.key, body, self.prompt, self.ttl).await;
         self.guard.finish(Some(entry));
     }
 }
@@ -390,6 +392,7 @@ async fn proxy(
                 if policy.store {
                     pending_store = Some(PendingStore {
                         cache: state.cache.clone(),
+                        prompt: recorder.prompt_name().map(str::to_owned),
                         key,
                         ttl: policy.ttl,
                         guard,

@@ -216,6 +216,10 @@ impl Recorder {
         self.reservation = Some((budgets, r));
     }
 
+    pub fn prompt_name(&self) -> Option<&str> {
+        self.record.prompt_name.as_deref()
+    }
+
     pub fn set_grounding_context(&mut self, context: Vec<String>) {
         self.grounding_context = Some(context);
     }

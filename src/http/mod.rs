@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers are thin: extract, call the domain code, map the result.
 
 pub mod admin;
+pub mod cache_admin;
 pub mod costs;
 pub mod extract;
 pub mod grounding;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/prompts", get(prompts::list))
         .route("/v1/prompts/{*rest}", axum::routing::any(prompts::dispatch))
         .route("/v1/costs", get(costs::report))
+        .route("/v1/cache", delete(cache_admin::clear))
         .route("/v1/requests", get(requests::list))
         .route("/v1/requests/{id}", get(requests::get_one))
         .route("/healthz", get(ops::healthz))

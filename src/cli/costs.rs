@@ -1,0 +1,116 @@
+//! `promptgate costs report`: the cost report of a running gateway as a table or CSV.
+
+use clap::Subcommand;
+use serde_json::Value;
+
+use super::client::Gateway;
+use super::table;
+
+#[derive(Subcommand)]
+pub enum CostsCommand {
+    /// Totals per group (team, key, model, prompt, version, day, tag).
+    Report {
+        #[arg(long, default_value = "team,model")]
+        group_by: String,
+        /// RFC 3339 time or YYYY-MM-DD (default: 30 days before --to).
+        #[arg(long)]
+        from: Option<String>,
+        /// RFC 3339 time or YYYY-MM-DD (default: now).
+        #[arg(long)]
+        to: Option<String>,
+        /// Only this team (admin key).
+        #[arg(long)]
+        team: Option<String>,
+        /// Print CSV instead of a table.
+        #[arg(long)]
+        csv: bool,
+    },
+}
+
+fn query(pairs: &[(&str, Option<&str>)]) -> String {
+    let parts: Vec<String> = pairs
+        .iter()
+        .filter_map(|(k, v)| {
+            v.map(|v| {
+                format!(
+                    "{k}={}",
+                    v.replace('%', "%25")
+                        .replace('&', "%26")
+                        .replace('+', "%2B")
+                        .replace(' ', "%20")
+                )
+            })
+        })
+        .collect();
+    parts.join("&")
+}
+
+pub async fn run(cmd: CostsCommand, url: &str, key: &str) -> anyhow::Result<()> {
+    let gw = Gateway::new(url, key);
+    let CostsCommand::Report {
+        group_by,
+        from,
+        to,
+        team,
+        csv,
+    } = cmd;
+    let format = if csv { "csv" } else { "json" };
+    let q = query(&[
+        ("group_by", Some(&group_by)),
+        ("from", from.as_deref()),
+        ("to", to.as_deref()),
+        ("team", team.as_deref()),
+        ("format", Some(format)),
+    ]);
+    let report = gw.get(&format!("/v1/costs?{q}")).await?;
+    if csv {
+        print!("{}", report.as_str().unwrap_or_default());
+        return Ok(());
+    }
+    let dims: Vec<String> = report["group_by"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.as_str().map(str::to_owned))
+        .collect();
+    let metrics = [
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "cost_usd",
+        "cache_hits",
+        "saved_usd",
+        "unpriced_requests",
+    ];
+    let headers: Vec<String> = dims
+        .iter()
+        .cloned()
+        .chain(metrics.iter().map(|m| m.to_string()))
+        .map(|h| h.to_uppercase())
+        .collect();
+    let rows: Vec<Vec<String>> = report["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            dims.iter()
+                .map(|d| d.as_str())
+                .chain(metrics)
+                .map(|f| match &r[f] {
+                    Value::String(s) => s.clone(),
+                    Value::Null => "-".to_owned(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect();
+    println!(
+        "{} → {}",
+        report["from"].as_str().unwrap_or_default(),
+        report["to"].as_str().unwrap_or_default()
+    );
+    let header_refs: Vec<&str> = headers.iter().map(String::as_str).collect();
+    print!("{}", table::render(&header_refs, &rows));
+    Ok(())
+}

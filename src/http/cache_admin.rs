@@ -1,0 +1,30 @@
+//! `DELETE /v1/cache`: drop cached answers (all, or one prompt's), admin only.
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::extract::{AppQuery, Auth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClearQuery {
+    prompt: Option<String>,
+}
+
+pub async fn clear(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppQuery(q): AppQuery<ClearQuery>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    state.cache.clear(q.prompt.as_deref()).await.map_err(|e| {
+        ApiError::Unavailable(format!("cache could not be cleared completely: {e}"))
+    })?;
+    Ok(Json(
+        json!({"object": "cache", "cleared": true, "prompt": q.prompt}),
+    ))
+}
