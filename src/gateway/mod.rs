@@ -424,9 +424,22 @@ async fn proxy(
         let options = body::stream_options_with_usage(body.get("stream_options"))?;
         body.set("stream_options", options);
     }
-    let max_output = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
-        .iter()
-        .find_map(|f| body.get(f).and_then(|v| v.get().parse::<i64>().ok()));
+    // Worst case output: the stated limit (or the default cap) for each of
+    // the `n` choices; embeddings generate nothing.
+    let max_output = if endpoint == Endpoint::Embeddings {
+        Some(0)
+    } else {
+        let limit = ["max_completion_tokens", "max_tokens", "max_output_tokens"]
+            .iter()
+            .find_map(|f| body.get(f).and_then(|v| v.get().parse::<i64>().ok()))
+            .unwrap_or(DEFAULT_OUTPUT_CAP);
+        let n = body
+            .get("n")
+            .and_then(|v| v.get().parse::<i64>().ok())
+            .unwrap_or(1)
+            .max(1);
+        Some(limit.saturating_mul(n))
+    };
     let upstream_body = body.to_bytes(&raw);
     drop(body);
     recorder.set_request_body(upstream_body.clone());

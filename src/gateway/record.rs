@@ -45,6 +45,9 @@ impl Outcome {
 
 pub struct Recorder {
     sink: RecordSink,
+    /// Set once the record went to the writer; a recorder dropped before
+    /// that (the client left while we waited for the upstream) still writes.
+    sent: bool,
     /// Prices for the ledger entry.
     prices: Arc<PriceTable>,
     /// The body sent upstream, kept (refcounted) for token estimation when
@@ -74,6 +77,7 @@ impl Recorder {
         };
         Recorder {
             sink,
+            sent: false,
             prices,
             request_body: None,
             reservation: None,
@@ -280,7 +284,9 @@ impl Recorder {
         error: Option<String>,
     ) {
         self.fill(status, outcome, usage, error);
-        self.sink.send(self.record).await;
+        self.sent = true;
+        let record = std::mem::take(&mut self.record);
+        self.sink.send(record).await;
     }
 
     /// Sends the record from synchronous code (stream completion or drop).
@@ -292,6 +298,30 @@ impl Recorder {
         error: Option<String>,
     ) {
         self.fill(status, outcome, usage, error);
-        self.sink.send_now(self.record);
+        self.sent = true;
+        let record = std::mem::take(&mut self.record);
+        self.sink.send_now(record);
+    }
+}
+
+/// Status recorded when the client went away before an answer was sent
+/// (the code nginx uses for the same event).
+pub const CLIENT_CLOSED_STATUS: u16 = 499;
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        if !self.sent {
+            // The request future was dropped: the client disconnected before
+            // the answer. Record it (and release any budget reservation).
+            self.fill(
+                CLIENT_CLOSED_STATUS,
+                Outcome::ClientClosed,
+                None,
+                Some("client closed the connection before the answer".into()),
+            );
+            self.sent = true;
+            let record = std::mem::take(&mut self.record);
+            self.sink.send_now(record);
+        }
     }
 }

@@ -67,6 +67,9 @@ pub enum ResolveError {
 
 pub struct LiveRegistry {
     snapshot: RwLock<Arc<Snapshot>>,
+    /// One reload at a time: a slow reload that read older rows must not
+    /// finish after a newer one and put stale prompts back.
+    reloading: tokio::sync::Mutex<()>,
     revision: std::sync::atomic::AtomicI64,
 }
 
@@ -99,6 +102,7 @@ impl LiveRegistry {
     pub async fn load(store: &dyn Store) -> anyhow::Result<LiveRegistry> {
         let live = LiveRegistry {
             snapshot: RwLock::new(Arc::new(Snapshot::default())),
+            reloading: tokio::sync::Mutex::new(()),
             revision: std::sync::atomic::AtomicI64::new(-1),
         };
         live.reload(store).await?;
@@ -114,6 +118,7 @@ impl LiveRegistry {
 
     /// Rebuilds from the store. Versions already compiled are reused.
     pub async fn reload(&self, store: &dyn Store) -> anyhow::Result<()> {
+        let _one_at_a_time = self.reloading.lock().await;
         let revision = store.registry_revision().await?;
         let rows = store.all_prompt_versions().await?;
         let labels = store.all_prompt_labels().await?;

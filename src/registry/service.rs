@@ -66,6 +66,7 @@ pub async fn create_version(
         })?;
     }
     let content = new.validate()?;
+    let labels = new.labels.clone();
     let now = crate::time::now_ms();
     let version = PromptVersion::new(
         name,
@@ -82,13 +83,26 @@ pub async fn create_version(
         let snap = live.snapshot();
         if let Some(latest) = snap.prompts.get(name).and_then(|p| p.latest()) {
             if latest.version.sha256 == version.sha256 {
-                return Ok((latest.version.clone(), false));
+                // Labels the file newly declares are still created.
+                let existing = snap.prompts.get(name).map(|p| &p.labels);
+                let missing: Vec<&String> = labels
+                    .iter()
+                    .filter(|l| existing.is_none_or(|e| !e.contains_key(*l)))
+                    .collect();
+                let found = latest.version.clone();
+                if !missing.is_empty() {
+                    let target = format!("{{\"version\":{}}}", found.version);
+                    for l in missing {
+                        store.move_label(name, l, &target, author, now).await?;
+                    }
+                    live.reload(store).await?;
+                }
+                return Ok((found, false));
             }
         }
     }
     // What is stored is the content in the request's own shape, so that it
     // reads back through the same validation. Labels travel separately.
-    let labels = new.labels.clone();
     let stored = NewVersion {
         labels: Vec::new(),
         commit_message: None,

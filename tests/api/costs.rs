@@ -374,7 +374,18 @@ struct Sent {
 }
 
 #[tokio::test]
-async fn report_totals_and_costs_are_exact() {
+async fn report_totals_and_costs_are_exact_sqlite() {
+    exactness(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn report_totals_and_costs_are_exact_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        exactness(db).await;
+    }
+}
+
+async fn exactness(db: TestDb) {
     const TEAMS: [&str; 3] = ["alpha", "beta", "gamma"];
     const MODELS: [&str; 3] = ["mock-1", "priced-x", "cached-z"];
     const N: usize = 324;
@@ -386,7 +397,6 @@ async fn report_totals_and_costs_are_exact() {
     .into_iter()
     .collect();
 
-    let db = TestDb::sqlite();
     let mut config = base_config(db.url());
     config.upstreams = vec![
         http_upstream("priced", mock_upstream().await, &["priced-*"], 30),
@@ -810,7 +820,9 @@ async fn worst_case_upstream() -> std::net::SocketAddr {
         let req: Value = serde_json::from_slice(&body).expect("json body");
         let model = req["model"].as_str().unwrap_or_default().to_owned();
         let prompt = promptgate::costs::count_chat_prompt(&model, &req["messages"]);
-        let completion = req["max_tokens"].as_i64().expect("max_tokens");
+        // Every choice may use all of `max_tokens` (OpenAI bills all choices).
+        let n = req["n"].as_i64().unwrap_or(1);
+        let completion = n * req["max_tokens"].as_i64().expect("max_tokens");
         tokio::time::sleep(Duration::from_millis(100)).await;
         axum::Json(
             json!({"id": "w", "object": "chat.completion", "created": 1, "model": model,
@@ -987,8 +999,14 @@ async fn race(r: &Racers<'_>, team: &str, model: &str) {
         loop {
             let (status, body) = get_json(app, key, &format!("/v1/teams/{team}/budget")).await;
             assert_eq!(status, 200, "{body}");
-            let done = body["reserved_usd"] == "0" && dec_of(&body["spent_usd"]) == counted;
-            if done {
+            // Nothing reserved = every success has settled (settling moves a
+            // reservation to spent in one atomic step).
+            if body["reserved_usd"] == "0" {
+                assert_eq!(
+                    dec_of(&body["spent_usd"]),
+                    counted,
+                    "{model}: replica {i}'s counter = Σ recorded costs (micro-USD, rounded up): {body}"
+                );
                 assert_eq!(
                     dec_of(&body["remaining_usd"]),
                     (budget - counted).max(Decimal::ZERO),
@@ -998,7 +1016,7 @@ async fn race(r: &Racers<'_>, team: &str, model: &str) {
             }
             assert!(
                 start.elapsed() < HANG_GUARD,
-                "{model}: replica {i}'s counter never settled to spent {counted}: {body}"
+                "{model}: replica {i}'s reservations were never settled: {body}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -1142,8 +1160,18 @@ async fn teams_see_only_their_own_costs_and_records() {
 // --- 6. CSV ----------------------------------------------------------------------------
 
 #[tokio::test]
-async fn csv_report_quotes_per_rfc_4180() {
-    let db = TestDb::sqlite();
+async fn csv_report_quotes_per_rfc_4180_sqlite() {
+    csv_report(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn csv_report_quotes_per_rfc_4180_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        csv_report(db).await;
+    }
+}
+
+async fn csv_report(db: TestDb) {
     let app = spawn_app(base_config(db.url())).await;
     let key = app.team_key("csv").await;
     let tricky = "a,\"b\"";
@@ -1389,5 +1417,186 @@ async fn report_and_budget_validation() {
         Some("budget_exceeded"),
         "{body}"
     );
+    app.stop().await;
+}
+
+// --- 8. what a reservation must cover ----------------------------------------------------
+
+/// Sets a budget for `team` on `app` (admin) and returns the team's key.
+async fn team_with_budget(app: &TestApp, team: &str, usd: &str) -> String {
+    let key = app.team_key(team).await;
+    let (status, body) = put_json(
+        app,
+        ADMIN_KEY,
+        &format!("/v1/teams/{team}/budget"),
+        json!({"usd": usd, "period": "day"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    key
+}
+
+/// `n` choices may each use `max_tokens`: the worst case is n × max_tokens.
+/// Here one call with n = 8 can cost 8 × $0.002 = $0.016, more than the whole
+/// $0.01 budget, so it must be refused up front.
+#[tokio::test]
+async fn worst_case_counts_every_choice() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(budget_config(db.url()).await).await;
+    let key = team_with_budget(&app, "choosers", BUDGET_USD).await;
+    let resp = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "full-x", "n": 8, "max_tokens": MAX_TOKENS, "messages": race_messages()}),
+        )
+        .await;
+    let status = resp.status().as_u16();
+    let id = request_id(&resp);
+    let body: Value = resp.json().await.unwrap();
+    let rec = app.record(&key, &id).await;
+    assert_eq!(
+        status, 429,
+        "worst case 8 x {MAX_TOKENS} output tokens > budget {BUDGET_USD}, yet the call ran \
+         and cost {} (record {rec}, answer usage {})",
+        rec["cost_usd"], body["usage"]
+    );
+    assert_eq!(openai_error(&body).2.as_deref(), Some("budget_exceeded"));
+    app.stop().await;
+}
+
+/// An embedding produces no output tokens: its worst case is its input, so a
+/// small budget (here $0.01, i.e. ~10,000 mock input tokens) admits it. With
+/// no max_tokens it must not be charged the 16,384-output-token default.
+#[tokio::test]
+async fn embeddings_are_not_reserved_as_if_they_generated_text() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = team_with_budget(&app, "embedders", BUDGET_USD).await;
+    let resp = app
+        .post(
+            &key,
+            "/v1/embeddings",
+            json!({"model": "mock-embedding", "input": "embed this short text"}),
+        )
+        .await;
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        status, 200,
+        "an embedding of a few tokens (cost ~ $0.00001) is refused under a $0.01 budget: {body}"
+    );
+    app.stop().await;
+}
+
+/// An upstream that holds a non-stream answer until released, and tells the
+/// test when the request arrived and when the gateway gave up on it.
+struct Held {
+    addr: std::net::SocketAddr,
+    arrived: mpsc::UnboundedReceiver<()>,
+    dropped: mpsc::UnboundedReceiver<()>,
+    release: Arc<tokio::sync::Notify>,
+}
+
+async fn held_upstream() -> Held {
+    let (arrived_tx, arrived) = mpsc::unbounded_channel();
+    let (dropped_tx, dropped) = mpsc::unbounded_channel::<()>();
+    let release = Arc::new(tokio::sync::Notify::new());
+    let gate = release.clone();
+    let router = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move || {
+            let (arrived_tx, dropped_tx, gate) =
+                (arrived_tx.clone(), dropped_tx.clone(), gate.clone());
+            async move {
+                struct OnDrop(mpsc::UnboundedSender<()>, bool);
+                impl Drop for OnDrop {
+                    fn drop(&mut self) {
+                        if !self.1 {
+                            let _ = self.0.send(());
+                        }
+                    }
+                }
+                let mut guard = OnDrop(dropped_tx, false);
+                let _ = arrived_tx.send(());
+                gate.notified().await;
+                guard.1 = true;
+                axum::Json(json!({"id": "h", "object": "chat.completion", "created": 1,
+                    "model": "held-x", "choices": [{"index": 0, "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "late"}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}}))
+            }
+        }),
+    );
+    Held {
+        addr: serve(router).await,
+        arrived,
+        dropped,
+        release,
+    }
+}
+
+/// A client that gives up on a non-stream call while the upstream is still
+/// working: the call still leaves a record, and its reservation is released
+/// (else every abandoned call would eat its worst case out of the budget for
+/// the rest of the period).
+#[tokio::test]
+async fn abandoned_non_stream_call_is_recorded_and_releases_its_reservation() {
+    let mut held = held_upstream().await;
+    let db = TestDb::sqlite();
+    let mut config = base_config(db.url());
+    config.upstreams = vec![http_upstream("held", held.addr, &["held-*"], 30)];
+    config.prices.insert("held-x".into(), mock_price().config());
+    let app = spawn_app(config).await;
+    let key = team_with_budget(&app, "quitters", "1").await;
+
+    let request = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .header("x-request-id", "abandoned-call-1")
+        .json(&json!({"model": "held-x", "max_tokens": MAX_TOKENS, "messages": race_messages()}))
+        .send();
+    let client = tokio::spawn(request);
+    tokio::time::timeout(HANG_GUARD, held.arrived.recv())
+        .await
+        .expect("the call reached the upstream");
+    let path = "/v1/teams/quitters/budget";
+    let (_, during) = get_json(&app, &key, path).await;
+    assert_ne!(
+        during["reserved_usd"], "0",
+        "the call holds a reservation: {during}"
+    );
+
+    // The client leaves. Wait until the gateway has given up on the upstream
+    // call (its request to the upstream is dropped) before releasing it.
+    client.abort();
+    let _ = client.await;
+    let cancelled = tokio::time::timeout(Duration::from_secs(10), held.dropped.recv())
+        .await
+        .is_ok();
+    held.release.notify_waiters();
+    eprintln!("gateway cancelled the upstream call: {cancelled}");
+
+    let start = Instant::now();
+    let record = loop {
+        let (status, body) = get_json(&app, ADMIN_KEY, "/v1/requests/abandoned-call-1").await;
+        if status == 200 {
+            break Some(body);
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (_, after) = get_json(&app, &key, path).await;
+    assert!(
+        record.is_some() && after["reserved_usd"] == "0",
+        "abandoned call: record {record:?}; budget afterwards {after} \
+         (gateway cancelled the upstream call: {cancelled})"
+    );
+    if let Some(rec) = record {
+        assert_eq!(rec["outcome"], "client_closed", "{rec}");
+    }
     app.stop().await;
 }

@@ -1449,7 +1449,7 @@ async fn capture_upstream() -> (std::net::SocketAddr, Arc<Mutex<Vec<(String, Val
     (serve(router).await, seen)
 }
 
-/// BUG witness: on `POST /v1/responses` (where `prompt` is OpenAI's own field,
+/// Regression: on `POST /v1/responses` (where `prompt` is OpenAI's own field,
 /// so only the `prompt_*` aliases apply) the rendered messages must go into
 /// the Responses API's `input`, not into a chat-style `messages` field that
 /// the Responses API does not have.
@@ -1487,16 +1487,19 @@ async fn responses_api_gets_the_rendered_prompt_in_input() {
         input.last().unwrap().to_string().contains("thanks"),
         "client input kept last: {sent}"
     );
+    // The Responses API spells the output limit `max_output_tokens`.
+    assert_eq!(sent["max_output_tokens"], 50, "{sent}");
+    assert!(sent.get("max_tokens").is_none(), "{sent}");
     for k in ["prompt_id", "prompt_variables"] {
         assert!(sent.get(k).is_none(), "{k} forwarded: {sent}");
     }
     app.stop().await;
 }
 
-/// BUG witness: names that end in a route word (`…/diff`, `…/render`,
-/// `…/versions`, `…/labels/x`) are valid prompt names, can be created, and
-/// then can never be read back because the path parser takes the last segment
-/// as the route. Either refuse such names (400 naming `name`) or serve them.
+/// Regression: names containing a route word (`…/diff`, `…/render`,
+/// `…/versions`, `…/labels/x`) used to be created and then never read back,
+/// because the path parser takes the last segments as the route. Either
+/// refuse such names (400 naming `name`) or serve them.
 #[tokio::test]
 async fn every_creatable_prompt_name_is_addressable() {
     let db = TestDb::sqlite();
@@ -1529,9 +1532,8 @@ async fn every_creatable_prompt_name_is_addressable() {
     app.stop().await;
 }
 
-/// BUG witness: an API label move on a file-sourced prompt (an emergency
-/// rollback) is silently reverted by the next start/sync, because the sync
-/// re-applies the file's `promptgate.labels` even when the file is unchanged.
+/// Regression: an API label move on a file-sourced prompt (an emergency
+/// rollback) must survive the next start/sync; the sync used to re-apply the file's `promptgate.labels` even when the file was unchanged.
 /// Either refuse label moves on file prompts (409) or keep the move.
 #[tokio::test]
 async fn rollback_of_a_file_prompt_is_not_undone_by_a_restart() {
@@ -1623,4 +1625,35 @@ async fn concurrent_creates_number_versions_without_gaps() {
         assert_eq!(versions, (1..=n).rev().collect::<Vec<_>>());
         app.stop().await;
     }
+}
+
+/// Only front-matter labels changed (content identical, so no new version):
+/// the sync must still create a label the file newly declares, without
+/// touching labels moved by hand.
+#[tokio::test]
+async fn a_label_added_in_a_file_is_created_by_the_next_sync() {
+    let db = TestDb::sqlite();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("greet.prompt"), GREET_FILE).unwrap();
+    let mut config = base_config(db.url());
+    config.prompts_dir = dir.path().to_path_buf();
+    let app = spawn_app(config).await;
+    std::fs::write(
+        dir.path().join("greet.prompt"),
+        GREET_FILE.replace(
+            "promptgate.labels: [production]",
+            "promptgate.labels: [production, staging]",
+        ),
+    )
+    .unwrap();
+    let (store, registry) = (app.state.store.as_ref(), &app.state.registry);
+    assert_eq!(sync_dir(store, registry, dir.path()).await.unwrap(), (0, 1));
+    let a = get(&app, ADMIN_KEY, "/v1/prompts/greet?label=staging").await;
+    assert_eq!(
+        (a.status, a.body["version"].as_i64()),
+        (200, Some(1)),
+        "the file declares `staging`, the registry does not have it: {}",
+        a.body
+    );
+    app.stop().await;
 }
