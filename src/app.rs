@@ -64,8 +64,7 @@ impl App {
         prices
             .apply_overrides(config.prices.iter())
             .map_err(|e| anyhow::anyhow!("configuration key `prices`: {e}"))?;
-        // Tokenizers load once, off the request path.
-        tokio::task::spawn_blocking(crate::costs::warm_up);
+
         let budgets = Arc::new(
             crate::costs::enforcer::Budgets::new(
                 store.clone(),
@@ -75,6 +74,12 @@ impl App {
             .await?,
         );
         budgets.spawn_refresh(Duration::from_secs(1));
+        if budgets.any() {
+            // Budgeted requests count prompt tokens: load the tokenizer now,
+            // off the request path. Without budgets it loads on first need
+            // (a stream without usage), sparing ~50 MiB of memory.
+            tokio::task::spawn_blocking(crate::costs::warm_up);
+        }
         let cache = Arc::new(ResponseCache::new(
             config.cache.max_bytes,
             config.cache.redis_url.as_deref(),

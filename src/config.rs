@@ -154,7 +154,9 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: "sqlite://data/promptgate.db".into(),
-            max_connections: 8,
+            // SQLite has one writer; each connection holds its own page cache
+            // and thread. PostgreSQL deployments may raise it.
+            max_connections: 4,
         }
     }
 }
@@ -170,7 +172,7 @@ impl Default for LimitsConfig {
 impl Default for RecordsConfig {
     fn default() -> Self {
         RecordsConfig {
-            queue_capacity: 65_536,
+            queue_capacity: 8_192,
             batch_size: 512,
         }
     }

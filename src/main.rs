@@ -4,6 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: less fragmentation than glibc's allocator under many small,
+/// short-lived allocations across threads (lower RSS, fewer cycles).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use promptgate::{App, Config};
 
 #[derive(Parser)]

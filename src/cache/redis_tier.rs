@@ -152,7 +152,8 @@ impl RedisTier {
                 let _: () = conn.del(&set).await?;
             }
             None => {
-                let pattern = format!("{}:*", self.prefix);
+                // Only cache keys: budget counters share the prefix.
+                let pattern = format!("{}:resp:*", self.prefix);
                 let mut keys = Vec::new();
                 let mut cursor: u64 = 0;
                 loop {
@@ -160,6 +161,23 @@ impl RedisTier {
                         .arg(cursor)
                         .arg("MATCH")
                         .arg(&pattern)
+                        .arg("COUNT")
+                        .arg(1000)
+                        .query_async(&mut conn)
+                        .await?;
+                    keys.extend(batch);
+                    if next == 0 {
+                        break;
+                    }
+                    cursor = next;
+                }
+                let sets = format!("{}:prompt:*", self.prefix);
+                let mut cursor: u64 = 0;
+                loop {
+                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+                        .arg(cursor)
+                        .arg("MATCH")
+                        .arg(&sets)
                         .arg("COUNT")
                         .arg(1000)
                         .query_async(&mut conn)

@@ -134,6 +134,11 @@ impl Budgets {
         });
     }
 
+    /// Whether any team has a budget.
+    pub fn any(&self) -> bool {
+        self.limits.read().map(|l| !l.is_empty()).unwrap_or(false)
+    }
+
     pub fn limit(&self, team: &str) -> Option<Limit> {
         self.limits.read().ok()?.get(team).copied()
     }

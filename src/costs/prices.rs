@@ -51,7 +51,7 @@ impl Price {
     }
 }
 
-/// A price from config: `[costs.prices."my-model"] input = "0.5" output = "1.5"`.
+/// A price from config: `[prices."my-model"] input = "0.5" output = "1.5"`.
 /// Decimal strings, never floats, so "0.075" stays 0.075.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]

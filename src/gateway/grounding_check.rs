@@ -32,14 +32,22 @@ pub fn passages(v: &Value) -> Option<Vec<String>> {
     }
 }
 
-/// Reads the request's `grounding` field. `Ok(None)` = no scoring asked;
-/// `Ok(Some(vec![]))` with mode `off` is also `None`.
-pub fn take_context(body: &mut RequestBody<'_>) -> Result<Option<Option<Vec<String>>>, ApiError> {
+/// What the request's `grounding` field asks for.
+#[derive(Debug, Default)]
+pub struct Ask {
+    /// `mode: "off"`: no scoring, not even against a prompt's grounding variable.
+    pub off: bool,
+    /// Passages given in the request (else the prompt's grounding variable applies).
+    pub context: Option<Vec<String>>,
+}
+
+/// Reads (and removes) the request's `grounding` field.
+pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
     let Some(raw) = body.take("grounding") else {
-        return Ok(None);
+        return Ok(Ask::default());
     };
     if raw.get() == "null" {
-        return Ok(None);
+        return Ok(Ask::default());
     }
     let field: GroundingField =
         crate::http::extract::parse_json(raw.get().as_bytes()).map_err(|e| match e {
@@ -51,7 +59,12 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Option<Option<Vec<Stri
         })?;
     match field.mode.as_deref() {
         None | Some("score") => {}
-        Some("off") => return Ok(Some(None)),
+        Some("off") => {
+            return Ok(Ask {
+                off: true,
+                context: None,
+            })
+        }
         Some(other) => {
             return Err(ApiError::invalid(
                 format!("'grounding.mode' must be \"score\" or \"off\", got {other:?}"),
@@ -68,7 +81,10 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Option<Option<Vec<Stri
             )
         })?),
     };
-    Ok(Some(context))
+    Ok(Ask {
+        off: false,
+        context,
+    })
 }
 
 /// Scores an answer; a scorer fault is logged and yields no report.

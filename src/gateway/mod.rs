@@ -274,10 +274,10 @@ async fn proxy(
             .and_then(|v| prompt.variables.get(v))
             .and_then(grounding_check::passages);
     }
-    let context = match asked_grounding {
-        Some(None) => None,               // mode "off"
-        Some(Some(given)) => Some(given), // explicit context
-        None => prompt_context,
+    let context = if asked_grounding.off {
+        None
+    } else {
+        asked_grounding.context.or(prompt_context)
     };
     if let Some(ctx) = context.filter(|c| !c.is_empty()) {
         recorder.set_grounding_context(ctx);
@@ -495,7 +495,7 @@ async fn proxy(
         .map_err(|e| upstream_failure(&upstream, e))?;
     let usage = match usage::from_body(&bytes) {
         Some(u) => Some(u),
-        None => estimate_from_answer(endpoint, &bytes, recorder),
+        None => estimate_from_answer(endpoint, bytes.clone(), recorder).await,
     };
     if let Some(store) = pending_store {
         store.complete(bytes.clone()).await;
@@ -528,7 +528,11 @@ async fn reserve_budget(
         // Unpriced: nothing to hold; the record shows it as unpriced.
         return Ok(());
     };
-    let prompt_tokens = estimate::prompt_tokens(endpoint, model, upstream_body);
+    let (owned_model, body) = (model.to_owned(), upstream_body.clone());
+    let prompt_tokens =
+        tokio::task::spawn_blocking(move || estimate::prompt_tokens(endpoint, &owned_model, &body))
+            .await
+            .map_err(ApiError::internal)?;
     let worst = crate::costs::worst_case_cost(
         price,
         prompt_tokens,
@@ -550,22 +554,25 @@ async fn reserve_budget(
 }
 
 /// Counts tokens locally for an answer that came without `usage`.
-fn estimate_from_answer(
+/// Tokenizing runs on the blocking pool: it is CPU work, and the first use
+/// of an encoding loads it.
+async fn estimate_from_answer(
     endpoint: Endpoint,
-    bytes: &[u8],
+    bytes: Bytes,
     recorder: &mut Recorder,
 ) -> Option<usage::Usage> {
-    let answer: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let model = recorder.model()?.to_owned();
-    let text = estimate::answer_text(endpoint, &answer);
-    let u = estimate::usage(
-        endpoint,
-        &model,
-        recorder.request_body().map(|b| &b[..]),
-        &text,
-    );
+    let request = recorder.request_body().cloned();
+    let counted = tokio::task::spawn_blocking(move || {
+        let answer: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let text = estimate::answer_text(endpoint, &answer);
+        Some(estimate::usage(endpoint, &model, request.as_deref(), &text))
+    })
+    .await
+    .ok()
+    .flatten()?;
     recorder.mark_estimated();
-    Some(u)
+    Some(counted)
 }
 
 /// Scores a complete JSON answer against the request's context, if any.
@@ -682,22 +689,22 @@ impl StreamHooks for ProxyHooks {
             if let Some(ttft) = end.seen.ttft {
                 rec.set_ttft(ttft);
             }
-            let mut usage = end.seen.usage;
-            if usage.is_none() {
-                // No usage chunk (the client left, or the upstream sends none):
-                // count what was streamed.
-                if let Some(model) = rec.model().map(str::to_owned) {
-                    let text = estimate::streamed_text(self.endpoint, &chunks);
-                    usage = Some(estimate::usage(
-                        self.endpoint,
-                        &model,
-                        rec.request_body().map(|b| &b[..]),
-                        &text,
-                    ));
-                    rec.mark_estimated();
+            let model = rec.model().map(str::to_owned);
+            match (end.seen.usage, model) {
+                (None, Some(model)) => {
+                    // No usage chunk (the client left, or the upstream sends
+                    // none): count what was streamed, on the blocking pool.
+                    let endpoint = self.endpoint;
+                    tokio::task::spawn_blocking(move || {
+                        let text = estimate::streamed_text(endpoint, &chunks);
+                        let request = rec.request_body().cloned();
+                        let usage = estimate::usage(endpoint, &model, request.as_deref(), &text);
+                        rec.mark_estimated();
+                        rec.finish_now(200, end.outcome, Some(usage), end.error);
+                    });
                 }
+                (usage, _) => rec.finish_now(200, end.outcome, usage, end.error),
             }
-            rec.finish_now(200, end.outcome, usage, end.error);
         }
     }
 }

@@ -175,6 +175,8 @@ pub async fn put_budget(
     };
     state.store.put_budget(&row).await?;
     state.budgets.reload().await.map_err(ApiError::Internal)?;
+    // Budgeted requests count prompt tokens; load the tokenizer now.
+    tokio::task::spawn_blocking(crate::costs::warm_up);
     let usage = state
         .budgets
         .usage(&team)

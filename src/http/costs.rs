@@ -152,7 +152,10 @@ pub async fn report(
             Ok(Json(json!({"object": "cost_report", "from": from, "to": to, "group_by": names, "rows": out})).into_response())
         }
         "csv" => {
-            let mut w = csv::Writer::from_writer(Vec::new());
+            // RFC 4180: CRLF line ends, quoting where needed.
+            let mut w = csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(Vec::new());
             let header: Vec<&str> = group_by.iter().map(|d| d.name()).chain(METRICS).collect();
             w.write_record(&header).map_err(ApiError::internal)?;
             for r in &rows {
