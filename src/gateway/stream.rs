@@ -118,8 +118,9 @@ impl TeeStream {
                 std::borrow::Cow::Owned(v) => Bytes::copy_from_slice(v),
             };
             self.seen.data.push(payload);
-            // Cheap pre-check: only events that mention usage are parsed for it.
-            if memchr::memmem::find(&data, b"\"usage\"").is_some() {
+            // Cheap pre-check: only events whose usage is an object are parsed
+            // (with usage forced on, every chunk carries `"usage":null`).
+            if has_usage_object(&data) {
                 if let Some(found) = usage::from_chunk(&data) {
                     self.seen.usage = Some(found.usage);
                     self.complete |= found.terminal;
@@ -167,8 +168,19 @@ impl Stream for TeeStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
-            if let Some(bytes) = this.out.pop_front() {
-                return Poll::Ready(Some(Ok(bytes)));
+            if let Some(first) = this.out.pop_front() {
+                // Events that arrived together leave together: one write (and
+                // one syscall) per upstream read, not one per event.
+                if this.out.is_empty() {
+                    return Poll::Ready(Some(Ok(first)));
+                }
+                let total = first.len() + this.out.iter().map(Bytes::len).sum::<usize>();
+                let mut joined = bytes::BytesMut::with_capacity(total);
+                joined.extend_from_slice(&first);
+                for b in this.out.drain(..) {
+                    joined.extend_from_slice(&b);
+                }
+                return Poll::Ready(Some(Ok(joined.freeze())));
             }
             if this.finished {
                 return Poll::Ready(None);
@@ -237,8 +249,41 @@ impl Drop for TeeStream {
     }
 }
 
+/// Whether `"usage"` in this JSON is followed by an object (not `null`).
+fn has_usage_object(data: &[u8]) -> bool {
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&data[from..], b"\"usage\"") {
+        let after = &data[from + at + 7..];
+        let mut rest = after.iter().skip_while(|b| b.is_ascii_whitespace());
+        if rest.next() == Some(&b':') && rest.find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
+            return true;
+        }
+        from += at + 7;
+    }
+    false
+}
+
 /// Frames that are already known (a cached answer), as a body stream with
 /// the same trailer and end handling as a live one.
 pub fn replayed(frames: Vec<Bytes>) -> BodyStream {
     Box::pin(futures_util::stream::iter(frames.into_iter().map(Ok)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_usage_object;
+
+    #[test]
+    fn usage_object_precheck() {
+        assert!(has_usage_object(
+            br#"{"choices":[],"usage":{"prompt_tokens":1}}"#
+        ));
+        assert!(has_usage_object(br#"{"usage" : { "prompt_tokens":1}}"#));
+        assert!(!has_usage_object(
+            br#"{"choices":[{"delta":{}}],"usage":null}"#
+        ));
+        assert!(!has_usage_object(
+            br#"{"choices":[{"delta":{"content":"\"usage\""}}]}"#
+        ));
+    }
 }

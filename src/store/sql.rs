@@ -142,9 +142,17 @@ macro_rules! impl_store {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await?;
+                // Chunks of a few fixed sizes: each distinct statement text is
+                // prepared and cached per connection, so arbitrary batch sizes
+                // would fill the statement cache with large one-off statements.
+                let mut rest = records;
+                while !rest.is_empty() {
+                    let size = [512, 64, 8, 1].into_iter().find(|s| *s <= rest.len()).unwrap_or(1);
+                    let (chunk, tail) = rest.split_at(size);
+                    rest = tail;
                 let mut builder: sqlx::QueryBuilder<$db> =
                     sqlx::QueryBuilder::new(format!("INSERT INTO requests ({RECORD_COLUMNS}) "));
-                builder.push_values(records, |mut row, r| {
+                builder.push_values(chunk, |mut row, r| {
                     row.push_bind(&r.id)
                         .push_bind(&r.team)
                         .push_bind(&r.key_id)
@@ -177,6 +185,7 @@ macro_rules! impl_store {
                         .push_bind(&r.grounding);
                 });
                 builder.build().execute(&mut *tx).await?;
+                }
                 tx.commit().await
             }
 

@@ -14,6 +14,9 @@ use tokio::task::JoinHandle;
 
 use super::{RequestRecord, Store};
 
+/// How long a partial batch waits for company before it is written.
+const LINGER: Duration = Duration::from_millis(5);
+
 /// The sending half, cloned into every request.
 #[derive(Clone)]
 pub struct RecordSink {
@@ -100,6 +103,17 @@ async fn run(
         };
         if received == 0 {
             return;
+        }
+        // At low request rates every record would be its own transaction;
+        // a short linger gathers the next few into the same one.
+        if !closing && batch.len() < batch_size {
+            tokio::time::sleep(LINGER).await;
+            while batch.len() < batch_size {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
         }
         write_with_retry(store.as_ref(), &batch).await;
         metrics::counter!("promptgate_records_written_total").increment(batch.len() as u64);

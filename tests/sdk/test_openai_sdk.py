@@ -544,3 +544,33 @@ def test_prompt_from_the_registry_via_extra_body(client, gateway):
             model="mock-echo", messages=own, extra_body={"prompt": {"id": name, "variables": {"persona": "x"}}}
         )
     assert info.value.param == "prompt.variables.name"
+
+
+GROUNDING_CONTEXT = "The Eiffel Tower is 330 metres tall and stands in Paris. It opened in 1889."
+
+
+def test_grounding_headers_on_a_non_stream_answer(client):
+    """`extra_body={"grounding": …}`: the answer (here the user's own words,
+    repeated by `mock-repeat`) is scored and the verdict comes back in headers."""
+    raw = client.chat.completions.with_raw_response.create(
+        model="mock-repeat",
+        messages=[{"role": "user", "content": "The Eiffel Tower opened in 1925 in Berlin."}],
+        extra_body={"grounding": {"context": [GROUNDING_CONTEXT]}},
+    )
+    assert raw.headers["x-promptgate-flagged"] == "true"
+    assert 0.0 <= float(raw.headers["x-promptgate-grounding"]) < 1.0
+    assert raw.parse().choices[0].message.content.startswith("The Eiffel Tower")
+
+
+def test_grounding_comment_does_not_disturb_the_sdk_stream(client):
+    """The verdict travels as an SSE comment before `[DONE]`; the SDK ignores
+    it and still yields every chunk."""
+    answer = "The Eiffel Tower opened in 1889."
+    stream = client.chat.completions.create(
+        model="mock-repeat",
+        messages=[{"role": "user", "content": answer}],
+        stream=True,
+        extra_body={"grounding": {"context": [GROUNDING_CONTEXT]}},
+    )
+    text = "".join((c.choices[0].delta.content or "") for c in stream if c.choices)
+    assert text == answer
