@@ -159,10 +159,25 @@ async fn main() {
     } else {
         println!("PROMPTGATE_TEST_POSTGRES_URL not set: PostgreSQL skipped");
     }
-    for (name, url) in backends {
-        let store = store::connect(&url, 4).await.expect("connect");
+    for (name, url) in &backends {
+        let store = store::connect(url, 4).await.expect("connect");
         let rate = writer_throughput(store.clone(), n).await;
         println!("{name}: batch writer {rate:>10.0} records/s ({n} records, batches of 512)");
         report_latency(store.as_ref(), month).await;
+    }
+    // The PostgreSQL database was made for this run: remove it.
+    if let (Some((_, url)), Ok(admin)) = (
+        backends.get(1),
+        std::env::var("PROMPTGATE_TEST_POSTGRES_URL"),
+    ) {
+        use sqlx::{Connection, Executor};
+        if let (Some(name), Ok(mut conn)) = (
+            url.rsplit('/').next(),
+            sqlx::PgConnection::connect(&admin).await,
+        ) {
+            let _ = conn
+                .execute(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)").as_str())
+                .await;
+        }
     }
 }
