@@ -145,8 +145,11 @@ async fn pg_database(admin_url: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() {
-    let n = env_n("RECORDS", 200_000);
-    let month = env_n("MONTH_RECORDS", 500_000);
+    // `cargo bench` passes `--bench`; under `cargo test` this runs as a quick
+    // smoke test of the same code with small sizes.
+    let full = std::env::args().any(|a| a == "--bench");
+    let n = env_n("RECORDS", if full { 200_000 } else { 2_000 });
+    let month = env_n("MONTH_RECORDS", if full { 500_000 } else { 5_000 });
     let dir = tempfile::tempdir().expect("tempdir");
     let mut backends = vec![(
         "sqlite",
