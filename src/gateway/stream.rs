@@ -167,24 +167,11 @@ impl Stream for TeeStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
-        loop {
-            if let Some(first) = this.out.pop_front() {
-                // Events that arrived together leave together: one write (and
-                // one syscall) per upstream read, not one per event.
-                if this.out.is_empty() {
-                    return Poll::Ready(Some(Ok(first)));
-                }
-                let total = first.len() + this.out.iter().map(Bytes::len).sum::<usize>();
-                let mut joined = bytes::BytesMut::with_capacity(total);
-                joined.extend_from_slice(&first);
-                for b in this.out.drain(..) {
-                    joined.extend_from_slice(&b);
-                }
-                return Poll::Ready(Some(Ok(joined.freeze())));
-            }
-            if this.finished {
-                return Poll::Ready(None);
-            }
+        // Read everything the upstream has ready, then write it to the client
+        // in one piece: one write (and one syscall) per burst, not per event.
+        // Nothing waits for more: the first `Pending` flushes what we have.
+        let mut got_bytes = false;
+        while !this.finished {
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if this.seen.ttft.is_none() {
@@ -193,8 +180,7 @@ impl Stream for TeeStream {
                         metrics::histogram!("promptgate_time_to_first_token_seconds")
                             .record(ttft.as_secs_f64());
                     }
-                    let deadline = Instant::now() + this.idle_limit;
-                    this.idle.as_mut().reset(deadline);
+                    got_bytes = true;
                     this.events.push(&chunk);
                     this.drain_events();
                 }
@@ -222,16 +208,33 @@ impl Stream for TeeStream {
                     }
                 }
                 Poll::Pending => {
-                    if this.idle.as_mut().poll(cx).is_ready() {
+                    if got_bytes {
+                        let deadline = Instant::now() + this.idle_limit;
+                        this.idle.as_mut().reset(deadline);
+                        // Register the fresh deadline's waker (it cannot be due yet).
+                        let _ = this.idle.as_mut().poll(cx);
+                    } else if this.out.is_empty() && this.idle.as_mut().poll(cx).is_ready() {
                         let message =
                             format!("upstream sent nothing for {} s", this.idle_limit.as_secs());
                         this.out
                             .push_back(Self::error_event(&message, "upstream_timeout"));
                         this.finish(Outcome::Timeout, Some(message));
-                        continue;
                     }
-                    return Poll::Pending;
+                    break;
                 }
+            }
+        }
+        match this.out.len() {
+            0 if this.finished => Poll::Ready(None),
+            0 => Poll::Pending,
+            1 => Poll::Ready(this.out.pop_front().map(Ok)),
+            _ => {
+                let total = this.out.iter().map(Bytes::len).sum::<usize>();
+                let mut joined = bytes::BytesMut::with_capacity(total);
+                for b in this.out.drain(..) {
+                    joined.extend_from_slice(&b);
+                }
+                Poll::Ready(Some(Ok(joined.freeze())))
             }
         }
     }
