@@ -153,46 +153,34 @@ impl RedisTier {
             }
             None => {
                 // Only cache keys: budget counters share the prefix.
-                let pattern = format!("{}:resp:*", self.prefix);
-                let mut keys = Vec::new();
-                let mut cursor: u64 = 0;
-                loop {
-                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&pattern)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut conn)
-                        .await?;
-                    keys.extend(batch);
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
-                }
-                let sets = format!("{}:prompt:*", self.prefix);
-                let mut cursor: u64 = 0;
-                loop {
-                    let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
-                        .arg(cursor)
-                        .arg("MATCH")
-                        .arg(&sets)
-                        .arg("COUNT")
-                        .arg(1000)
-                        .query_async(&mut conn)
-                        .await?;
-                    keys.extend(batch);
-                    if next == 0 {
-                        break;
-                    }
-                    cursor = next;
-                }
+                let mut keys = scan(&mut conn, &format!("{}:resp:*", self.prefix)).await?;
+                keys.extend(scan(&mut conn, &format!("{}:prompt:*", self.prefix)).await?);
                 for chunk in keys.chunks(500) {
                     let _: () = conn.del(chunk).await?;
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// Every key matching `pattern`, by SCAN (never KEYS, which blocks Redis).
+async fn scan(conn: &mut ConnectionManager, pattern: &str) -> redis::RedisResult<Vec<String>> {
+    let mut keys = Vec::new();
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, batch): (u64, Vec<String>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(pattern)
+            .arg("COUNT")
+            .arg(1000)
+            .query_async(conn)
+            .await?;
+        keys.extend(batch);
+        if next == 0 {
+            return Ok(keys);
+        }
+        cursor = next;
     }
 }
