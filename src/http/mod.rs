@@ -73,5 +73,29 @@ pub fn router(state: AppState) -> Router {
         .fallback(ops::not_found)
         // Our own extractor enforces `limits.max_body_bytes` with a 413.
         .layer(DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(request_id_on_every_response))
         .with_state(state)
+}
+
+/// Every answer carries `x-request-id`, also those refused before the
+/// pipeline ran (401, 404 routes), so SDK users can quote it. Model calls set
+/// their own (the id of their request record).
+async fn request_id_on_every_response(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let asked = req.headers().get(crate::gateway::REQUEST_ID).cloned();
+    let mut resp = next.run(req).await;
+    if !resp.headers().contains_key(crate::gateway::REQUEST_ID) {
+        // Made only when missing: model calls already carry theirs.
+        let mut h = axum::http::HeaderMap::new();
+        if let Some(v) = asked {
+            h.insert(crate::gateway::REQUEST_ID, v);
+        }
+        let id = crate::gateway::request_id(&h);
+        if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
+            resp.headers_mut().insert(crate::gateway::REQUEST_ID, v);
+        }
+    }
+    resp
 }

@@ -34,6 +34,10 @@ async fn unknown_and_revoked_keys_get_401() {
     let app = spawn_app(base_config(db.url())).await;
     let resp = app.chat("pg-nonsense", "mock-1").await;
     assert_eq!(resp.status(), 401);
+    assert!(
+        resp.headers().contains_key("x-request-id"),
+        "refused calls carry a request id too"
+    );
     let body: Value = resp.json().await.unwrap();
     assert_eq!(error_of(&body).2, Some("invalid_api_key"));
     let no_header = app.http.get(app.url("/v1/models")).send().await.unwrap();
