@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -14,11 +14,11 @@ use futures_util::StreamExt;
 use promptgate::costs::PriceOverride;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use crate::helpers::{
-    base_config, error_of, http_upstream, mock_upstream, serve, spawn_app, TestApp, TestDb,
-    ADMIN_KEY,
+    base_config, error_of, http_upstream, mock_upstream, puppet_upstream, serve, spawn_app,
+    TestApp, TestDb, ADMIN_KEY,
 };
 
 /// Guards against a hang turning into a stuck test: a bound on how long a
@@ -598,54 +598,6 @@ async fn exactness(db: TestDb) {
 }
 
 // --- 2. a client that leaves mid-stream ------------------------------------------------
-
-/// Sends `()` when dropped: tells the test the upstream response was dropped.
-struct DropSignal(Option<oneshot::Sender<()>>);
-
-impl Drop for DropSignal {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// An upstream whose SSE body is whatever the test pushes into the channel.
-struct Puppet {
-    frames: mpsc::UnboundedSender<Bytes>,
-    dropped: oneshot::Receiver<()>,
-    addr: std::net::SocketAddr,
-}
-
-async fn puppet_upstream() -> Puppet {
-    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
-    let (drop_tx, drop_rx) = oneshot::channel();
-    let slot = Arc::new(Mutex::new(Some((rx, DropSignal(Some(drop_tx))))));
-    let router = axum::Router::new().route(
-        "/v1/chat/completions",
-        post(move || {
-            let slot = slot.clone();
-            async move {
-                let (rx, guard) = slot.lock().unwrap().take().expect("one request per puppet");
-                let body =
-                    futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
-                        let frame = rx.recv().await?;
-                        Some((Ok::<_, std::io::Error>(frame), (rx, guard)))
-                    });
-                Response::builder()
-                    .header("content-type", "text/event-stream")
-                    .body(Body::from_stream(body))
-                    .unwrap()
-            }
-        }),
-    );
-    let addr = serve(router).await;
-    Puppet {
-        frames: tx,
-        dropped: drop_rx,
-        addr,
-    }
-}
 
 fn content_chunk(text: &str) -> Bytes {
     let v = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "puppet-1",

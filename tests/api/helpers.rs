@@ -281,3 +281,51 @@ pub fn error_of(body: &Value) -> (&str, Option<&str>, Option<&str>) {
         e["code"].as_str(),
     )
 }
+
+/// Sends `()` when dropped: tells the test the upstream response was dropped.
+pub struct DropSignal(Option<tokio::sync::oneshot::Sender<()>>);
+
+impl Drop for DropSignal {
+    fn drop(&mut self) {
+        if let Some(tx) = self.0.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// An upstream whose SSE body is whatever the test pushes into the channel.
+pub struct Puppet {
+    pub frames: tokio::sync::mpsc::UnboundedSender<axum::body::Bytes>,
+    pub dropped: tokio::sync::oneshot::Receiver<()>,
+    pub addr: std::net::SocketAddr,
+}
+
+pub async fn puppet_upstream() -> Puppet {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<axum::body::Bytes>();
+    let (drop_tx, drop_rx) = tokio::sync::oneshot::channel();
+    let slot = std::sync::Arc::new(std::sync::Mutex::new(Some((rx, DropSignal(Some(drop_tx))))));
+    let router = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post(move || {
+            let slot = slot.clone();
+            async move {
+                let (rx, guard) = slot.lock().unwrap().take().expect("one request per puppet");
+                let body =
+                    futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
+                        let frame = rx.recv().await?;
+                        Some((Ok::<_, std::io::Error>(frame), (rx, guard)))
+                    });
+                axum::response::Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(axum::body::Body::from_stream(body))
+                    .unwrap()
+            }
+        }),
+    );
+    let addr = serve(router).await;
+    Puppet {
+        frames: tx,
+        dropped: drop_rx,
+        addr,
+    }
+}

@@ -1,69 +1,19 @@
 //! Streams over a real socket: no buffering, usage handling, disconnects,
 //! cut and stalled upstreams.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::response::Response;
-use axum::routing::post;
+use axum::body::Bytes;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, oneshot};
 
-use crate::helpers::{base_config, http_upstream, serve, spawn_app, TestApp, TestDb};
+use crate::helpers::{
+    base_config, http_upstream, puppet_upstream, spawn_app, Puppet, TestApp, TestDb,
+};
 
 /// Guards against a hang turning into a stuck test: a bound on how long a
 /// step may take, not a performance assertion.
 const HANG_GUARD: Duration = Duration::from_secs(20);
-
-/// Sends `()` when dropped: tells the test the upstream response was dropped.
-struct DropSignal(Option<oneshot::Sender<()>>);
-
-impl Drop for DropSignal {
-    fn drop(&mut self) {
-        if let Some(tx) = self.0.take() {
-            let _ = tx.send(());
-        }
-    }
-}
-
-/// An upstream whose SSE body is whatever the test pushes into the channel.
-struct Puppet {
-    frames: mpsc::UnboundedSender<Bytes>,
-    dropped: oneshot::Receiver<()>,
-    addr: std::net::SocketAddr,
-}
-
-async fn puppet_upstream() -> Puppet {
-    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
-    let (drop_tx, drop_rx) = oneshot::channel();
-    let slot = Arc::new(Mutex::new(Some((rx, DropSignal(Some(drop_tx))))));
-    let router = axum::Router::new().route(
-        "/v1/chat/completions",
-        post(move || {
-            let slot = slot.clone();
-            async move {
-                let (rx, guard) = slot.lock().unwrap().take().expect("one request per puppet");
-                let body =
-                    futures_util::stream::unfold((rx, guard), |(mut rx, guard)| async move {
-                        let frame = rx.recv().await?;
-                        Some((Ok::<_, std::io::Error>(frame), (rx, guard)))
-                    });
-                Response::builder()
-                    .header("content-type", "text/event-stream")
-                    .body(Body::from_stream(body))
-                    .unwrap()
-            }
-        }),
-    );
-    let addr = serve(router).await;
-    Puppet {
-        frames: tx,
-        dropped: drop_rx,
-        addr,
-    }
-}
 
 fn chunk(text: &str) -> Bytes {
     let v = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "p",
