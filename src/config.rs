@@ -172,8 +172,8 @@ impl Default for LimitsConfig {
 impl Default for RecordsConfig {
     fn default() -> Self {
         RecordsConfig {
-            queue_capacity: 8_192,
-            batch_size: 512,
+            queue_capacity: 2_048,
+            batch_size: 256,
         }
     }
 }
