@@ -34,6 +34,9 @@ pub struct Config {
     pub records: RecordsConfig,
     pub keys: KeysConfig,
     pub upstreams: Vec<UpstreamConfig>,
+    /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
+    /// `fast`; routing, prices and records use the target.
+    pub aliases: std::collections::BTreeMap<String, String>,
     /// Price overrides and additions: `[prices."my-model"] input = "0.5"` (USD per 1M tokens).
     pub prices: std::collections::BTreeMap<String, crate::costs::PriceOverride>,
 }
@@ -146,6 +149,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
+            aliases: Default::default(),
         }
     }
 }
@@ -251,6 +255,20 @@ impl Config {
                 return Err(invalid(
                     "cache.redis_url",
                     "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        for (alias, target) in &self.aliases {
+            if target.is_empty() || target == alias {
+                return Err(invalid(
+                    format!("aliases.{alias}"),
+                    "must name another, non-empty model",
+                ));
+            }
+            if self.aliases.contains_key(target) {
+                return Err(invalid(
+                    format!("aliases.{alias}"),
+                    "must not point at another alias",
                 ));
             }
         }

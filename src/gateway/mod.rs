@@ -283,9 +283,18 @@ async fn proxy(
         recorder.set_grounding_context(ctx);
     }
 
-    let model = body
+    let mut model = body
         .str_field("model")?
         .ok_or_else(|| ApiError::invalid("you must provide a model parameter", Some("model")))?;
+    // `[aliases]`: a stable name for clients, the real model for upstreams,
+    // prices and records.
+    if let Some(target) = state.config.aliases.get(&model) {
+        model = target.clone();
+        body.set(
+            "model",
+            serde_json::value::to_raw_value(&model).map_err(ApiError::internal)?,
+        );
+    }
     recorder.set_model(&model);
     let stream = body.bool_field("stream")?.unwrap_or(false);
     match endpoint {

@@ -99,7 +99,39 @@ async fn fetch(up: &Upstream) -> Vec<Value> {
 }
 
 pub async fn list(State(state): State<AppState>, Auth(_): Auth) -> Json<Value> {
-    let data = state.models.get(&state).await;
+    let mut data = state.models.get(&state).await;
+    let mut seen: std::collections::HashSet<String> = data
+        .iter()
+        .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    // Aliases from config, and the models registry prompts are pinned to.
+    let extra = state
+        .config
+        .aliases
+        .keys()
+        .map(|a| (a.clone(), "promptgate-alias"))
+        .chain(
+            state
+                .registry
+                .snapshot()
+                .prompts
+                .values()
+                .filter_map(|p| {
+                    p.latest()?
+                        .version
+                        .config
+                        .get("model")?
+                        .as_str()
+                        .map(str::to_owned)
+                })
+                .map(|m| (m, "promptgate-registry")),
+        )
+        .collect::<Vec<_>>();
+    for (id, owner) in extra {
+        if seen.insert(id.clone()) {
+            data.push(json!({"id": id, "object": "model", "created": 0, "owned_by": owner}));
+        }
+    }
     Json(json!({"object": "list", "data": data}))
 }
 
@@ -109,6 +141,11 @@ pub async fn get_one(
     Auth(_): Auth,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
+    if state.config.aliases.contains_key(&id) {
+        let alias =
+            json!({"id": id, "object": "model", "created": 0, "owned_by": "promptgate-alias"});
+        return Ok(Json(alias).into_response());
+    }
     let route = state
         .routes
         .resolve(&id)

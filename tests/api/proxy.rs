@@ -346,3 +346,39 @@ async fn other_endpoints_and_models() {
     assert_eq!(app.chat(ADMIN_KEY, "mock-1").await.status(), 200);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn aliases_route_to_their_target_and_are_listed() {
+    let db = TestDb::sqlite();
+    let mut config = base_config(db.url());
+    config.aliases.insert("fast".into(), "mock-echo".into());
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+    let resp = app.chat(&key, "fast").await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    let received: Value =
+        serde_json::from_str(body["choices"][0]["message"]["content"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        received["model"], "mock-echo",
+        "the upstream sees the target"
+    );
+    assert_eq!(app.record(&key, &id).await["model"], "mock-echo");
+    let models: Value = app.get(&key, "/v1/models").await.json().await.unwrap();
+    assert!(models["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["id"] == "fast"));
+    assert_eq!(app.get(&key, "/v1/models/fast").await.status(), 200);
+    app.stop().await;
+}
+
+#[test]
+fn aliases_are_validated() {
+    let mut config = promptgate::Config::default();
+    config.aliases.insert("a".into(), "a".into());
+    let err = config.validate().unwrap_err().to_string();
+    assert!(err.contains("aliases.a"), "{err}");
+}
