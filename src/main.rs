@@ -35,44 +35,15 @@ enum Command {
     },
     /// Manage the prompt registry of a running gateway.
     Prompts {
-        /// Gateway URL.
-        #[arg(
-            long,
-            env = "PROMPTGATE_URL",
-            default_value = "http://127.0.0.1:8080",
-            global = true
-        )]
-        url: String,
-        /// Admin key.
-        #[arg(
-            long,
-            env = "PROMPTGATE_ADMIN_KEY",
-            default_value = "",
-            hide_env_values = true,
-            global = true
-        )]
-        admin_key: String,
+        #[command(flatten)]
+        gateway: Remote,
         #[command(subcommand)]
         command: promptgate::cli::prompts::PromptsCommand,
     },
     /// Cost reports of a running gateway.
     Costs {
-        #[arg(
-            long,
-            env = "PROMPTGATE_URL",
-            default_value = "http://127.0.0.1:8080",
-            global = true
-        )]
-        url: String,
-        /// Admin key, or a team key (which sees its own team only).
-        #[arg(
-            long,
-            env = "PROMPTGATE_ADMIN_KEY",
-            default_value = "",
-            hide_env_values = true,
-            global = true
-        )]
-        key: String,
+        #[command(flatten)]
+        gateway: Remote,
         #[command(subcommand)]
         command: promptgate::cli::costs::CostsCommand,
     },
@@ -86,6 +57,29 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:18081")]
         listen: SocketAddr,
     },
+}
+
+/// Where the CLI finds a running gateway.
+#[derive(clap::Args)]
+struct Remote {
+    /// Gateway URL.
+    #[arg(
+        long,
+        env = "PROMPTGATE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    url: String,
+    /// Admin key (for `costs`, a team key also works and sees its own team only).
+    #[arg(
+        long,
+        alias = "admin-key",
+        env = "PROMPTGATE_ADMIN_KEY",
+        default_value = "",
+        hide_env_values = true,
+        global = true
+    )]
+    key: String,
 }
 
 #[derive(Subcommand)]
@@ -126,13 +120,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             tracing::info!(address = %app.local_addr(), "promptgate listening");
             app.run(shutdown_signal()).await
         }
-        Command::Prompts {
-            url,
-            admin_key,
-            command,
-        } => promptgate::cli::prompts::run(command, &url, &admin_key).await,
-        Command::Costs { url, key, command } => {
-            promptgate::cli::costs::run(command, &url, &key).await
+        Command::Prompts { gateway, command } => {
+            promptgate::cli::prompts::run(command, &gateway.url, &gateway.key).await
+        }
+        Command::Costs { gateway, command } => {
+            promptgate::cli::costs::run(command, &gateway.url, &gateway.key).await
         }
         Command::Eval {
             what: EvalCommand::Grounding { dataset, path },

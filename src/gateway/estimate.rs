@@ -54,7 +54,14 @@ pub fn answer_text(endpoint: Endpoint, answer: &Value) -> String {
         }
         return out;
     }
-    for choice in answer
+    choices_text(answer, "message", &mut out);
+    out
+}
+
+/// Appends the text of `choices[*]`: legacy `text`, and the `content` and
+/// tool-call arguments under `inner` (`message` in answers, `delta` in chunks).
+fn choices_text(v: &Value, inner: &str, out: &mut String) {
+    for choice in v
         .get("choices")
         .and_then(Value::as_array)
         .into_iter()
@@ -63,23 +70,21 @@ pub fn answer_text(endpoint: Endpoint, answer: &Value) -> String {
         if let Some(t) = choice.get("text").and_then(Value::as_str) {
             out.push_str(t);
         }
-        if let Some(m) = choice.get("message") {
-            out.push_str(m.get("content").and_then(Value::as_str).unwrap_or_default());
-            for call in m
-                .get("tool_calls")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                out.push_str(
-                    call.pointer("/function/arguments")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default(),
-                );
-            }
+        let Some(m) = choice.get(inner) else { continue };
+        out.push_str(m.get("content").and_then(Value::as_str).unwrap_or_default());
+        for call in m
+            .get("tool_calls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            out.push_str(
+                call.pointer("/function/arguments")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+            );
         }
     }
-    out
 }
 
 /// The text streamed so far, from the chunks' deltas.
@@ -92,31 +97,7 @@ pub fn streamed_text(endpoint: Endpoint, chunks: &[Value]) -> String {
             }
             continue;
         }
-        for choice in c
-            .get("choices")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(t) = choice.get("text").and_then(Value::as_str) {
-                out.push_str(t);
-            }
-            if let Some(d) = choice.get("delta") {
-                out.push_str(d.get("content").and_then(Value::as_str).unwrap_or_default());
-                for call in d
-                    .get("tool_calls")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    out.push_str(
-                        call.pointer("/function/arguments")
-                            .and_then(Value::as_str)
-                            .unwrap_or_default(),
-                    );
-                }
-            }
-        }
+        choices_text(c, "delta", &mut out);
     }
     out
 }

@@ -529,10 +529,10 @@ async fn reserve_budget(
     max_output: Option<i64>,
     recorder: &mut Recorder,
 ) -> Result<(), ApiError> {
-    let team = recorder.team().to_owned();
-    if state.budgets.limit(&team).is_none() {
+    if state.budgets.limit(recorder.team()).is_none() {
         return Ok(());
     }
+    let team = recorder.team().to_owned();
     let Some(price) = state.prices.lookup(model) else {
         // Unpriced: nothing to hold; the record shows it as unpriced.
         return Ok(());

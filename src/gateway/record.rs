@@ -50,6 +50,8 @@ pub struct Recorder {
     sent: bool,
     /// Prices for the ledger entry.
     prices: Arc<PriceTable>,
+    /// The last usage priced and its cost (see `cost_of`).
+    priced: std::cell::Cell<Option<(Usage, Option<Decimal>)>>,
     /// The body sent upstream, kept (refcounted) for token estimation when
     /// the upstream reports no usage.
     request_body: Option<Bytes>,
@@ -79,6 +81,7 @@ impl Recorder {
             sink,
             sent: false,
             prices,
+            priced: std::cell::Cell::new(None),
             request_body: None,
             reservation: None,
             grounding_context: None,
@@ -202,8 +205,17 @@ impl Recorder {
 
     /// What `usage` costs on this request's model; `None` when the model has no price.
     pub fn cost_of(&self, usage: Usage) -> Option<Decimal> {
+        // The header (or stream comment) and the record price the same usage:
+        // look the price up once.
+        if let Some((seen, cost)) = self.priced.get() {
+            if seen == usage {
+                return cost;
+            }
+        }
         let model = self.record.model.as_deref()?;
-        crate::costs::cost_for(&self.prices, model, &usage.into())
+        let cost = crate::costs::cost_for(&self.prices, model, &usage.into());
+        self.priced.set(Some((usage, cost)));
+        cost
     }
 
     /// What the client is charged for `usage`: nothing on a cache hit.
