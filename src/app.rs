@@ -87,12 +87,14 @@ impl App {
         )?);
         let cache_rules = caching::Rules::new(&config.cache);
         let listener = TcpListener::bind(config.listen).await?;
+        let metrics = crate::telemetry::metrics_handle();
+        crate::telemetry::spawn_upkeep(&metrics);
         let state = AppState::new(Inner {
             routes: Routes::new(upstreams),
             store,
             keys,
             records,
-            metrics: crate::telemetry::metrics_handle(),
+            metrics,
             models: ModelList::default(),
             grounding: Arc::new(crate::grounding::Scorer::new()),
             cache,

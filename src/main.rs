@@ -97,8 +97,32 @@ enum EvalCommand {
     },
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    let runtime = match runtime() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async_main())
+}
+
+/// One scheduler thread per core the process may run on. Confined to a
+/// single core (a container limit, `taskset`), the single-threaded scheduler
+/// does the same work without the cross-thread bookkeeping of the
+/// work-stealing one, which shows up on every task switch.
+fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut builder = if cores == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    builder.enable_all().build()
+}
+
+async fn async_main() -> std::process::ExitCode {
     promptgate::telemetry::init_tracing();
     match run(Cli::parse().command).await {
         Ok(()) => std::process::ExitCode::SUCCESS,

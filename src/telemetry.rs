@@ -36,6 +36,21 @@ pub fn metrics_handle() -> PrometheusHandle {
         .clone()
 }
 
+/// Folds recorded histogram samples into their buckets every few seconds.
+/// The exporter keeps raw samples until then; without this, a gateway that
+/// nobody scrapes would hold every latency it ever measured.
+pub fn spawn_upkeep(handle: &PrometheusHandle) {
+    let handle = handle.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
+
 fn describe() {
     metrics::describe_counter!(
         "promptgate_requests_total",

@@ -3,7 +3,8 @@
 //! stage needs them) the answer's chunks.
 //!
 //! Each complete event is forwarded as soon as its terminating blank line has
-//! arrived; nothing waits for the rest of the answer. The usage-only chunk the
+//! arrived; nothing waits for the rest of the answer. Events that arrive
+//! together (a burst already read from the upstream socket) leave in one write. The usage-only chunk the
 //! proxy asked for on the client's behalf is removed again when the client did
 //! not ask for it. What happens at the end (the record, the cache, scores) is
 //! the [`StreamHooks`]' business, called exactly once — also when the client
@@ -65,6 +66,13 @@ pub struct TeeStream {
     out: VecDeque<Bytes>,
     idle: Pin<Box<Sleep>>,
     idle_limit: Duration,
+    /// When the upstream last sent bytes; the idle timer is re-armed from it
+    /// only when it fires, not on every chunk.
+    last_data: Instant,
+    /// Turns of the scheduler given up in a row to gather more events (see `poll_next`).
+    gathering: u8,
+    /// Turns in a row, while gathering, that brought nothing.
+    quiet_turns: u8,
     started: std::time::Instant,
     /// Drop the `choices: []` usage chunk (the client did not ask for usage).
     strip_usage_chunk: bool,
@@ -90,6 +98,9 @@ impl TeeStream {
             out: VecDeque::new(),
             idle: Box::pin(tokio::time::sleep(idle_limit)),
             idle_limit,
+            last_data: Instant::now(),
+            gathering: 0,
+            quiet_turns: 0,
             started,
             strip_usage_chunk,
             seen: Seen::default(),
@@ -169,7 +180,6 @@ impl Stream for TeeStream {
         let this = &mut *self;
         // Read everything the upstream has ready, then write it to the client
         // in one piece: one write (and one syscall) per burst, not per event.
-        // Nothing waits for more: the first `Pending` flushes what we have.
         let mut got_bytes = false;
         while !this.finished {
             match this.upstream.as_mut().poll_next(cx) {
@@ -209,11 +219,28 @@ impl Stream for TeeStream {
                 }
                 Poll::Pending => {
                     if got_bytes {
-                        let deadline = Instant::now() + this.idle_limit;
-                        this.idle.as_mut().reset(deadline);
-                        // Register the fresh deadline's waker (it cannot be due yet).
-                        let _ = this.idle.as_mut().poll(cx);
-                    } else if this.out.is_empty() && this.idle.as_mut().poll(cx).is_ready() {
+                        this.last_data = Instant::now();
+                        this.quiet_turns = 0;
+                    } else if this.gathering > 0 {
+                        this.quiet_turns += 1;
+                    }
+                    // The HTTP client's connection task hands over one chunk at
+                    // a time, even when it has read a whole burst of events, and
+                    // needs a turn or two of the scheduler per chunk. Give it
+                    // those turns before paying for a write to the client: a
+                    // burst then leaves in one write, and a lone event waits
+                    // only a few turns of the scheduler.
+                    let in_burst = got_bytes || this.gathering > 0;
+                    if in_burst
+                        && this.quiet_turns < QUIET_TURNS
+                        && this.gathering < MAX_GATHER_TURNS
+                        && this.out.iter().map(Bytes::len).sum::<usize>() < MAX_GATHER_BYTES
+                    {
+                        this.gathering += 1;
+                        cx.waker().wake_by_ref();
+                        return Poll::Pending;
+                    }
+                    if this.out.is_empty() && this.idle_expired(cx) {
                         let message =
                             format!("upstream sent nothing for {} s", this.idle_limit.as_secs());
                         this.out
@@ -224,6 +251,8 @@ impl Stream for TeeStream {
                 }
             }
         }
+        this.gathering = 0;
+        this.quiet_turns = 0;
         match this.out.len() {
             0 if this.finished => Poll::Ready(None),
             0 => Poll::Pending,
@@ -236,6 +265,31 @@ impl Stream for TeeStream {
                 }
                 Poll::Ready(Some(Ok(joined.freeze())))
             }
+        }
+    }
+}
+
+/// Bounds on gathering events before a write: a burst is sent in one piece,
+/// but never held for long nor grown without limit.
+const MAX_GATHER_TURNS: u8 = 64;
+/// Quiet turns after which the burst is taken to be over.
+const QUIET_TURNS: u8 = 3;
+const MAX_GATHER_BYTES: usize = 32 * 1024;
+
+impl TeeStream {
+    /// Whether the upstream has been silent for the idle limit. The timer is
+    /// armed for `last_data + limit`; when it fires early (data came since it
+    /// was set) it is moved instead of reporting a timeout. Registers the waker.
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        loop {
+            if self.idle.as_mut().poll(cx).is_pending() {
+                return false;
+            }
+            let deadline = self.last_data + self.idle_limit;
+            if deadline <= Instant::now() {
+                return true;
+            }
+            self.idle.as_mut().reset(deadline);
         }
     }
 }

@@ -45,6 +45,9 @@ enum Transport {
         /// (`SecretString`'s Debug is redacted) and never echoed to clients.
         api_key: Option<SecretString>,
         client: reqwest::Client,
+        /// The model endpoints' URLs, parsed once: URL parsing showed up in
+        /// profiles of the per-request path.
+        model_urls: Vec<(&'static str, reqwest::Url)>,
     },
     Mock(axum::Router),
 }
@@ -56,6 +59,14 @@ pub struct Upstream {
     pub timeout: Duration,
     transport: Transport,
 }
+
+/// The paths the gateway itself calls on every request.
+const MODEL_PATHS: [&str; 4] = [
+    "/chat/completions",
+    "/completions",
+    "/embeddings",
+    "/responses",
+];
 
 /// Headers never copied between the two sides: hop-by-hop ones, the caller's
 /// credentials, and lengths the server recomputes.
@@ -96,6 +107,13 @@ impl Upstream {
     pub fn from_config(cfg: &UpstreamConfig, client: &reqwest::Client) -> Upstream {
         let transport = match &cfg.base_url {
             Some(base) => Transport::Http {
+                model_urls: MODEL_PATHS
+                    .iter()
+                    .filter_map(|p| {
+                        let url = format!("{}{p}", base.trim_end_matches('/'));
+                        Some((*p, reqwest::Url::parse(&url).ok()?))
+                    })
+                    .collect(),
                 base_url: base.trim_end_matches('/').to_owned(),
                 api_key: cfg
                     .api_key_env
@@ -156,6 +174,7 @@ impl Upstream {
                 base_url,
                 api_key,
                 client,
+                model_urls,
             } => {
                 if let Some(key) = api_key {
                     let value = format!("Bearer {}", key.expose_secret());
@@ -164,8 +183,11 @@ impl Upstream {
                         headers.insert(header::AUTHORIZATION, v);
                     }
                 }
-                let resp = client
-                    .request(method, format!("{base_url}{path}"))
+                let request = match model_urls.iter().find(|(p, _)| *p == path) {
+                    Some((_, url)) => client.request(method, url.clone()),
+                    None => client.request(method, format!("{base_url}{path}")),
+                };
+                let resp = request
                     .headers(headers)
                     .body(body)
                     .send()
