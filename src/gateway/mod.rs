@@ -12,6 +12,7 @@ pub mod body;
 pub mod caching;
 pub mod estimate;
 pub mod grounding_check;
+pub mod meters;
 pub mod prompting;
 pub mod record;
 pub mod sse;
@@ -857,13 +858,13 @@ struct InFlight;
 
 impl InFlight {
     fn start() -> InFlight {
-        metrics::gauge!("promptgate_in_flight_requests").increment(1.0);
+        meters::call_meters().in_flight.increment(1.0);
         InFlight
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        metrics::gauge!("promptgate_in_flight_requests").decrement(1.0);
+        meters::call_meters().in_flight.decrement(1.0);
     }
 }

@@ -196,10 +196,10 @@ impl Recorder {
                 }
             });
         }
-        let endpoint = self.endpoint.as_str();
-        metrics::counter!("promptgate_requests_total", "endpoint" => endpoint, "outcome" => outcome.as_str())
-            .increment(1);
-        metrics::histogram!("promptgate_request_duration_seconds", "endpoint" => endpoint)
+        let meters = super::meters::call_meters();
+        meters.requests(self.endpoint, outcome).increment(1);
+        meters
+            .duration(self.endpoint)
             .record(self.started.elapsed().as_secs_f64());
     }
 

@@ -187,8 +187,7 @@ impl Stream for TeeStream {
                     if this.seen.ttft.is_none() {
                         let ttft = this.started.elapsed();
                         this.seen.ttft = Some(ttft);
-                        metrics::histogram!("promptgate_time_to_first_token_seconds")
-                            .record(ttft.as_secs_f64());
+                        super::meters::call_meters().ttft.record(ttft.as_secs_f64());
                     }
                     got_bytes = true;
                     this.events.push(&chunk);

@@ -2,10 +2,10 @@
 //! caller (`Auth`), a size-limited body (`LimitedBody`), JSON (`AppJson`) and
 //! query strings (`AppQuery`).
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
@@ -41,24 +41,47 @@ impl FromRequest<AppState> for LimitedBody {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let limit = state.config.limits.max_body_bytes;
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(ApiError::PayloadTooLarge { limit });
+        let (parts, body) = req.into_parts();
+        read_limited(&parts.headers, body, limit)
+            .await
+            .map(LimitedBody)
+    }
+}
+
+/// A model call's headers and size-limited body. Takes the request apart
+/// instead of copying its headers (axum's `HeaderMap` extractor clones them).
+pub struct HeadersAndBody(pub HeaderMap, pub Bytes);
+
+impl FromRequest<AppState> for HeadersAndBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let limit = state.config.limits.max_body_bytes;
+        let (parts, body) = req.into_parts();
+        let bytes = read_limited(&parts.headers, body, limit).await?;
+        Ok(HeadersAndBody(parts.headers, bytes))
+    }
+}
+
+/// Reads a body of at most `limit` bytes; a declared `Content-Length` over
+/// the limit is refused before reading anything.
+async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            Err(ApiError::PayloadTooLarge { limit })
         }
-        match Limited::new(req.into_body(), limit).collect().await {
-            Ok(collected) => Ok(LimitedBody(collected.to_bytes())),
-            Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-                Err(ApiError::PayloadTooLarge { limit })
-            }
-            Err(err) => Err(ApiError::invalid(
-                format!("could not read the request body: {err}"),
-                None,
-            )),
-        }
+        Err(err) => Err(ApiError::invalid(
+            format!("could not read the request body: {err}"),
+            None,
+        )),
     }
 }
 

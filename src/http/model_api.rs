@@ -1,18 +1,16 @@
 //! The OpenAI model endpoints the gateway handles itself.
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::response::Response;
 
-use super::extract::{Auth, LimitedBody};
+use super::extract::{Auth, HeadersAndBody};
 use crate::gateway::{self, Endpoint};
 use crate::state::AppState;
 
 pub async fn chat(
     State(s): State<AppState>,
     Auth(c): Auth,
-    h: HeaderMap,
-    LimitedBody(b): LimitedBody,
+    HeadersAndBody(h, b): HeadersAndBody,
 ) -> Response {
     gateway::handle(&s, &c, Endpoint::Chat, &h, b).await
 }
@@ -20,8 +18,7 @@ pub async fn chat(
 pub async fn completions(
     State(s): State<AppState>,
     Auth(c): Auth,
-    h: HeaderMap,
-    LimitedBody(b): LimitedBody,
+    HeadersAndBody(h, b): HeadersAndBody,
 ) -> Response {
     gateway::handle(&s, &c, Endpoint::Completions, &h, b).await
 }
@@ -29,8 +26,7 @@ pub async fn completions(
 pub async fn embeddings(
     State(s): State<AppState>,
     Auth(c): Auth,
-    h: HeaderMap,
-    LimitedBody(b): LimitedBody,
+    HeadersAndBody(h, b): HeadersAndBody,
 ) -> Response {
     gateway::handle(&s, &c, Endpoint::Embeddings, &h, b).await
 }
@@ -38,8 +34,7 @@ pub async fn embeddings(
 pub async fn responses(
     State(s): State<AppState>,
     Auth(c): Auth,
-    h: HeaderMap,
-    LimitedBody(b): LimitedBody,
+    HeadersAndBody(h, b): HeadersAndBody,
 ) -> Response {
     gateway::handle(&s, &c, Endpoint::Responses, &h, b).await
 }

@@ -1,0 +1,96 @@
+//! Metric handles for what every model call records, registered once.
+//!
+//! `metrics::counter!(name, labels…)` looks its series up in the recorder's
+//! registry on every call (building the key, hashing it, taking a lock). The
+//! few series each request touches are looked up here once instead.
+
+use std::sync::OnceLock;
+
+use metrics::{Counter, Gauge, Histogram};
+
+use super::record::Outcome;
+use super::Endpoint;
+
+const ENDPOINTS: [Endpoint; 4] = [
+    Endpoint::Chat,
+    Endpoint::Completions,
+    Endpoint::Embeddings,
+    Endpoint::Responses,
+];
+const OUTCOMES: [Outcome; 5] = [
+    Outcome::Ok,
+    Outcome::UpstreamError,
+    Outcome::Timeout,
+    Outcome::ClientClosed,
+    Outcome::Rejected,
+];
+
+pub struct CallMeters {
+    pub in_flight: Gauge,
+    pub ttft: Histogram,
+    requests: Vec<Counter>,
+    duration: Vec<Histogram>,
+}
+
+impl CallMeters {
+    /// `promptgate_requests_total{endpoint, outcome}`.
+    pub fn requests(&self, endpoint: Endpoint, outcome: Outcome) -> &Counter {
+        &self.requests[endpoint_index(endpoint) * OUTCOMES.len() + outcome_index(outcome)]
+    }
+
+    /// `promptgate_request_duration_seconds{endpoint}`.
+    pub fn duration(&self, endpoint: Endpoint) -> &Histogram {
+        &self.duration[endpoint_index(endpoint)]
+    }
+}
+
+fn endpoint_index(e: Endpoint) -> usize {
+    ENDPOINTS.iter().position(|x| *x == e).unwrap_or(0)
+}
+
+fn outcome_index(o: Outcome) -> usize {
+    OUTCOMES.iter().position(|x| *x == o).unwrap_or(0)
+}
+
+pub fn call_meters() -> &'static CallMeters {
+    static METERS: OnceLock<CallMeters> = OnceLock::new();
+    METERS.get_or_init(|| {
+        // Handles taken before the recorder exists would record nowhere.
+        let _ = crate::telemetry::metrics_handle();
+        let mut requests = Vec::with_capacity(ENDPOINTS.len() * OUTCOMES.len());
+        for e in ENDPOINTS {
+            for o in OUTCOMES {
+                requests.push(metrics::counter!(
+                    "promptgate_requests_total",
+                    "endpoint" => e.as_str(),
+                    "outcome" => o.as_str()
+                ));
+            }
+        }
+        CallMeters {
+            in_flight: metrics::gauge!("promptgate_in_flight_requests"),
+            ttft: metrics::histogram!("promptgate_time_to_first_token_seconds"),
+            requests,
+            duration: ENDPOINTS
+                .iter()
+                .map(|e| metrics::histogram!("promptgate_request_duration_seconds", "endpoint" => e.as_str()))
+                .collect(),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_endpoint_and_outcome_has_its_own_series() {
+        let mut seen = std::collections::HashSet::new();
+        for e in ENDPOINTS {
+            for o in OUTCOMES {
+                assert!(seen.insert(endpoint_index(e) * OUTCOMES.len() + outcome_index(o)));
+            }
+        }
+        assert_eq!(seen.len(), call_meters().requests.len());
+    }
+}
