@@ -12,8 +12,9 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use futures_util::{Stream, StreamExt, TryStreamExt};
+use http_body_util::{BodyExt, Full};
 use secrecy::{ExposeSecret, SecretString};
 use tower::ServiceExt;
 
@@ -44,10 +45,9 @@ enum Transport {
         /// The upstream's credential. Sent only to the upstream; never logged
         /// (`SecretString`'s Debug is redacted) and never echoed to clients.
         api_key: Option<SecretString>,
-        client: reqwest::Client,
-        /// The model endpoints' URLs, parsed once: URL parsing showed up in
-        /// profiles of the per-request path.
-        model_urls: Vec<(&'static str, reqwest::Url)>,
+        client: HttpClient,
+        /// The model endpoints' URIs, parsed once per upstream.
+        model_uris: Vec<(&'static str, Uri)>,
     },
     Mock(axum::Router),
 }
@@ -104,14 +104,14 @@ pub fn forwardable_headers(from: &HeaderMap) -> HeaderMap {
 }
 
 impl Upstream {
-    pub fn from_config(cfg: &UpstreamConfig, client: &reqwest::Client) -> Upstream {
+    pub fn from_config(cfg: &UpstreamConfig, client: &HttpClient) -> Upstream {
         let transport = match &cfg.base_url {
             Some(base) => Transport::Http {
-                model_urls: MODEL_PATHS
+                model_uris: MODEL_PATHS
                     .iter()
                     .filter_map(|p| {
-                        let url = format!("{}{p}", base.trim_end_matches('/'));
-                        Some((*p, reqwest::Url::parse(&url).ok()?))
+                        let uri = format!("{}{p}", base.trim_end_matches('/'));
+                        Some((*p, uri.parse::<Uri>().ok()?))
                     })
                     .collect(),
                 base_url: base.trim_end_matches('/').to_owned(),
@@ -174,7 +174,7 @@ impl Upstream {
                 base_url,
                 api_key,
                 client,
-                model_urls,
+                model_uris,
             } => {
                 if let Some(key) = api_key {
                     let value = format!("Bearer {}", key.expose_secret());
@@ -183,27 +183,33 @@ impl Upstream {
                         headers.insert(header::AUTHORIZATION, v);
                     }
                 }
-                let request = match model_urls.iter().find(|(p, _)| *p == path) {
-                    Some((_, url)) => client.request(method, url.clone()),
-                    None => client.request(method, format!("{base_url}{path}")),
+                let uri = match model_uris.iter().find(|(p, _)| *p == path) {
+                    Some((_, uri)) => uri.clone(),
+                    None => format!("{base_url}{path}").parse::<Uri>().map_err(|e| {
+                        UpstreamError::Connect {
+                            upstream: self.name.clone(),
+                            detail: format!("invalid upstream URL: {e}"),
+                        }
+                    })?,
                 };
-                let resp = request
-                    .headers(headers)
-                    .body(body)
-                    .send()
+                let mut request = axum::http::Request::new(Full::new(body));
+                *request.method_mut() = method;
+                *request.uri_mut() = uri;
+                *request.headers_mut() = headers;
+                let resp = client
+                    .request(request)
                     .await
                     .map_err(|e| UpstreamError::Connect {
                         upstream: self.name.clone(),
-                        detail: without_url(&e),
+                        detail: describe(&e),
                     })?;
-                let status = resp.status();
-                let headers = resp.headers().clone();
-                let body = resp
-                    .bytes_stream()
-                    .map_err(|e| UpstreamError::Body(without_url(&e)));
+                let (parts, body) = resp.into_parts();
+                let body = body
+                    .into_data_stream()
+                    .map_err(|e| UpstreamError::Body(error_chain(&e)));
                 Ok(UpstreamResponse {
-                    status,
-                    headers,
+                    status: parts.status,
+                    headers: parts.headers,
                     body: Box::pin(body),
                 })
             }
@@ -236,46 +242,56 @@ impl Upstream {
     }
 }
 
-/// reqwest's messages include the URL; keep them short and free of query strings.
-fn without_url(err: &reqwest::Error) -> String {
-    let mut msg = err.without_url_ref().to_string();
+/// A client error in a few words: what failed and why (the source chain),
+/// never the URL (it may carry a query string).
+fn describe(err: &hyper_util::client::legacy::Error) -> String {
+    let chain = error_chain(err);
     if err.is_connect() {
-        msg = format!("connection failed ({msg})");
-    }
-    msg
-}
-
-trait WithoutUrlRef {
-    fn without_url_ref(&self) -> String;
-}
-
-impl WithoutUrlRef for reqwest::Error {
-    fn without_url_ref(&self) -> String {
-        use std::error::Error;
-        let mut out = String::new();
-        let mut cur: Option<&dyn Error> = self.source();
-        while let Some(e) = cur {
-            if !out.is_empty() {
-                out.push_str(": ");
-            }
-            out.push_str(&e.to_string());
-            cur = e.source();
-        }
-        if out.is_empty() {
-            out = "request failed".into();
-        }
-        out
+        format!("connection failed ({chain})")
+    } else {
+        chain
     }
 }
+
+/// The messages of an error and its sources, joined by `: `.
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut out = err.to_string();
+    let mut cur = err.source();
+    while let Some(e) = cur {
+        let msg = e.to_string();
+        // hyper repeats the inner message in some outer ones.
+        if !out.ends_with(&msg) {
+            out.push_str(": ");
+            out.push_str(&msg);
+        }
+        cur = e.source();
+    }
+    out
+}
+
+/// The upstream HTTP client: hyper's pooled client, HTTP/1.1 and (over TLS,
+/// by ALPN) HTTP/2, TLS by rustls with the Mozilla root set.
+pub type HttpClient = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
+    Full<Bytes>,
+>;
 
 /// The shared HTTP client: one connection pool for every upstream.
-pub fn http_client() -> reqwest::Client {
-    reqwest::Client::builder()
-        // Without TCP_NODELAY small SSE frames wait for delayed ACKs (~40 ms).
-        .tcp_nodelay(true)
+pub fn http_client() -> HttpClient {
+    let mut tcp = hyper_util::client::legacy::connect::HttpConnector::new();
+    // Without TCP_NODELAY small SSE frames wait for delayed ACKs (~40 ms).
+    tcp.set_nodelay(true);
+    tcp.set_connect_timeout(Some(Duration::from_secs(10)));
+    tcp.enforce_http(false);
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_webpki_roots()
+        .https_or_http()
+        .enable_http1()
+        .enable_http2()
+        .wrap_connector(tcp);
+    hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_timer(hyper_util::rt::TokioTimer::new())
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .unwrap_or_default()
+        .build(connector)
 }

@@ -92,7 +92,7 @@ mod tests {
             models: models.iter().map(|s| s.to_string()).collect(),
             timeout_s: 5,
         };
-        Upstream::from_config(&cfg, &reqwest::Client::new())
+        Upstream::from_config(&cfg, &crate::providers::http_client())
     }
 
     #[test]
