@@ -8,23 +8,49 @@ use bytes::{Bytes, BytesMut};
 
 #[derive(Default)]
 pub struct EventBuffer {
+    /// The latest read while it is consumed whole: events are cut out of it
+    /// without copying (the usual case: each read ends on an event boundary).
+    fresh: Bytes,
+    /// Bytes of an event split across reads, collected by copying.
     buf: BytesMut,
 }
 
 impl EventBuffer {
-    pub fn push(&mut self, chunk: &[u8]) {
-        self.buf.extend_from_slice(chunk);
+    pub fn push(&mut self, chunk: Bytes) {
+        if self.buf.is_empty() && self.fresh.is_empty() {
+            self.fresh = chunk;
+        } else {
+            self.spill();
+            self.buf.extend_from_slice(&chunk);
+        }
     }
 
     /// The next complete event, blank-line terminator included.
     pub fn next_event(&mut self) -> Option<Bytes> {
+        if !self.fresh.is_empty() {
+            if let Some(end) = event_end(&self.fresh) {
+                return Some(self.fresh.split_to(end));
+            }
+            // An unfinished event: its rest comes with a later read.
+            self.spill();
+            return None;
+        }
         let end = event_end(&self.buf)?;
         Some(self.buf.split_to(end).freeze())
     }
 
     /// Whatever is left when the upstream closes (an unterminated event).
     pub fn take_rest(&mut self) -> Option<Bytes> {
+        self.spill();
         (!self.buf.is_empty()).then(|| self.buf.split().freeze())
+    }
+
+    /// Moves the unread part of `fresh` into `buf`, ahead of what comes next.
+    fn spill(&mut self) {
+        if !self.fresh.is_empty() {
+            self.buf.extend_from_slice(&self.fresh);
+            self.fresh = Bytes::new();
+        }
     }
 }
 
@@ -82,9 +108,9 @@ mod tests {
     #[test]
     fn events_split_across_reads() {
         let mut b = EventBuffer::default();
-        b.push(b"data: {\"a\"");
+        b.push(Bytes::from_static(b"data: {\"a\""));
         assert!(b.next_event().is_none());
-        b.push(b":1}\n\ndata: [DONE]\n\n");
+        b.push(Bytes::from_static(b":1}\n\ndata: [DONE]\n\n"));
         assert_eq!(&b.next_event().unwrap()[..], b"data: {\"a\":1}\n\n");
         let done = b.next_event().unwrap();
         assert!(is_done(&data_of(&done).unwrap()));
@@ -93,9 +119,27 @@ mod tests {
     }
 
     #[test]
+    fn a_read_with_whole_events_and_part_of_the_next() {
+        let mut b = EventBuffer::default();
+        b.push(Bytes::from_static(b"data: 1\n\ndata: 2\n\ndata: 3"));
+        assert_eq!(&b.next_event().unwrap()[..], b"data: 1\n\n");
+        assert_eq!(&b.next_event().unwrap()[..], b"data: 2\n\n");
+        assert!(b.next_event().is_none());
+        b.push(Bytes::from_static(b"3\n\ndata: 4\n\n"));
+        assert_eq!(&b.next_event().unwrap()[..], b"data: 33\n\n");
+        assert_eq!(&b.next_event().unwrap()[..], b"data: 4\n\n");
+        assert!(b.next_event().is_none());
+        b.push(Bytes::from_static(b"data: 5"));
+        assert_eq!(&b.take_rest().unwrap()[..], b"data: 5");
+        assert!(b.take_rest().is_none());
+    }
+
+    #[test]
     fn crlf_events_and_named_events() {
         let mut b = EventBuffer::default();
-        b.push(b"event: response.completed\r\ndata: {\"x\":1}\r\n\r\nrest");
+        b.push(Bytes::from_static(
+            b"event: response.completed\r\ndata: {\"x\":1}\r\n\r\nrest",
+        ));
         let e = b.next_event().unwrap();
         assert_eq!(&data_of(&e).unwrap()[..], b"{\"x\":1}");
         assert_eq!(&b.take_rest().unwrap()[..], b"rest");

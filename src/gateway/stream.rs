@@ -190,7 +190,7 @@ impl Stream for TeeStream {
                         super::meters::call_meters().ttft.record(ttft.as_secs_f64());
                     }
                     got_bytes = true;
-                    this.events.push(&chunk);
+                    this.events.push(chunk);
                     this.drain_events();
                 }
                 Poll::Ready(Some(Err(err))) => {
