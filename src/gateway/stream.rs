@@ -140,6 +140,14 @@ impl TeeStream {
                     }
                 }
             }
+            if self.strip_usage_chunk {
+                // Asked for usage on the client's behalf, the upstream adds
+                // `"usage":null` to every chunk; the client did not ask for it.
+                if let Some(cleaned) = without_null_usage(&event) {
+                    self.out.push_back(cleaned);
+                    continue;
+                }
+            }
             self.out.push_back(event);
         }
     }
@@ -319,6 +327,51 @@ fn has_usage_object(data: &[u8]) -> bool {
     false
 }
 
+/// The event without its `"usage": null` member (and the comma that joined
+/// it to a neighbour); `None` when it has none. A `"usage"` inside a string
+/// value is escaped (`\"usage\"`) and never matches.
+fn without_null_usage(event: &[u8]) -> Option<Bytes> {
+    let (start, end) = memchr::memmem::find_iter(event, b"\"usage\"")
+        .find_map(|key| null_member_span(event, key))?;
+    let mut out = Vec::with_capacity(event.len() - (end - start));
+    out.extend_from_slice(&event[..start]);
+    out.extend_from_slice(&event[end..]);
+    Some(Bytes::from(out))
+}
+
+/// The byte range of `"usage": null` starting at `key`, widened to take one
+/// neighbouring comma; `None` when the key's value is not `null`.
+fn null_member_span(event: &[u8], key: usize) -> Option<(usize, usize)> {
+    let ws = |bytes: &[u8]| bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    let mut end = key + 7;
+    end += ws(&event[end..]);
+    if event.get(end) != Some(&b':') {
+        return None;
+    }
+    end += 1;
+    end += ws(&event[end..]);
+    if !event[end..].starts_with(b"null") {
+        return None;
+    }
+    end += 4;
+    let mut start = key;
+    let before = event[..start]
+        .iter()
+        .rev()
+        .take_while(|b| b.is_ascii_whitespace())
+        .count();
+    if start > before && event[start - before - 1] == b',' {
+        start -= before + 1;
+    } else {
+        let after = ws(&event[end..]);
+        if event.get(end + after) == Some(&b',') {
+            end += after + 1;
+            end += ws(&event[end..]);
+        }
+    }
+    Some((start, end))
+}
+
 /// Frames that are already known (a cached answer), as a body stream with
 /// the same trailer and end handling as a live one.
 pub fn replayed(frames: Vec<Bytes>) -> BodyStream {
@@ -327,7 +380,39 @@ pub fn replayed(frames: Vec<Bytes>) -> BodyStream {
 
 #[cfg(test)]
 mod tests {
-    use super::has_usage_object;
+    use super::{has_usage_object, without_null_usage};
+
+    #[test]
+    fn null_usage_member_removed_with_its_comma() {
+        let cases: [(&[u8], &[u8]); 4] = [
+            (
+                b"data: {\"id\":\"x\",\"choices\":[],\"usage\":null}\n\n",
+                b"data: {\"id\":\"x\",\"choices\":[]}\n\n",
+            ),
+            (
+                b"data: {\"usage\": null, \"id\":\"x\"}\n\n",
+                b"data: {\"id\":\"x\"}\n\n",
+            ),
+            (b"data: {\"usage\":null}\n\n", b"data: {}\n\n"),
+            (
+                b"data: {\"a\":1 , \"usage\" :null,\"b\":2}\n\n",
+                b"data: {\"a\":1 ,\"b\":2}\n\n",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = without_null_usage(input).expect("has a null usage");
+            assert_eq!(&got[..], want, "{}", String::from_utf8_lossy(input));
+            let json = &got[6..got.len() - 2];
+            serde_json::from_slice::<serde_json::Value>(json).expect("still JSON");
+        }
+        assert!(without_null_usage(b"data: {\"usage\":{\"prompt_tokens\":1}}\n\n").is_none());
+        assert!(without_null_usage(b"data: {\"content\":\"usage\"}\n\n").is_none());
+        assert_eq!(
+            &without_null_usage(b"data: {\"content\":\"usage\",\"usage\":null}\n\n").unwrap()[..],
+            b"data: {\"content\":\"usage\"}\n\n"
+        );
+        assert!(without_null_usage(b"data: {\"content\":\"\\\"usage\\\": null\"}\n\n").is_none());
+    }
 
     #[test]
     fn usage_object_precheck() {

@@ -198,6 +198,12 @@ async fn usage_chunk_only_when_asked_and_always_recorded() {
             .all(|c| !c["choices"].as_array().unwrap().is_empty()),
         "no usage-only chunk"
     );
+    // As OpenAI streams when usage is not asked for: no `usage` member at all
+    // (the upstream adds `"usage": null` because the proxy asked for usage).
+    assert!(
+        plain.iter().all(|c| c.get("usage").is_none()),
+        "no usage member in {plain:?}"
+    );
 
     let asked = open_stream(
         &app,
