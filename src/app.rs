@@ -85,6 +85,7 @@ impl App {
             config.cache.redis_url.as_deref(),
             &config.cache.prefix,
         )?);
+        cache.spawn_clear_watch(Duration::from_millis(config.registry_refresh_ms));
         let cache_rules = caching::Rules::new(&config.cache);
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();

@@ -127,12 +127,8 @@ impl ResponseCache {
             return Some(hit);
         }
         let redis = self.redis.as_ref()?;
-        let (body, ttl) = redis.get(key).await?;
-        let entry = Arc::new(Entry {
-            body,
-            prompt: None,
-            ttl,
-        });
+        let (body, ttl, prompt) = redis.get(key).await?;
+        let entry = Arc::new(Entry { body, prompt, ttl });
         self.local.insert(key.to_owned(), entry.clone()).await;
         Some(entry)
     }
@@ -181,8 +177,18 @@ impl ResponseCache {
         })
     }
 
-    /// Drops every entry, or those made with one prompt.
+    /// Drops every entry, or those made with one prompt, in both tiers; the
+    /// other replicas drop their in-process copies within `every` of
+    /// [`ResponseCache::spawn_clear_watch`].
     pub async fn clear(&self, prompt: Option<&str>) -> anyhow::Result<()> {
+        self.clear_local(prompt)?;
+        if let Some(redis) = &self.redis {
+            redis.clear(prompt).await?;
+        }
+        Ok(())
+    }
+
+    fn clear_local(&self, prompt: Option<&str>) -> anyhow::Result<()> {
         match prompt {
             None => self.local.invalidate_all(),
             Some(name) => {
@@ -192,10 +198,45 @@ impl ResponseCache {
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
             }
         }
-        if let Some(redis) = &self.redis {
-            redis.clear(prompt).await?;
-        }
         Ok(())
+    }
+
+    /// With a shared tier: follows the clears made by any replica (counters
+    /// in Redis, polled every `every`) and drops the matching in-process
+    /// entries, so no replica keeps serving an answer that was cleared.
+    pub fn spawn_clear_watch(self: &Arc<Self>, every: Duration) {
+        if self.redis.is_none() {
+            return;
+        }
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut seen: Option<redis_tier::ClearCounts> = None;
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(cache) = cache.upgrade() else { return };
+                let Some(redis) = cache.redis.as_ref() else {
+                    return;
+                };
+                let Some(now) = redis.clear_counts().await else {
+                    continue;
+                };
+                if let Some(before) = &seen {
+                    let (all, prompts) = now.since(before);
+                    let outcome = if all {
+                        cache.clear_local(None)
+                    } else {
+                        prompts.iter().try_for_each(|p| cache.clear_local(Some(p)))
+                    };
+                    if let Err(e) = outcome {
+                        tracing::warn!(error = %e, "could not drop cleared cache entries");
+                        continue;
+                    }
+                }
+                seen = Some(now);
+            }
+        });
     }
 
     pub fn has_shared_tier(&self) -> bool {

@@ -2,6 +2,7 @@
 //! failure makes the tier sit out for a second: a slow or dead Redis costs a
 //! cache miss, never a failed or stalled request.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,21 @@ impl RedisTier {
 
     fn prompt_set(&self, prompt: &str) -> String {
         format!("{}:prompt:{}", self.prefix, prompt)
+    }
+
+    /// The prompt name of an entry made with one (same TTL as the entry).
+    fn prompt_of(&self, entry_key: &str) -> String {
+        format!("{entry_key}:prompt")
+    }
+
+    /// Bumped on every `DELETE /v1/cache` without a prompt.
+    fn clear_all_counter(&self) -> String {
+        format!("{}:clears:all", self.prefix)
+    }
+
+    /// Hash of prompt name → times its entries were cleared.
+    fn clear_prompt_counters(&self) -> String {
+        format!("{}:clears:prompt", self.prefix)
     }
 
     fn failed(&self, what: &str, err: &dyn std::fmt::Display) {
@@ -84,20 +100,19 @@ impl RedisTier {
         }
     }
 
-    pub async fn get(&self, key: &str) -> Option<(Bytes, Duration)> {
+    /// The entry's body, remaining TTL and prompt name.
+    pub async fn get(&self, key: &str) -> Option<(Bytes, Duration, Option<String>)> {
         let mut conn = self.connection().await?;
         let k = self.entry_key(key);
-        let op = async {
-            let body: Option<Vec<u8>> = conn.get(&k).await?;
-            let ttl_ms: i64 = conn.pttl(&k).await?;
-            Ok::<_, redis::RedisError>((body, ttl_ms))
-        };
+        let mut pipe = redis::pipe();
+        pipe.get(&k).pttl(&k).get(self.prompt_of(&k));
+        let op = pipe.query_async::<(Option<Vec<u8>>, i64, Option<String>)>(&mut conn);
         match tokio::time::timeout(DEADLINE, op).await {
-            Ok(Ok((Some(body), ttl_ms))) => {
+            Ok(Ok((Some(body), ttl_ms, prompt))) => {
                 let ttl = Duration::from_millis(ttl_ms.max(1) as u64);
-                Some((Bytes::from(body), ttl))
+                Some((Bytes::from(body), ttl, prompt))
             }
-            Ok(Ok((None, _))) => None,
+            Ok(Ok((None, _, _))) => None,
             Ok(Err(e)) => {
                 self.failed("get", &e);
                 None
@@ -124,6 +139,12 @@ impl RedisTier {
             .ignore();
         if let Some(p) = prompt {
             let set = self.prompt_set(p);
+            pipe.cmd("SET")
+                .arg(self.prompt_of(&k))
+                .arg(p)
+                .arg("PX")
+                .arg(ms)
+                .ignore();
             pipe.sadd(&set, &k)
                 .ignore()
                 .pexpire(&set, ms as i64)
@@ -146,10 +167,13 @@ impl RedisTier {
             Some(p) => {
                 let set = self.prompt_set(p);
                 let keys: Vec<String> = conn.smembers(&set).await?;
-                if !keys.is_empty() {
-                    let _: () = conn.del(&keys).await?;
+                let metas: Vec<String> = keys.iter().map(|k| self.prompt_of(k)).collect();
+                for chunk in keys.chunks(500).chain(metas.chunks(500)) {
+                    let _: () = conn.del(chunk).await?;
                 }
                 let _: () = conn.del(&set).await?;
+                // Tells the other replicas to drop their in-process copies.
+                let _: () = conn.hincr(self.clear_prompt_counters(), p, 1).await?;
             }
             None => {
                 // Only cache keys: budget counters share the prefix.
@@ -158,9 +182,56 @@ impl RedisTier {
                 for chunk in keys.chunks(500) {
                     let _: () = conn.del(chunk).await?;
                 }
+                let _: () = conn.incr(self.clear_all_counter(), 1).await?;
             }
         }
         Ok(())
+    }
+
+    /// How often the whole cache, and each prompt's entries, were cleared
+    /// (by any replica). `None` when Redis cannot be asked right now.
+    pub async fn clear_counts(&self) -> Option<ClearCounts> {
+        let mut conn = self.connection().await?;
+        let mut pipe = redis::pipe();
+        pipe.get(self.clear_all_counter())
+            .hgetall(self.clear_prompt_counters());
+        let op = pipe.query_async::<(Option<u64>, HashMap<String, u64>)>(&mut conn);
+        match tokio::time::timeout(DEADLINE, op).await {
+            Ok(Ok((all, prompts))) => Some(ClearCounts {
+                all: all.unwrap_or(0),
+                prompts,
+            }),
+            Ok(Err(e)) => {
+                self.failed("clear counts", &e);
+                None
+            }
+            Err(e) => {
+                self.failed("clear counts", &e);
+                None
+            }
+        }
+    }
+}
+
+/// Clear counters shared through Redis (see [`RedisTier::clear_counts`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ClearCounts {
+    pub all: u64,
+    pub prompts: HashMap<String, u64>,
+}
+
+impl ClearCounts {
+    /// What changed since `before`: whether everything was cleared, and
+    /// which prompts were.
+    pub fn since(&self, before: &ClearCounts) -> (bool, Vec<String>) {
+        let all = self.all != before.all;
+        let prompts = self
+            .prompts
+            .iter()
+            .filter(|(name, n)| before.prompts.get(*name) != Some(n))
+            .map(|(name, _)| name.clone())
+            .collect();
+        (all, prompts)
     }
 }
 

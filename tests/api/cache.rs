@@ -1184,6 +1184,142 @@ async fn redis_tier_shares_entries_between_instances() {
     );
 }
 
+// --- 9b. DELETE /v1/cache ------------------------------------------------------------
+
+/// A registry prompt with no variables, so cached requests can carry its name.
+async fn create_faq_prompt(app: &TestApp) {
+    let created = app
+        .post(
+            crate::helpers::ADMIN_KEY,
+            "/v1/prompts/faq/versions",
+            json!({
+                "type": "chat",
+                "messages": [{"role": "system", "content": "Answer in one line."}],
+                "config": {"model": "mock-1"},
+                "labels": ["production"]
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{}", created.text().await.unwrap());
+}
+
+/// A cached chat request built on the `faq` prompt.
+fn cached_with_prompt(content: &str) -> Value {
+    json!({
+        "prompt": {"id": "faq"},
+        "messages": [{"role": "user", "content": content}],
+        "cache": {"ttl": 60}
+    })
+}
+
+async fn clear_cache(app: &TestApp, key: &str, query: &str) -> (u16, Value) {
+    let resp = app
+        .http
+        .delete(app.url(&format!("/v1/cache{query}")))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("DELETE /v1/cache");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Sends `body` until it is answered with `cache: want` (at most `within`).
+async fn until_cache(app: &TestApp, key: &str, body: &Value, want: &str, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if chat(app, key, body).await.cache() == want {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn clearing_drops_every_entry_or_one_prompts_entries() {
+    let s = setup_with(mock_upstream().await, |_| {}).await;
+    create_faq_prompt(&s.app).await;
+    let plain = cached("not from a prompt");
+    let faq = cached_with_prompt("how do I reset my password?");
+    for body in [&plain, &faq] {
+        assert_eq!(chat(&s.app, &s.key, body).await.cache(), "miss");
+        assert_eq!(chat(&s.app, &s.key, body).await.cache(), "hit");
+    }
+
+    // Only the admin may clear.
+    let (status, _) = clear_cache(&s.app, &s.key, "").await;
+    assert_eq!(status, 403);
+    assert_eq!(chat(&s.app, &s.key, &plain).await.cache(), "hit");
+
+    let (status, answer) = clear_cache(&s.app, crate::helpers::ADMIN_KEY, "?prompt=faq").await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["prompt"], "faq");
+    assert_eq!(
+        chat(&s.app, &s.key, &faq).await.cache(),
+        "miss",
+        "the prompt's entry is gone"
+    );
+    assert_eq!(
+        chat(&s.app, &s.key, &plain).await.cache(),
+        "hit",
+        "other entries stay"
+    );
+
+    let (status, _) = clear_cache(&s.app, crate::helpers::ADMIN_KEY, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(chat(&s.app, &s.key, &plain).await.cache(), "miss");
+    assert_eq!(chat(&s.app, &s.key, &faq).await.cache(), "miss");
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn a_clear_on_one_replica_reaches_the_others_in_process_copies() {
+    let Some(url) = redis_url() else { return };
+    let prefix = test_prefix();
+    let keys = RedisKeys::new(&url, &prefix);
+    let tweak = |c: &mut promptgate::Config| {
+        c.cache.redis_url = Some(url.clone());
+        c.cache.prefix = prefix.clone();
+    };
+    let a = setup_with(mock_upstream().await, tweak).await;
+    let b = setup_with(mock_upstream().await, tweak).await;
+    create_faq_prompt(&a.app).await;
+    create_faq_prompt(&b.app).await;
+    let plain = cached("cleared everywhere");
+    let faq = cached_with_prompt("cleared by prompt everywhere");
+    for body in [&plain, &faq] {
+        assert_eq!(chat(&a.app, &a.key, body).await.cache(), "miss");
+        // B pulls A's entry from Redis and keeps a copy in its own process.
+        assert_eq!(chat(&b.app, &b.key, body).await.cache(), "hit");
+    }
+
+    let (status, _) = clear_cache(&a.app, crate::helpers::ADMIN_KEY, "?prompt=faq").await;
+    assert_eq!(status, 200);
+    assert!(
+        until_cache(&b.app, &b.key, &faq, "miss", Duration::from_secs(5)).await,
+        "B still serves the prompt's cleared entry"
+    );
+    assert_eq!(
+        chat(&b.app, &b.key, &plain).await.cache(),
+        "hit",
+        "other entries stay"
+    );
+
+    let (status, _) = clear_cache(&a.app, crate::helpers::ADMIN_KEY, "").await;
+    assert_eq!(status, 200);
+    assert!(
+        until_cache(&b.app, &b.key, &plain, "miss", Duration::from_secs(5)).await,
+        "B still serves a cleared entry"
+    );
+
+    a.app.stop().await;
+    b.app.stop().await;
+    drop(keys);
+}
+
 // --- 10. Redis down --------------------------------------------------------------------
 
 #[tokio::test]
