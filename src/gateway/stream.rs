@@ -138,6 +138,14 @@ impl TeeStream {
                     if found.usage_only && self.strip_usage_chunk {
                         continue;
                     }
+                    if found.terminal {
+                        // The Responses API ends without `[DONE]`: the
+                        // trailer follows its final event instead.
+                        self.out.push_back(event);
+                        let trailer = self.trailer();
+                        self.out.push_back(trailer);
+                        continue;
+                    }
                 }
             }
             if self.strip_usage_chunk {

@@ -254,3 +254,44 @@ async fn cut_stream_is_reported_and_recorded_as_upstream_error() {
     assert_eq!(app.record(&key, &id).await["outcome"], "upstream_error");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn responses_stream_ends_with_the_facts_comment_after_its_final_event() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let resp = app
+        .post(
+            &key,
+            "/v1/responses",
+            json!({"model": "mock-1", "stream": true, "input": "Tell me about the tower.",
+                   "grounding": {"context": ["The Eiffel Tower opened in 1889 in Paris."]}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    let events: Vec<&str> = text.split("\n\n").filter(|e| !e.is_empty()).collect();
+    let last = events.last().expect("events");
+    let facts: Value = serde_json::from_str(
+        last.strip_prefix(": promptgate ")
+            .unwrap_or_else(|| panic!("the stream ends with the facts comment: {text}")),
+    )
+    .unwrap();
+    assert!(
+        events[events.len() - 2].starts_with("event: response.completed"),
+        "right after the final event: {text}"
+    );
+    assert!(!text.contains("[DONE]"), "Responses streams have no [DONE]");
+    assert_eq!(facts["request_id"], id.as_str());
+    assert!(facts["usage"]["completion_tokens"].as_i64().unwrap() > 0);
+    assert!(facts["grounding"]["score"].is_number(), "{facts}");
+
+    let rec = app.record(&key, &id).await;
+    assert_eq!(
+        rec["completion_tokens"],
+        facts["usage"]["completion_tokens"]
+    );
+    assert_eq!(rec["grounding"]["score"], facts["grounding"]["score"]);
+    app.stop().await;
+}
