@@ -120,11 +120,7 @@ pub fn policy(
                 .map_err(|e| match e {
                     ApiError::InvalidRequest { message, param, .. } => ApiError::invalid(
                         format!("invalid 'cache': {message}"),
-                        Some(
-                            &format!("cache.{}", param.unwrap_or_default())
-                                .trim_end_matches('.')
-                                .to_owned(),
-                        ),
+                        Some(format!("cache.{}", param.unwrap_or_default()).trim_end_matches('.')),
                     ),
                     other => other,
                 })?,

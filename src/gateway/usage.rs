@@ -97,6 +97,17 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
     })
 }
 
+impl From<Usage> for crate::costs::TokenUsage {
+    fn from(u: Usage) -> Self {
+        crate::costs::TokenUsage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: u.cached_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,16 +146,5 @@ mod tests {
             .unwrap();
         assert!(c.usage_only);
         assert!(from_chunk(br#"{"choices":[{"delta":{}}],"usage":null}"#).is_none());
-    }
-}
-
-impl From<Usage> for crate::costs::TokenUsage {
-    fn from(u: Usage) -> Self {
-        crate::costs::TokenUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            cached_tokens: u.cached_tokens,
-            reasoning_tokens: u.reasoning_tokens,
-        }
     }
 }

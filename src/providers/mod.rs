@@ -45,7 +45,8 @@ enum Transport {
         /// The upstream's credential. Sent only to the upstream; never logged
         /// (`SecretString`'s Debug is redacted) and never echoed to clients.
         api_key: Option<SecretString>,
-        client: HttpClient,
+        /// Boxed: the pooled client is large and cheap to share.
+        client: Box<HttpClient>,
         /// The model endpoints' URIs, parsed once per upstream.
         model_uris: Vec<(&'static str, Uri)>,
     },
@@ -120,7 +121,7 @@ impl Upstream {
                     .as_ref()
                     .and_then(|var| std::env::var(var).ok())
                     .map(SecretString::from),
-                client: client.clone(),
+                client: Box::new(client.clone()),
             },
             None => Transport::Mock(mock::router()),
         };
