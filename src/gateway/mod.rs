@@ -145,7 +145,7 @@ pub async fn handle(
                 .await;
             response
         }
-        Ok(Answer::Stream(s)) => stream_answer(s, recorder),
+        Ok(Answer::Stream(s)) => stream_answer(s, recorder).await,
         Ok(Answer::Failed {
             response,
             outcome,
@@ -719,7 +719,7 @@ impl StreamHooks for ProxyHooks {
     }
 }
 
-fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
+async fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
     let cache_status = recorder.cache();
     let mut prompt_headers = Response::new(Body::empty());
     set_prompt_headers(&mut prompt_headers, &recorder);
@@ -730,7 +730,8 @@ fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
         endpoint: s.endpoint,
         store: s.store,
     });
-    let tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage);
+    let mut tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage);
+    tee.prime().await;
     let mut response = Response::new(Body::from_stream(tee));
     *response.status_mut() = s.status;
     copy_response_headers(&s.headers, response.headers_mut());

@@ -73,6 +73,8 @@ pub struct TeeStream {
     gathering: u8,
     /// Turns in a row, while gathering, that brought nothing.
     quiet_turns: u8,
+    /// What [`TeeStream::prime`] gathered, handed out by the first poll.
+    primed: Option<Option<Bytes>>,
     started: std::time::Instant,
     /// Drop the `choices: []` usage chunk (the client did not ask for usage).
     strip_usage_chunk: bool,
@@ -101,6 +103,7 @@ impl TeeStream {
             last_data: Instant::now(),
             gathering: 0,
             quiet_turns: 0,
+            primed: None,
             started,
             strip_usage_chunk,
             seen: Seen::default(),
@@ -194,6 +197,9 @@ impl Stream for TeeStream {
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
+        if let Some(first) = this.primed.take() {
+            return Poll::Ready(first.map(Ok));
+        }
         // Read everything the upstream has ready, then write it to the client
         // in one piece: one write (and one syscall) per burst, not per event.
         let mut got_bytes = false;
@@ -288,10 +294,27 @@ impl Stream for TeeStream {
 /// but never held for long nor grown without limit.
 const MAX_GATHER_TURNS: u8 = 64;
 /// Quiet turns after which the burst is taken to be over.
-const QUIET_TURNS: u8 = 3;
+const QUIET_TURNS: u8 = 5;
 const MAX_GATHER_BYTES: usize = 32 * 1024;
 
 impl TeeStream {
+    /// Gathers what the upstream has ready before the response head is sent,
+    /// so head and first events leave in one write. Bounded by the same few
+    /// scheduler turns as any burst: an upstream that is not ready yet does
+    /// not hold the head back.
+    pub async fn prime(&mut self) {
+        // Counts as a burst from the start: the client connection task needs
+        // a turn to hand over even a chunk it has already read.
+        self.gathering = 1;
+        let first = std::future::poll_fn(|cx| match Pin::new(&mut *self).poll_next(cx) {
+            Poll::Ready(item) => Poll::Ready(Some(item.map(|Ok(bytes)| bytes))),
+            Poll::Pending if self.gathering > 0 => Poll::Pending,
+            Poll::Pending => Poll::Ready(None),
+        })
+        .await;
+        self.primed = first;
+    }
+
     /// Whether the upstream has been silent for the idle limit. The timer is
     /// armed for `last_data + limit`; when it fires early (data came since it
     /// was set) it is moved instead of reporting a timeout. Registers the waker.
