@@ -73,6 +73,12 @@ pub struct TeeStream {
     gathering: u8,
     /// Turns in a row, while gathering, that brought nothing.
     quiet_turns: u8,
+    /// Quiet turns that end a burst: [`QUIET_TURNS`] while bursts bring
+    /// several chunks, one while chunks come alone (a model sending tokens
+    /// one by one), where waiting longer would only cost CPU.
+    quiet_limit: u8,
+    /// Chunks read since the last write.
+    burst_chunks: u8,
     /// What [`TeeStream::prime`] gathered, handed out by the first poll.
     primed: Option<Option<Bytes>>,
     started: std::time::Instant,
@@ -103,6 +109,8 @@ impl TeeStream {
             last_data: Instant::now(),
             gathering: 0,
             quiet_turns: 0,
+            quiet_limit: QUIET_TURNS,
+            burst_chunks: 0,
             primed: None,
             started,
             strip_usage_chunk,
@@ -212,6 +220,7 @@ impl Stream for TeeStream {
                         super::meters::call_meters().ttft.record(ttft.as_secs_f64());
                     }
                     got_bytes = true;
+                    this.burst_chunks = this.burst_chunks.saturating_add(1);
                     this.events.push(chunk);
                     this.drain_events();
                 }
@@ -253,7 +262,7 @@ impl Stream for TeeStream {
                     // only a few turns of the scheduler.
                     let in_burst = got_bytes || this.gathering > 0;
                     if in_burst
-                        && this.quiet_turns < QUIET_TURNS
+                        && this.quiet_turns < this.quiet_limit
                         && this.gathering < MAX_GATHER_TURNS
                         && this.out.iter().map(Bytes::len).sum::<usize>() < MAX_GATHER_BYTES
                     {
@@ -272,6 +281,14 @@ impl Stream for TeeStream {
                 }
             }
         }
+        if this.burst_chunks > 0 {
+            this.quiet_limit = if this.burst_chunks > 1 {
+                QUIET_TURNS
+            } else {
+                1
+            };
+        }
+        this.burst_chunks = 0;
         this.gathering = 0;
         this.quiet_turns = 0;
         match this.out.len() {
