@@ -11,12 +11,7 @@ use metrics::{Counter, Gauge, Histogram};
 use super::record::Outcome;
 use super::Endpoint;
 
-const ENDPOINTS: [Endpoint; 4] = [
-    Endpoint::Chat,
-    Endpoint::Completions,
-    Endpoint::Embeddings,
-    Endpoint::Responses,
-];
+/// In declaration order, so that `o as usize` indexes it.
 const OUTCOMES: [Outcome; 5] = [
     Outcome::Ok,
     Outcome::UpstreamError,
@@ -45,11 +40,11 @@ impl CallMeters {
 }
 
 fn endpoint_index(e: Endpoint) -> usize {
-    ENDPOINTS.iter().position(|x| *x == e).unwrap_or(0)
+    e as usize
 }
 
 fn outcome_index(o: Outcome) -> usize {
-    OUTCOMES.iter().position(|x| *x == o).unwrap_or(0)
+    o as usize
 }
 
 pub fn call_meters() -> &'static CallMeters {
@@ -57,8 +52,8 @@ pub fn call_meters() -> &'static CallMeters {
     METERS.get_or_init(|| {
         // Handles taken before the recorder exists would record nowhere.
         let _ = crate::telemetry::metrics_handle();
-        let mut requests = Vec::with_capacity(ENDPOINTS.len() * OUTCOMES.len());
-        for e in ENDPOINTS {
+        let mut requests = Vec::with_capacity(Endpoint::ALL.len() * OUTCOMES.len());
+        for e in Endpoint::ALL {
             for o in OUTCOMES {
                 requests.push(metrics::counter!(
                     "promptgate_requests_total",
@@ -71,7 +66,7 @@ pub fn call_meters() -> &'static CallMeters {
             in_flight: metrics::gauge!("promptgate_in_flight_requests"),
             ttft: metrics::histogram!("promptgate_time_to_first_token_seconds"),
             requests,
-            duration: ENDPOINTS
+            duration: Endpoint::ALL
                 .iter()
                 .map(|e| metrics::histogram!("promptgate_request_duration_seconds", "endpoint" => e.as_str()))
                 .collect(),
@@ -84,9 +79,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn lists_are_in_declaration_order() {
+        for (i, e) in Endpoint::ALL.iter().enumerate() {
+            assert_eq!(endpoint_index(*e), i);
+        }
+        for (i, o) in OUTCOMES.iter().enumerate() {
+            assert_eq!(outcome_index(*o), i);
+        }
+    }
+
+    #[test]
     fn every_endpoint_and_outcome_has_its_own_series() {
         let mut seen = std::collections::HashSet::new();
-        for e in ENDPOINTS {
+        for e in Endpoint::ALL {
             for o in OUTCOMES {
                 assert!(seen.insert(endpoint_index(e) * OUTCOMES.len() + outcome_index(o)));
             }

@@ -51,6 +51,14 @@ pub enum Endpoint {
 }
 
 impl Endpoint {
+    /// Every endpoint, in declaration order (`e as usize` indexes it).
+    pub const ALL: [Endpoint; 4] = [
+        Endpoint::Chat,
+        Endpoint::Completions,
+        Endpoint::Embeddings,
+        Endpoint::Responses,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Endpoint::Chat => "chat.completions",
@@ -60,7 +68,8 @@ impl Endpoint {
         }
     }
 
-    fn path(self) -> &'static str {
+    /// The endpoint's path below an upstream's base URL.
+    pub fn path(self) -> &'static str {
         match self {
             Endpoint::Chat => "/chat/completions",
             Endpoint::Completions => "/completions",

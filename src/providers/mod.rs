@@ -61,14 +61,6 @@ pub struct Upstream {
     transport: Transport,
 }
 
-/// The paths the gateway itself calls on every request.
-const MODEL_PATHS: [&str; 4] = [
-    "/chat/completions",
-    "/completions",
-    "/embeddings",
-    "/responses",
-];
-
 /// Headers never copied between the two sides: hop-by-hop ones, the caller's
 /// credentials, and lengths the server recomputes.
 fn is_dropped_header(name: &HeaderName) -> bool {
@@ -108,11 +100,11 @@ impl Upstream {
     pub fn from_config(cfg: &UpstreamConfig, client: &HttpClient) -> Upstream {
         let transport = match &cfg.base_url {
             Some(base) => Transport::Http {
-                model_uris: MODEL_PATHS
+                model_uris: crate::gateway::Endpoint::ALL
                     .iter()
-                    .filter_map(|p| {
-                        let uri = format!("{}{p}", base.trim_end_matches('/'));
-                        Some((*p, uri.parse::<Uri>().ok()?))
+                    .filter_map(|e| {
+                        let uri = format!("{}{}", base.trim_end_matches('/'), e.path());
+                        Some((e.path(), uri.parse::<Uri>().ok()?))
                     })
                     .collect(),
                 base_url: base.trim_end_matches('/').to_owned(),
