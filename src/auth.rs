@@ -153,16 +153,14 @@ impl KeyCache {
     /// Keeps the cache in step with the store until the process ends.
     pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>, every: Duration) {
         let cache = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(cache) = cache.upgrade() else { return };
+        crate::periodic::spawn_every(every, move || {
+            let cache = cache.upgrade()?;
+            let store = store.clone();
+            Some(async move {
                 if let Err(err) = cache.refresh(store.as_ref()).await {
                     tracing::warn!(error = %err, "key refresh failed; serving the last known keys");
                 }
-            }
+            })
         });
     }
 }

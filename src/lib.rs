@@ -23,7 +23,7 @@
 //!
 //! Supporting pieces: [`auth`] (keys, in-memory key cache), [`config`],
 //! [`error`] (one error type in OpenAI's shape), [`telemetry`] (logs,
-//! metrics), [`state`], [`time`].
+//! metrics), [`periodic`] (background refresh loops), [`state`], [`time`].
 
 pub mod app;
 pub mod auth;
@@ -35,6 +35,7 @@ pub mod error;
 pub mod gateway;
 pub mod grounding;
 pub mod http;
+pub mod periodic;
 pub mod providers;
 pub mod registry;
 pub mod state;

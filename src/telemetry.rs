@@ -41,13 +41,9 @@ pub fn metrics_handle() -> PrometheusHandle {
 /// nobody scrapes would hold every latency it ever measured.
 pub fn spawn_upkeep(handle: &PrometheusHandle) {
     let handle = handle.clone();
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            handle.run_upkeep();
-        }
+    crate::periodic::spawn_every(std::time::Duration::from_secs(5), move || {
+        handle.run_upkeep();
+        Some(std::future::ready(()))
     });
 }
 

@@ -209,33 +209,24 @@ impl ResponseCache {
             return;
         }
         let cache = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut seen: Option<redis_tier::ClearCounts> = None;
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(cache) = cache.upgrade() else { return };
+        crate::periodic::spawn_every(every, move || {
+            let cache = cache.upgrade()?;
+            Some(async move {
                 let Some(redis) = cache.redis.as_ref() else {
                     return;
                 };
-                let Some(now) = redis.clear_counts().await else {
-                    continue;
+                let Some((all, prompts)) = redis.clears_since_last_look().await else {
+                    return;
                 };
-                if let Some(before) = &seen {
-                    let (all, prompts) = now.since(before);
-                    let outcome = if all {
-                        cache.clear_local(None)
-                    } else {
-                        prompts.iter().try_for_each(|p| cache.clear_local(Some(p)))
-                    };
-                    if let Err(e) = outcome {
-                        tracing::warn!(error = %e, "could not drop cleared cache entries");
-                        continue;
-                    }
+                let outcome = if all {
+                    cache.clear_local(None)
+                } else {
+                    prompts.iter().try_for_each(|p| cache.clear_local(Some(p)))
+                };
+                if let Err(e) = outcome {
+                    tracing::warn!(error = %e, "could not drop cleared cache entries");
                 }
-                seen = Some(now);
-            }
+            })
         });
     }
 

@@ -22,6 +22,8 @@ pub struct RedisTier {
     down_until_ms: AtomicU64,
     epoch: Instant,
     _init: OnceCell<()>,
+    /// The clear counters as last read by [`RedisTier::clears_since_last_look`].
+    seen_clears: std::sync::Mutex<Option<ClearCounts>>,
 }
 
 impl RedisTier {
@@ -33,6 +35,7 @@ impl RedisTier {
             down_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             _init: OnceCell::new(),
+            seen_clears: std::sync::Mutex::new(None),
         })
     }
 
@@ -188,9 +191,20 @@ impl RedisTier {
         Ok(())
     }
 
+    /// The clears made (by any replica) since the last look: whether the
+    /// whole cache was cleared, and which prompts' entries were. `None` on
+    /// the first look and when Redis cannot be asked right now.
+    pub async fn clears_since_last_look(&self) -> Option<(bool, Vec<String>)> {
+        let now = self.clear_counts().await?;
+        let mut seen = self.seen_clears.lock().ok()?;
+        let changed = seen.as_ref().map(|before| now.since(before));
+        *seen = Some(now);
+        changed
+    }
+
     /// How often the whole cache, and each prompt's entries, were cleared
     /// (by any replica). `None` when Redis cannot be asked right now.
-    pub async fn clear_counts(&self) -> Option<ClearCounts> {
+    async fn clear_counts(&self) -> Option<ClearCounts> {
         let mut conn = self.connection().await?;
         let mut pipe = redis::pipe();
         pipe.get(self.clear_all_counter())
@@ -215,15 +229,15 @@ impl RedisTier {
 
 /// Clear counters shared through Redis (see [`RedisTier::clear_counts`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ClearCounts {
-    pub all: u64,
-    pub prompts: HashMap<String, u64>,
+struct ClearCounts {
+    all: u64,
+    prompts: HashMap<String, u64>,
 }
 
 impl ClearCounts {
     /// What changed since `before`: whether everything was cleared, and
     /// which prompts were.
-    pub fn since(&self, before: &ClearCounts) -> (bool, Vec<String>) {
+    fn since(&self, before: &ClearCounts) -> (bool, Vec<String>) {
         let all = self.all != before.all;
         let prompts = self
             .prompts

@@ -121,16 +121,13 @@ impl Budgets {
 
     pub fn spawn_refresh(self: &Arc<Self>, every: Duration) {
         let me = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(me) = me.upgrade() else { return };
+        crate::periodic::spawn_every(every, move || {
+            let me = me.upgrade()?;
+            Some(async move {
                 if let Err(e) = me.reload().await {
                     tracing::warn!(error = %e, "budget reload failed; keeping the last known limits");
                 }
-            }
+            })
         });
     }
 

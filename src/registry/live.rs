@@ -204,12 +204,10 @@ impl LiveRegistry {
     /// Reloads whenever another replica changed the registry.
     pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>, every: Duration) {
         let live = Arc::downgrade(self);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                let Some(live) = live.upgrade() else { return };
+        crate::periodic::spawn_every(every, move || {
+            let live = live.upgrade()?;
+            let store = store.clone();
+            Some(async move {
                 let seen = live.revision.load(std::sync::atomic::Ordering::Relaxed);
                 match store.registry_revision().await {
                     Ok(rev) if rev != seen => {
@@ -220,7 +218,7 @@ impl LiveRegistry {
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "registry revision check failed"),
                 }
-            }
+            })
         });
     }
 }
