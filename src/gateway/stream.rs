@@ -363,46 +363,37 @@ impl Drop for TeeStream {
 
 /// Whether `"usage"` in this JSON is followed by an object (not `null`).
 fn has_usage_object(data: &[u8]) -> bool {
-    let mut from = 0;
-    while let Some(at) = memchr::memmem::find(&data[from..], b"\"usage\"") {
-        let after = &data[from + at + 7..];
-        let mut rest = after.iter().skip_while(|b| b.is_ascii_whitespace());
-        if rest.next() == Some(&b':') && rest.find(|b| !b.is_ascii_whitespace()) == Some(&b'{') {
-            return true;
-        }
-        from += at + 7;
-    }
-    false
+    usage_members(data).any(|(_, value)| data.get(value) == Some(&b'{'))
+}
+
+/// Each `"usage":` member as (offset of the key, offset of its value). A
+/// `"usage"` inside a string value is escaped (`\"usage\"`) and never matches.
+fn usage_members(json: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    memchr::memmem::find_iter(json, b"\"usage\"").filter_map(move |key| {
+        let colon = key + 7 + leading_ws(&json[key + 7..]);
+        (json.get(colon) == Some(&b':')).then(|| (key, colon + 1 + leading_ws(&json[colon + 1..])))
+    })
+}
+
+fn leading_ws(bytes: &[u8]) -> usize {
+    bytes.iter().take_while(|b| b.is_ascii_whitespace()).count()
 }
 
 /// The event without its `"usage": null` member (and the comma that joined
-/// it to a neighbour); `None` when it has none. A `"usage"` inside a string
-/// value is escaped (`\"usage\"`) and never matches.
+/// it to a neighbour); `None` when it has none.
 fn without_null_usage(event: &[u8]) -> Option<Bytes> {
-    let (start, end) = memchr::memmem::find_iter(event, b"\"usage\"")
-        .find_map(|key| null_member_span(event, key))?;
+    let (start, end) = usage_members(event)
+        .find(|(_, value)| event[*value..].starts_with(b"null"))
+        .map(|(key, value)| with_a_comma(event, key, value + 4))?;
     let mut out = Vec::with_capacity(event.len() - (end - start));
     out.extend_from_slice(&event[..start]);
     out.extend_from_slice(&event[end..]);
     Some(Bytes::from(out))
 }
 
-/// The byte range of `"usage": null` starting at `key`, widened to take one
-/// neighbouring comma; `None` when the key's value is not `null`.
-fn null_member_span(event: &[u8], key: usize) -> Option<(usize, usize)> {
-    let ws = |bytes: &[u8]| bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
-    let mut end = key + 7;
-    end += ws(&event[end..]);
-    if event.get(end) != Some(&b':') {
-        return None;
-    }
-    end += 1;
-    end += ws(&event[end..]);
-    if !event[end..].starts_with(b"null") {
-        return None;
-    }
-    end += 4;
-    let mut start = key;
+/// The member at `start..end` widened to take one neighbouring comma (and
+/// the blanks around it), so that removing it leaves valid JSON.
+fn with_a_comma(event: &[u8], mut start: usize, mut end: usize) -> (usize, usize) {
     let before = event[..start]
         .iter()
         .rev()
@@ -411,13 +402,13 @@ fn null_member_span(event: &[u8], key: usize) -> Option<(usize, usize)> {
     if start > before && event[start - before - 1] == b',' {
         start -= before + 1;
     } else {
-        let after = ws(&event[end..]);
+        let after = leading_ws(&event[end..]);
         if event.get(end + after) == Some(&b',') {
             end += after + 1;
-            end += ws(&event[end..]);
+            end += leading_ws(&event[end..]);
         }
     }
-    Some((start, end))
+    (start, end)
 }
 
 /// Frames that are already known (a cached answer), as a body stream with
