@@ -73,16 +73,7 @@ pub async fn run(cmd: CostsCommand, url: &str, key: &str) -> anyhow::Result<()> 
         .flatten()
         .filter_map(|d| d.as_str().map(str::to_owned))
         .collect();
-    let metrics = [
-        "requests",
-        "input_tokens",
-        "output_tokens",
-        "cached_tokens",
-        "cost_usd",
-        "cache_hits",
-        "saved_usd",
-        "unpriced_requests",
-    ];
+    let metrics = crate::http::costs::METRICS;
     let headers: Vec<String> = dims
         .iter()
         .cloned()

@@ -40,7 +40,8 @@ pub fn parse_time(s: &str, param: &str) -> Result<i64, ApiError> {
     ))
 }
 
-const METRICS: [&str; 8] = [
+/// The report's metric columns, in order (JSON keys and CSV headers).
+pub const METRICS: [&str; 8] = [
     "requests",
     "input_tokens",
     "output_tokens",
