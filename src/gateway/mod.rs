@@ -230,6 +230,8 @@ enum Answer {
 
 struct StreamAnswer {
     body: BodyStream,
+    /// See [`UpstreamResponse::handed_over`].
+    handed_over: bool,
     status: StatusCode,
     headers: HeaderMap,
     idle: std::time::Duration,
@@ -494,6 +496,7 @@ async fn proxy(
         if is_sse {
             return Ok(Answer::Stream(StreamAnswer {
                 body: resp.body,
+                handed_over: resp.handed_over,
                 status: resp.status,
                 headers: resp.headers,
                 idle: upstream.timeout,
@@ -508,6 +511,7 @@ async fn proxy(
         status,
         headers: up_headers,
         body: up_body,
+        ..
     } = resp;
     let bytes = collect(up_body, upstream.timeout)
         .await
@@ -631,6 +635,7 @@ fn cache_hit(
         );
         return Ok(Answer::Stream(StreamAnswer {
             body: stream::replayed(frames),
+            handed_over: false,
             status: StatusCode::OK,
             headers,
             idle: std::time::Duration::from_secs(60),
@@ -740,6 +745,7 @@ async fn stream_answer(s: StreamAnswer, recorder: Recorder) -> Response {
         store: s.store,
     });
     let mut tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage);
+    tee.gather_handed_over_chunks(s.handed_over);
     tee.prime().await;
     let mut response = Response::new(Body::from_stream(tee));
     *response.status_mut() = s.status;
@@ -807,6 +813,7 @@ async fn upstream_error_answer(
         status,
         headers,
         body,
+        ..
     } = resp;
     let bytes = collect(body, upstream.timeout)
         .await

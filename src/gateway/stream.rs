@@ -69,6 +69,10 @@ pub struct TeeStream {
     /// When the upstream last sent bytes; the idle timer is re-armed from it
     /// only when it fires, not on every chunk.
     last_data: Instant,
+    /// Whether to give up scheduler turns to gather the rest of a burst:
+    /// only worth it when another task hands the chunks over one per turn
+    /// (see [`crate::providers::UpstreamResponse::handed_over`]).
+    gather: bool,
     /// Turns of the scheduler given up in a row to gather more events (see `poll_next`).
     gathering: u8,
     /// Turns in a row, while gathering, that brought nothing.
@@ -107,6 +111,7 @@ impl TeeStream {
             idle: Box::pin(tokio::time::sleep(idle_limit)),
             idle_limit,
             last_data: Instant::now(),
+            gather: false,
             gathering: 0,
             quiet_turns: 0,
             quiet_limit: QUIET_TURNS,
@@ -119,6 +124,12 @@ impl TeeStream {
             hooks: Some(hooks),
             finished: false,
         }
+    }
+
+    /// Gather bursts over a few scheduler turns: for upstream bodies whose
+    /// chunks another task hands over one per turn.
+    pub fn gather_handed_over_chunks(&mut self, gather: bool) {
+        self.gather = gather;
     }
 
     /// Looks at each complete event; queues the ones the client should see.
@@ -254,13 +265,15 @@ impl Stream for TeeStream {
                     } else if this.gathering > 0 {
                         this.quiet_turns += 1;
                     }
-                    // The HTTP client's connection task hands over one chunk at
-                    // a time, even when it has read a whole burst of events, and
-                    // needs a turn or two of the scheduler per chunk. Give it
-                    // those turns before paying for a write to the client: a
-                    // burst then leaves in one write, and a lone event waits
-                    // only a few turns of the scheduler.
-                    let in_burst = got_bytes || this.gathering > 0;
+                    // A pooled HTTP client's connection task hands over one
+                    // chunk at a time, even when it has read a whole burst of
+                    // events, and needs a turn or two of the scheduler per
+                    // chunk. Give it those turns before paying for a write to
+                    // the client: a burst then leaves in one write, and a lone
+                    // event waits only a few turns of the scheduler. (A body
+                    // read from its own connection has nothing more until the
+                    // socket has.)
+                    let in_burst = this.gather && (got_bytes || this.gathering > 0);
                     if in_burst
                         && this.quiet_turns < this.quiet_limit
                         && this.gathering < MAX_GATHER_TURNS
@@ -320,9 +333,11 @@ impl TeeStream {
     /// scheduler turns as any burst: an upstream that is not ready yet does
     /// not hold the head back.
     pub async fn prime(&mut self) {
-        // Counts as a burst from the start: the client connection task needs
+        // Counts as a burst from the start: a client connection task needs
         // a turn to hand over even a chunk it has already read.
-        self.gathering = 1;
+        if self.gather {
+            self.gathering = 1;
+        }
         let first = std::future::poll_fn(|cx| match Pin::new(&mut *self).poll_next(cx) {
             Poll::Ready(item) => Poll::Ready(Some(item.map(|Ok(bytes)| bytes))),
             Poll::Pending if self.gathering > 0 => Poll::Pending,

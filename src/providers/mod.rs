@@ -5,10 +5,12 @@
 //! called in process. Both answer with the same [`UpstreamResponse`]: status,
 //! headers and a body stream, so the gateway treats them alike.
 
+mod inline_http1;
 pub mod mock;
 mod routes;
 
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -19,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tower::ServiceExt;
 
 use crate::config::UpstreamConfig;
+use inline_http1::InlinePool;
 pub use routes::{Route, Routes};
 
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
@@ -37,9 +40,23 @@ pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: BodyStream,
+    /// The body's chunks are handed over by another task, one per turn of
+    /// the scheduler (hyper's pooled client): a reader that waits a few turns
+    /// gathers the rest of a burst already read from the socket.
+    pub handed_over: bool,
 }
 
 enum Transport {
+    /// `http://`: connections polled by the requests' own tasks.
+    PlainHttp {
+        api_key: Option<SecretString>,
+        pool: Arc<InlinePool>,
+        /// The base URL's path (e.g. `/v1`), prefixed to every request path.
+        base_path: String,
+        /// The model endpoints' origin-form URIs, parsed once.
+        model_uris: Vec<(&'static str, Uri)>,
+    },
+    /// `https://`: hyper's pooled client (HTTP/2 by ALPN where offered).
     Http {
         base_url: String,
         /// The upstream's credential. Sent only to the upstream; never logged
@@ -98,23 +115,33 @@ pub fn forwardable_headers(from: &HeaderMap) -> HeaderMap {
 
 impl Upstream {
     pub fn from_config(cfg: &UpstreamConfig, client: &HttpClient) -> Upstream {
+        let api_key = cfg
+            .api_key_env
+            .as_ref()
+            .and_then(|var| std::env::var(var).ok())
+            .map(SecretString::from);
         let transport = match &cfg.base_url {
-            Some(base) => Transport::Http {
-                model_uris: crate::gateway::Endpoint::ALL
-                    .iter()
-                    .filter_map(|e| {
-                        let uri = format!("{}{}", base.trim_end_matches('/'), e.path());
-                        Some((e.path(), uri.parse::<Uri>().ok()?))
-                    })
-                    .collect(),
-                base_url: base.trim_end_matches('/').to_owned(),
-                api_key: cfg
-                    .api_key_env
-                    .as_ref()
-                    .and_then(|var| std::env::var(var).ok())
-                    .map(SecretString::from),
-                client: Box::new(client.clone()),
-            },
+            Some(base) => {
+                let base = base.trim_end_matches('/');
+                match plain_http_parts(base) {
+                    Some(PlainHttp {
+                        connect_to,
+                        host,
+                        base_path,
+                    }) => Transport::PlainHttp {
+                        model_uris: model_uris(&base_path),
+                        pool: InlinePool::new(&cfg.name, &connect_to, &host),
+                        base_path,
+                        api_key,
+                    },
+                    None => Transport::Http {
+                        model_uris: model_uris(base),
+                        base_url: base.to_owned(),
+                        api_key,
+                        client: Box::new(client.clone()),
+                    },
+                }
+            }
             None => Transport::Mock(mock::router()),
         };
         Upstream {
@@ -155,40 +182,57 @@ impl Upstream {
         }
     }
 
+    /// The URI of `path` on this upstream: a model endpoint's, parsed once,
+    /// or `prefix` + `path` parsed now.
+    fn uri(
+        &self,
+        model_uris: &[(&'static str, Uri)],
+        prefix: &str,
+        path: &str,
+    ) -> Result<Uri, UpstreamError> {
+        if let Some((_, uri)) = model_uris.iter().find(|(p, _)| *p == path) {
+            return Ok(uri.clone());
+        }
+        format!("{prefix}{path}")
+            .parse::<Uri>()
+            .map_err(|e| UpstreamError::Connect {
+                upstream: self.name.clone(),
+                detail: format!("invalid upstream URL: {e}"),
+            })
+    }
+
     async fn dispatch(
         &self,
         method: Method,
         path: &str,
-        mut headers: HeaderMap,
+        headers: HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, UpstreamError> {
         match &self.transport {
+            Transport::PlainHttp {
+                api_key,
+                pool,
+                base_path,
+                model_uris,
+            } => {
+                let uri = self.uri(model_uris, base_path, path)?;
+                let request = build_request(method, uri, headers, api_key.as_ref(), body);
+                let (parts, body) = pool.send(request).await?.into_parts();
+                Ok(UpstreamResponse {
+                    status: parts.status,
+                    headers: parts.headers,
+                    body: Box::pin(body),
+                    handed_over: false,
+                })
+            }
             Transport::Http {
                 base_url,
                 api_key,
                 client,
                 model_uris,
             } => {
-                if let Some(key) = api_key {
-                    let value = format!("Bearer {}", key.expose_secret());
-                    if let Ok(mut v) = HeaderValue::from_str(&value) {
-                        v.set_sensitive(true);
-                        headers.insert(header::AUTHORIZATION, v);
-                    }
-                }
-                let uri = match model_uris.iter().find(|(p, _)| *p == path) {
-                    Some((_, uri)) => uri.clone(),
-                    None => format!("{base_url}{path}").parse::<Uri>().map_err(|e| {
-                        UpstreamError::Connect {
-                            upstream: self.name.clone(),
-                            detail: format!("invalid upstream URL: {e}"),
-                        }
-                    })?,
-                };
-                let mut request = axum::http::Request::new(Full::new(body));
-                *request.method_mut() = method;
-                *request.uri_mut() = uri;
-                *request.headers_mut() = headers;
+                let uri = self.uri(model_uris, base_url, path)?;
+                let request = build_request(method, uri, headers, api_key.as_ref(), body);
                 let resp = client
                     .request(request)
                     .await
@@ -204,6 +248,7 @@ impl Upstream {
                     status: parts.status,
                     headers: parts.headers,
                     body: Box::pin(body),
+                    handed_over: true,
                 })
             }
             Transport::Mock(router) => {
@@ -229,10 +274,76 @@ impl Upstream {
                     status: parts.status,
                     headers: parts.headers,
                     body: Box::pin(body),
+                    handed_over: false,
                 })
             }
         }
     }
+}
+
+/// The request to send upstream, with the upstream's own credential.
+fn build_request(
+    method: Method,
+    uri: Uri,
+    mut headers: HeaderMap,
+    api_key: Option<&SecretString>,
+    body: Bytes,
+) -> axum::http::Request<Full<Bytes>> {
+    if let Some(key) = api_key {
+        let value = format!("Bearer {}", key.expose_secret());
+        if let Ok(mut v) = HeaderValue::from_str(&value) {
+            v.set_sensitive(true);
+            headers.insert(header::AUTHORIZATION, v);
+        }
+    }
+    let mut request = axum::http::Request::new(Full::new(body));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.headers_mut() = headers;
+    request
+}
+
+/// The model endpoints' URIs under `prefix` (a base URL, or the path of one).
+fn model_uris(prefix: &str) -> Vec<(&'static str, Uri)> {
+    crate::gateway::Endpoint::ALL
+        .iter()
+        .filter_map(|e| {
+            let uri = format!("{prefix}{}", e.path());
+            Some((e.path(), uri.parse::<Uri>().ok()?))
+        })
+        .collect()
+}
+
+/// The parts of an `http://` base URL.
+#[derive(Debug, PartialEq)]
+struct PlainHttp {
+    /// `host:port` to connect to.
+    connect_to: String,
+    /// The authority as written, for the `Host` header.
+    host: String,
+    /// The path, without a trailing `/` (may be empty).
+    base_path: String,
+}
+
+/// Splits an `http://` base URL; `None` for any other scheme.
+fn plain_http_parts(base: &str) -> Option<PlainHttp> {
+    let uri = base.parse::<Uri>().ok()?;
+    if uri.scheme_str() != Some("http") {
+        return None;
+    }
+    let authority = uri.authority()?;
+    let host = authority.host();
+    let port = authority.port_u16().unwrap_or(80);
+    let connect_to = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    Some(PlainHttp {
+        connect_to,
+        host: authority.as_str().to_owned(),
+        base_path: uri.path().trim_end_matches('/').to_owned(),
+    })
 }
 
 /// A client error in a few words: what failed and why (the source chain),
@@ -287,4 +398,33 @@ pub fn http_client() -> HttpClient {
         .pool_idle_timeout(Duration::from_secs(90))
         .pool_max_idle_per_host(1024)
         .build(connector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{plain_http_parts, PlainHttp};
+
+    #[test]
+    fn plain_http_base_urls_split_into_address_host_and_path() {
+        let parts = |connect_to: &str, host: &str, base_path: &str| {
+            Some(PlainHttp {
+                connect_to: connect_to.into(),
+                host: host.into(),
+                base_path: base_path.into(),
+            })
+        };
+        assert_eq!(
+            plain_http_parts("http://127.0.0.1:8000/v1"),
+            parts("127.0.0.1:8000", "127.0.0.1:8000", "/v1")
+        );
+        assert_eq!(
+            plain_http_parts("http://vllm.internal"),
+            parts("vllm.internal:80", "vllm.internal", "")
+        );
+        assert_eq!(
+            plain_http_parts("http://[::1]:11434/v1/"),
+            parts("[::1]:11434", "[::1]:11434", "/v1")
+        );
+        assert_eq!(plain_http_parts("https://api.openai.com/v1"), None);
+    }
 }
