@@ -182,8 +182,8 @@ impl Scorer {
         for &(a, b) in &ranges {
             let sig = claim_signals(&ix, &self.cues, &toks[a..b], &mut sc, None);
             if !sig.refusal {
-                for j in 0..NF {
-                    sum[j] += sig.f[j];
+                for (total, x) in sum.iter_mut().zip(sig.f) {
+                    *total += x;
                 }
             }
         }

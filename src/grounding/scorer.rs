@@ -89,11 +89,7 @@ impl Model {
 
     #[inline]
     pub fn lambda(&self, f: &[f64; NF]) -> f64 {
-        let mut l = 0.0;
-        for j in 0..NF {
-            l += self.weights[j] * f[j];
-        }
-        l
+        self.weights.iter().zip(f).map(|(w, x)| w * x).sum()
     }
 }
 
@@ -181,12 +177,7 @@ pub fn fit(xs: &[[f64; NF]], ys: &[bool], opt: &FitOptions) -> Model {
         }
         l / n as f64 + opt.l2 * u.iter().map(|v| v * v).sum::<f64>()
     };
-    let mut u = [0.1f64; NF];
-    for j in 0..NF {
-        if !opt.mask[j] {
-            u[j] = 0.0;
-        }
-    }
+    let mut u: [f64; NF] = std::array::from_fn(|j| if opt.mask[j] { 0.1 } else { 0.0 });
     let mut b = 0.3f64;
     let mut step = 1.0f64;
     let mut cur = loss(&u, b);

@@ -267,7 +267,7 @@ fn finish_reason(chunks: &[Value]) -> Option<String> {
         .filter_map(|c| c["choices"].as_array())
         .flatten()
         .filter_map(|ch| ch["finish_reason"].as_str())
-        .last()
+        .next_back()
         .map(str::to_owned)
 }
 

@@ -138,8 +138,10 @@ pub struct TestApp {
 }
 
 pub fn base_config(db_url: &str) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().expect("addr");
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        ..Config::default()
+    };
     config.store.url = db_url.to_owned();
     config.admin_key = Some(SecretString::from(ADMIN_KEY));
     config.keys.refresh_ms = 200;
