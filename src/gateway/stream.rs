@@ -384,7 +384,10 @@ fn has_usage_object(data: &[u8]) -> bool {
 /// Each `"usage":` member as (offset of the key, offset of its value). A
 /// `"usage"` inside a string value is escaped (`\"usage\"`) and never matches.
 fn usage_members(json: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    memchr::memmem::find_iter(json, b"\"usage\"").filter_map(move |key| {
+    // Built once: building a searcher costs more than running it on one event.
+    static USAGE_KEY: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"usage\""));
+    USAGE_KEY.find_iter(json).filter_map(move |key| {
         let colon = key + 7 + leading_ws(&json[key + 7..]);
         (json.get(colon) == Some(&b':')).then(|| (key, colon + 1 + leading_ws(&json[colon + 1..])))
     })
