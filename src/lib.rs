@@ -15,7 +15,8 @@
 //! - [`gateway`]: the request pipeline, top to bottom in `gateway/mod.rs`:
 //!   body → route → rewrite → upstream → answer or stream tee → record.
 //! - [`providers`]: upstreams (OpenAI-compatible HTTP, and the built-in
-//!   deterministic [`providers::mock`]) and model routing.
+//!   deterministic [`providers::mock`]), the connection pool for `http://`
+//!   upstreams, and model routing.
 //! - [`store`]: persistence traits with SQLite and PostgreSQL implementations,
 //!   and the batch writer that keeps database writes off the request path.
 //!
