@@ -142,12 +142,14 @@ macro_rules! impl_store {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await?;
-                // Chunks of a few fixed sizes: each distinct statement text is
-                // prepared and cached per connection, so arbitrary batch sizes
-                // would fill the statement cache with large one-off statements.
+                // Chunks whose sizes are powers of two up to 512: each distinct
+                // statement text is prepared and cached per connection, so
+                // arbitrary batch sizes would fill the statement cache with
+                // one-off statements, while powers of two keep it at ten and
+                // write any batch in at most ten statements (70 records: three).
                 let mut rest = records;
                 while !rest.is_empty() {
-                    let size = [512, 64, 8, 1].into_iter().find(|s| *s <= rest.len()).unwrap_or(1);
+                    let size = $crate::store::sql::chunk_size(rest.len());
                     let (chunk, tail) = rest.split_at(size);
                     rest = tail;
                 let mut builder: sqlx::QueryBuilder<$db> =
@@ -592,3 +594,34 @@ macro_rules! impl_store {
 }
 
 pub(crate) use impl_store;
+
+/// Records per `INSERT` for a batch with `left` records still to write: the
+/// largest power of two not above `left`, at most 512.
+pub(crate) fn chunk_size(left: usize) -> usize {
+    match left {
+        0 => 1,
+        n => 1 << (usize::BITS - 1 - n.leading_zeros()).min(9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_size;
+
+    #[test]
+    fn batches_split_into_powers_of_two_up_to_512() {
+        let split = |mut n: usize| {
+            let mut sizes = Vec::new();
+            while n > 0 {
+                sizes.push(chunk_size(n));
+                n -= chunk_size(n);
+            }
+            sizes
+        };
+        assert_eq!(split(1), [1]);
+        assert_eq!(split(70), [64, 4, 2]);
+        assert_eq!(split(512), [512]);
+        assert_eq!(split(1100), [512, 512, 64, 8, 4]);
+        assert!((1..=2000).all(|n| split(n).iter().sum::<usize>() == n));
+    }
+}
