@@ -142,11 +142,13 @@ macro_rules! impl_store {
                     return Ok(());
                 }
                 let mut tx = self.pool.begin().await?;
-                // Chunks whose sizes are powers of two up to 512: each distinct
-                // statement text is prepared and cached per connection, so
-                // arbitrary batch sizes would fill the statement cache with
-                // one-off statements, while powers of two keep it at ten and
-                // write any batch in at most ten statements (70 records: three).
+                // Chunks whose sizes are powers of two up to 64: each distinct
+                // statement text is prepared and cached on every pooled
+                // connection, so arbitrary batch sizes would fill the caches with
+                // one-off statements. Seven shapes write a typical batch in a
+                // few statements (70 records: three), and capping them at 64
+                // rows keeps the cached statements small (SQLite's grow with
+                // their rows, on each of the pool's connections).
                 let mut rest = records;
                 while !rest.is_empty() {
                     let size = $crate::store::sql::chunk_size(rest.len());
@@ -596,20 +598,23 @@ macro_rules! impl_store {
 pub(crate) use impl_store;
 
 /// Records per `INSERT` for a batch with `left` records still to write: the
-/// largest power of two not above `left`, at most 512.
+/// largest power of two not above `left`, at most [`MAX_ROWS_PER_INSERT`].
 pub(crate) fn chunk_size(left: usize) -> usize {
     match left {
         0 => 1,
-        n => 1 << (usize::BITS - 1 - n.leading_zeros()).min(9),
+        n => (1 << (usize::BITS - 1 - n.leading_zeros())).min(MAX_ROWS_PER_INSERT),
     }
 }
+
+/// The largest multi-row `INSERT` of records.
+const MAX_ROWS_PER_INSERT: usize = 64;
 
 #[cfg(test)]
 mod tests {
     use super::chunk_size;
 
     #[test]
-    fn batches_split_into_powers_of_two_up_to_512() {
+    fn batches_split_into_powers_of_two_up_to_64() {
         let split = |mut n: usize| {
             let mut sizes = Vec::new();
             while n > 0 {
@@ -620,8 +625,8 @@ mod tests {
         };
         assert_eq!(split(1), [1]);
         assert_eq!(split(70), [64, 4, 2]);
-        assert_eq!(split(512), [512]);
-        assert_eq!(split(1100), [512, 512, 64, 8, 4]);
+        assert_eq!(split(64), [64]);
+        assert_eq!(split(200), [64, 64, 64, 8]);
         assert!((1..=2000).all(|n| split(n).iter().sum::<usize>() == n));
     }
 }
