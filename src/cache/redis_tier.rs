@@ -70,6 +70,27 @@ impl RedisTier {
             .store(until.as_millis() as u64, Ordering::Relaxed);
     }
 
+    /// Runs one Redis operation within `deadline`. An error or a missed
+    /// deadline counts as a failure (see [`RedisTier::failed`]) and gives `None`.
+    async fn bounded<T, E: std::fmt::Display>(
+        &self,
+        what: &str,
+        deadline: Duration,
+        op: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(deadline, op).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(e)) => {
+                self.failed(what, &e);
+                None
+            }
+            Err(e) => {
+                self.failed(what, &e);
+                None
+            }
+        }
+    }
+
     async fn connection(&self) -> Option<ConnectionManager> {
         if (self.epoch.elapsed().as_millis() as u64) < self.down_until_ms.load(Ordering::Relaxed) {
             return None;
@@ -82,25 +103,10 @@ impl RedisTier {
             .set_connection_timeout(DEADLINE)
             .set_response_timeout(DEADLINE)
             .set_number_of_retries(0);
-        match tokio::time::timeout(
-            DEADLINE * 2,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await
-        {
-            Ok(Ok(c)) => {
-                *slot = Some(c.clone());
-                Some(c)
-            }
-            Ok(Err(e)) => {
-                self.failed("connect", &e);
-                None
-            }
-            Err(e) => {
-                self.failed("connect", &e);
-                None
-            }
-        }
+        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        let c = self.bounded("connect", DEADLINE * 2, connect).await?;
+        *slot = Some(c.clone());
+        Some(c)
     }
 
     /// The entry's body, remaining TTL and prompt name.
@@ -110,21 +116,9 @@ impl RedisTier {
         let mut pipe = redis::pipe();
         pipe.get(&k).pttl(&k).get(self.prompt_of(&k));
         let op = pipe.query_async::<(Option<Vec<u8>>, i64, Option<String>)>(&mut conn);
-        match tokio::time::timeout(DEADLINE, op).await {
-            Ok(Ok((Some(body), ttl_ms, prompt))) => {
-                let ttl = Duration::from_millis(ttl_ms.max(1) as u64);
-                Some((Bytes::from(body), ttl, prompt))
-            }
-            Ok(Ok((None, _, _))) => None,
-            Ok(Err(e)) => {
-                self.failed("get", &e);
-                None
-            }
-            Err(e) => {
-                self.failed("get", &e);
-                None
-            }
-        }
+        let (body, ttl_ms, prompt) = self.bounded("get", DEADLINE, op).await?;
+        let ttl = Duration::from_millis(ttl_ms.max(1) as u64);
+        Some((Bytes::from(body?), ttl, prompt))
     }
 
     pub async fn put(&self, key: &str, body: &Bytes, prompt: Option<&str>, ttl: Duration) {
@@ -153,11 +147,8 @@ impl RedisTier {
                 .pexpire(&set, ms as i64)
                 .ignore();
         }
-        match tokio::time::timeout(DEADLINE, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => self.failed("put", &e),
-            Err(e) => self.failed("put", &e),
-        }
+        self.bounded("put", DEADLINE, pipe.query_async::<()>(&mut conn))
+            .await;
     }
 
     /// Deletes this namespace's entries (all, or one prompt's).
@@ -210,20 +201,11 @@ impl RedisTier {
         pipe.get(self.clear_all_counter())
             .hgetall(self.clear_prompt_counters());
         let op = pipe.query_async::<(Option<u64>, HashMap<String, u64>)>(&mut conn);
-        match tokio::time::timeout(DEADLINE, op).await {
-            Ok(Ok((all, prompts))) => Some(ClearCounts {
-                all: all.unwrap_or(0),
-                prompts,
-            }),
-            Ok(Err(e)) => {
-                self.failed("clear counts", &e);
-                None
-            }
-            Err(e) => {
-                self.failed("clear counts", &e);
-                None
-            }
-        }
+        let (all, prompts) = self.bounded("clear counts", DEADLINE, op).await?;
+        Some(ClearCounts {
+            all: all.unwrap_or(0),
+            prompts,
+        })
     }
 }
 

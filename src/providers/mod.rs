@@ -46,6 +46,21 @@ pub struct UpstreamResponse {
     pub handed_over: bool,
 }
 
+impl UpstreamResponse {
+    fn new(
+        head: axum::http::response::Parts,
+        body: impl Stream<Item = Result<Bytes, UpstreamError>> + Send + 'static,
+        handed_over: bool,
+    ) -> UpstreamResponse {
+        UpstreamResponse {
+            status: head.status,
+            headers: head.headers,
+            body: Box::pin(body),
+            handed_over,
+        }
+    }
+}
+
 enum Transport {
     /// `http://`: connections polled by the requests' own tasks.
     PlainHttp {
@@ -218,12 +233,7 @@ impl Upstream {
                 let uri = self.uri(model_uris, base_path, path)?;
                 let request = build_request(method, uri, headers, api_key.as_ref(), body);
                 let (parts, body) = pool.send(request).await?.into_parts();
-                Ok(UpstreamResponse {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: Box::pin(body),
-                    handed_over: false,
-                })
+                Ok(UpstreamResponse::new(parts, body, false))
             }
             Transport::Http {
                 base_url,
@@ -244,12 +254,7 @@ impl Upstream {
                 let body = body
                     .into_data_stream()
                     .map_err(|e| UpstreamError::Body(error_chain(&e)));
-                Ok(UpstreamResponse {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: Box::pin(body),
-                    handed_over: true,
-                })
+                Ok(UpstreamResponse::new(parts, body, true))
             }
             Transport::Mock(router) => {
                 let mut req = axum::http::Request::builder().method(method).uri(path);
@@ -270,12 +275,7 @@ impl Upstream {
                 let body = body
                     .into_data_stream()
                     .map(|r| r.map_err(|e| UpstreamError::Body(e.to_string())));
-                Ok(UpstreamResponse {
-                    status: parts.status,
-                    headers: parts.headers,
-                    body: Box::pin(body),
-                    handed_over: false,
-                })
+                Ok(UpstreamResponse::new(parts, body, false))
             }
         }
     }

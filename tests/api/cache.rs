@@ -329,6 +329,24 @@ impl Drop for RedisKeys {
     }
 }
 
+/// Points the cache's Redis tier at `url`, under `prefix`.
+fn redis_tier(url: &str, prefix: &str) -> impl Fn(&mut promptgate::Config) {
+    let (url, prefix) = (url.to_owned(), prefix.to_owned());
+    move |c| {
+        c.cache.redis_url = Some(url.clone());
+        c.cache.prefix = prefix.clone();
+    }
+}
+
+/// Two replicas (separate databases, separate upstreams) sharing one Redis
+/// under a fresh prefix, whose keys are deleted when the guard is dropped.
+async fn replicas_sharing_redis(url: &str) -> (RedisKeys, Setup, Setup) {
+    let prefix = test_prefix();
+    let a = setup_with(mock_upstream().await, redis_tier(url, &prefix)).await;
+    let b = setup_with(mock_upstream().await, redis_tier(url, &prefix)).await;
+    (RedisKeys::new(url, &prefix), a, b)
+}
+
 /// A private, throw-away redis-server on a free port of 127.0.0.1, killed by
 /// PID when dropped. The shared test Redis is never touched.
 struct PrivateRedis {
@@ -1132,15 +1150,8 @@ async fn embeddings_are_cached() {
 #[tokio::test]
 async fn redis_tier_shares_entries_between_instances() {
     let Some(url) = redis_url() else { return };
-    let prefix = test_prefix();
-    let keys = RedisKeys::new(&url, &prefix);
-    let tweak = |c: &mut promptgate::Config| {
-        c.cache.redis_url = Some(url.clone());
-        c.cache.prefix = prefix.clone();
-    };
-    // Two replicas: separate databases, separate upstreams, one Redis.
-    let a = setup_with(mock_upstream().await, tweak).await;
-    let b = setup_with(mock_upstream().await, tweak).await;
+    let (keys, a, b) = replicas_sharing_redis(&url).await;
+    let prefix = keys.prefix.clone();
     let body = cached("shared between replicas");
 
     let a_before = served(a.upstream).await;
@@ -1278,14 +1289,7 @@ async fn clearing_drops_every_entry_or_one_prompts_entries() {
 #[tokio::test]
 async fn a_clear_on_one_replica_reaches_the_others_in_process_copies() {
     let Some(url) = redis_url() else { return };
-    let prefix = test_prefix();
-    let keys = RedisKeys::new(&url, &prefix);
-    let tweak = |c: &mut promptgate::Config| {
-        c.cache.redis_url = Some(url.clone());
-        c.cache.prefix = prefix.clone();
-    };
-    let a = setup_with(mock_upstream().await, tweak).await;
-    let b = setup_with(mock_upstream().await, tweak).await;
+    let (keys, a, b) = replicas_sharing_redis(&url).await;
     create_faq_prompt(&a.app).await;
     create_faq_prompt(&b.app).await;
     let plain = cached("cleared everywhere");
@@ -1329,11 +1333,7 @@ async fn redis_going_down_never_fails_a_request() {
     };
     let url = redis_server.url();
     let prefix = test_prefix();
-    let s = setup_with(mock_upstream().await, |c| {
-        c.cache.redis_url = Some(url.clone());
-        c.cache.prefix = prefix.clone();
-    })
-    .await;
+    let s = setup_with(mock_upstream().await, redis_tier(&url, &prefix)).await;
     let before = served(s.upstream).await;
     let body = cached("cached while redis is up");
     assert_eq!(chat(&s.app, &s.key, &body).await.cache(), "miss");
