@@ -80,11 +80,15 @@ impl App {
             // (a stream without usage), sparing ~50 MiB of memory.
             tokio::task::spawn_blocking(crate::costs::warm_up);
         }
-        let cache = Arc::new(ResponseCache::new(
-            config.cache.max_bytes,
-            config.cache.redis_url.as_deref(),
-            &config.cache.prefix,
-        )?);
+        let cache = Arc::new(
+            ResponseCache::new(
+                config.cache.max_bytes,
+                config.cache.redis_url.as_deref(),
+                &config.cache.prefix,
+            )?
+            .with_clears_through(store.clone())
+            .await?,
+        );
         cache.spawn_clear_watch(Duration::from_millis(config.registry_refresh_ms));
         let cache_rules = caching::Rules::new(&config.cache);
         let listener = TcpListener::bind(config.listen).await?;

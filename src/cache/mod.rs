@@ -9,10 +9,15 @@
 //! Entries hold the complete JSON answer of a successful call. The shared tier
 //! never fails a request: when Redis errors, it is skipped for a second and
 //! the failure is counted.
+//!
+//! A clear (`DELETE /v1/cache`) reaches the other replicas' in-process tiers
+//! through Redis when it is configured, else through the store
+//! ([`store_clears`]).
 
 pub mod key;
 mod redis_tier;
 pub mod replay;
+mod store_clears;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -22,6 +27,7 @@ use bytes::Bytes;
 use tokio::sync::watch;
 
 use redis_tier::RedisTier;
+use store_clears::StoreClearLog;
 
 /// One cached answer.
 #[derive(Debug)]
@@ -51,6 +57,8 @@ type FlightResult = Option<Option<Arc<Entry>>>;
 pub struct ResponseCache {
     local: moka::future::Cache<String, Arc<Entry>>,
     redis: Option<Arc<RedisTier>>,
+    /// Without Redis: the store's log of clears, shared with the other replicas.
+    store_clears: Option<StoreClearLog>,
     /// Keys being fetched from the upstream right now, and where their
     /// answer will be published.
     inflight: Mutex<HashMap<String, watch::Receiver<FlightResult>>>,
@@ -117,8 +125,21 @@ impl ResponseCache {
         Ok(ResponseCache {
             local,
             redis,
+            store_clears: None,
             inflight: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Without Redis, clears travel through `store`, so that replicas sharing
+    /// it (PostgreSQL, or one SQLite file) drop each other's cleared entries.
+    pub async fn with_clears_through(
+        mut self,
+        store: Arc<dyn crate::store::CacheClearStore>,
+    ) -> anyhow::Result<ResponseCache> {
+        if self.redis.is_none() {
+            self.store_clears = Some(StoreClearLog::open(store).await?);
+        }
+        Ok(self)
     }
 
     /// Local tier, then the shared tier (copying a shared hit into the local one).
@@ -184,6 +205,8 @@ impl ResponseCache {
         self.clear_local(prompt)?;
         if let Some(redis) = &self.redis {
             redis.clear(prompt).await?;
+        } else if let Some(log) = &self.store_clears {
+            log.note(prompt).await?;
         }
         Ok(())
     }
@@ -201,27 +224,39 @@ impl ResponseCache {
         Ok(())
     }
 
-    /// With a shared tier: follows the clears made by any replica (counters
-    /// in Redis, polled every `every`) and drops the matching in-process
-    /// entries, so no replica keeps serving an answer that was cleared.
+    /// Follows the clears made by the other replicas (counters in Redis, or
+    /// the store's log without Redis, read every `every`) and drops the
+    /// matching in-process entries, so no replica keeps serving an answer
+    /// that was cleared.
     pub fn spawn_clear_watch(self: &Arc<Self>, every: Duration) {
-        if self.redis.is_none() {
+        if self.redis.is_none() && self.store_clears.is_none() {
             return;
         }
         let cache = Arc::downgrade(self);
         crate::periodic::spawn_every(every, move || {
             let cache = cache.upgrade()?;
             Some(async move {
-                let Some(redis) = cache.redis.as_ref() else {
+                let prompts: Vec<Option<String>> = if let Some(redis) = &cache.redis {
+                    match redis.clears_since_last_look().await {
+                        Some((true, _)) => vec![None],
+                        Some((false, prompts)) => prompts.into_iter().map(Some).collect(),
+                        None => return,
+                    }
+                } else if let Some(log) = &cache.store_clears {
+                    match log.others_since_last_look().await {
+                        Some(prompts) => prompts,
+                        None => return,
+                    }
+                } else {
                     return;
                 };
-                let Some((all, prompts)) = redis.clears_since_last_look().await else {
-                    return;
-                };
-                let outcome = if all {
+                // A clear of everything makes the per-prompt ones moot.
+                let outcome = if prompts.iter().any(Option::is_none) {
                     cache.clear_local(None)
                 } else {
-                    prompts.iter().try_for_each(|p| cache.clear_local(Some(p)))
+                    prompts
+                        .iter()
+                        .try_for_each(|p| cache.clear_local(p.as_deref()))
                 };
                 if let Err(e) = outcome {
                     tracing::warn!(error = %e, "could not drop cleared cache entries");

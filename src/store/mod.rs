@@ -315,10 +315,29 @@ pub trait BudgetStore: Send + Sync {
     async fn counter_read(&self, team: &str, period_start: i64) -> StoreResult<Option<(i64, i64)>>;
 }
 
+/// The log of response-cache clears: how a clear made on one replica reaches
+/// the in-process caches of the others when there is no Redis to carry it.
+#[async_trait]
+pub trait CacheClearStore: Send + Sync {
+    /// Notes a clear (`None`: every entry); returns its sequence number.
+    async fn note_cache_clear(&self, prompt: Option<&str>, at: i64) -> StoreResult<i64>;
+    /// The clears after `seq`, oldest first: `(seq, prompt)`.
+    async fn cache_clears_after(&self, seq: i64) -> StoreResult<Vec<(i64, Option<String>)>>;
+    /// The newest clear's sequence number (0 when there was none).
+    async fn last_cache_clear(&self) -> StoreResult<i64>;
+}
+
 /// Everything the gateway persists.
 #[async_trait]
 pub trait Store:
-    TeamStore + KeyStore + SettingStore + RecordStore + PromptStore + CostStore + BudgetStore
+    TeamStore
+    + KeyStore
+    + SettingStore
+    + RecordStore
+    + PromptStore
+    + CostStore
+    + BudgetStore
+    + CacheClearStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -8,7 +8,7 @@ macro_rules! impl_store {
         use $crate::store::{
             ApiKeyRow, KeyStore, LabelMove, PromptLabelRow, PromptStore, PromptVersionRow,
             RecordFilter, RecordStore, RequestRecord, SettingStore, Store, StoreResult, Team,
-            TeamStore, VersionWrite, CostStore, Dim, ReportQuery, ReportRow, BudgetRow, BudgetStore,
+            TeamStore, VersionWrite, CostStore, CacheClearStore, Dim, ReportQuery, ReportRow, BudgetRow, BudgetStore,
         };
 
         const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, stream, status, outcome, \
@@ -579,6 +579,31 @@ macro_rules! impl_store {
                 }
                 tx.commit().await?;
                 Ok(if created { VersionWrite::Created(stored) } else { VersionWrite::Unchanged(stored) })
+            }
+        }
+
+        #[async_trait]
+        impl CacheClearStore for $store {
+            async fn note_cache_clear(&self, prompt: Option<&str>, at: i64) -> StoreResult<i64> {
+                sqlx::query_scalar("INSERT INTO cache_clears (prompt, at) VALUES ($1, $2) RETURNING seq")
+                    .bind(prompt)
+                    .bind(at)
+                    .fetch_one(&self.pool)
+                    .await
+            }
+
+            async fn cache_clears_after(&self, seq: i64) -> StoreResult<Vec<(i64, Option<String>)>> {
+                sqlx::query_as("SELECT seq, prompt FROM cache_clears WHERE seq > $1 ORDER BY seq")
+                    .bind(seq)
+                    .fetch_all(&self.pool)
+                    .await
+            }
+
+            async fn last_cache_clear(&self) -> StoreResult<i64> {
+                let seq: Option<i64> = sqlx::query_scalar("SELECT MAX(seq) FROM cache_clears")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(seq.unwrap_or(0))
             }
         }
 

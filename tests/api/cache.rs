@@ -1324,6 +1324,112 @@ async fn a_clear_on_one_replica_reaches_the_others_in_process_copies() {
     drop(keys);
 }
 
+/// Two replicas on one store (no Redis), each with its own upstream and key.
+async fn replicas_sharing_a_store(db: &TestDb) -> (Replica, Replica) {
+    let mut replicas = Vec::new();
+    for _ in 0..2 {
+        let upstream = mock_upstream().await;
+        let mut config = base_config(db.url());
+        config.upstreams = vec![http_upstream("up", upstream, &["mock-*"], 30)];
+        config.keys.refresh_ms = 3_600_000;
+        let app = spawn_app(config).await;
+        let key = app.team_key("t").await;
+        replicas.push(Replica { app, key });
+    }
+    let b = replicas.pop().expect("two");
+    let a = replicas.pop().expect("two");
+    (a, b)
+}
+
+/// A replica on a store the test owns.
+struct Replica {
+    app: TestApp,
+    key: String,
+}
+
+/// Without Redis the in-process tiers are separate; the clear still reaches
+/// every replica, through the store they share.
+async fn a_clear_reaches_replicas_sharing_the_store(db: TestDb) {
+    let (a, b) = replicas_sharing_a_store(&db).await;
+    create_faq_prompt(&a.app).await;
+    let plain = cached("cleared through the store");
+    let faq = cached_with_prompt("cleared by prompt through the store");
+    // B learns the prompt through the registry's refresh (asked without
+    // storing, so that nothing is cached yet).
+    let probe = with(faq.clone(), "cache", json!({"no_store": true}));
+    assert!(
+        until_status(&b.app, &b.key, &probe, 200, Duration::from_secs(5)).await,
+        "B never saw the prompt"
+    );
+    for body in [&plain, &faq] {
+        for r in [&a, &b] {
+            assert_eq!(chat(&r.app, &r.key, body).await.cache(), "miss");
+            assert_eq!(chat(&r.app, &r.key, body).await.cache(), "hit");
+        }
+    }
+
+    let (status, _) = clear_cache(&a.app, crate::helpers::ADMIN_KEY, "?prompt=faq").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        chat(&a.app, &a.key, &faq).await.cache(),
+        "miss",
+        "A cleared itself"
+    );
+    assert!(
+        until_cache(&b.app, &b.key, &faq, "miss", Duration::from_secs(5)).await,
+        "B still serves the prompt's cleared entry"
+    );
+    for r in [&a, &b] {
+        assert_eq!(
+            chat(&r.app, &r.key, &plain).await.cache(),
+            "hit",
+            "other entries stay"
+        );
+    }
+    // A's own clear, read back from the store, does not drop what A cached since.
+    assert_eq!(chat(&a.app, &a.key, &faq).await.cache(), "hit");
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    assert_eq!(chat(&a.app, &a.key, &faq).await.cache(), "hit");
+
+    let (status, _) = clear_cache(&b.app, crate::helpers::ADMIN_KEY, "").await;
+    assert_eq!(status, 200);
+    assert!(
+        until_cache(&a.app, &a.key, &plain, "miss", Duration::from_secs(5)).await,
+        "A still serves an entry B cleared"
+    );
+    assert_eq!(chat(&b.app, &b.key, &plain).await.cache(), "miss");
+
+    a.app.stop().await;
+    b.app.stop().await;
+}
+
+/// Sends `body` until it is answered with HTTP `want` (at most `within`).
+async fn until_status(app: &TestApp, key: &str, body: &Value, want: u16, within: Duration) -> bool {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if chat(app, key, body).await.status == want {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_clear_reaches_replicas_sharing_the_store_sqlite() {
+    a_clear_reaches_replicas_sharing_the_store(TestDb::sqlite()).await;
+}
+
+#[tokio::test]
+async fn a_clear_reaches_replicas_sharing_the_store_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    a_clear_reaches_replicas_sharing_the_store(db).await;
+}
+
 // --- 10. Redis down --------------------------------------------------------------------
 
 #[tokio::test]

@@ -136,6 +136,23 @@ on_both_backends!(settings_first_writer_wins, |s| {
     assert_eq!(s.put_setting_if_absent("x", "two").await.unwrap(), "one");
 });
 
+on_both_backends!(cache_clears_are_read_back_in_order, |s| {
+    assert_eq!(s.last_cache_clear().await.expect("last"), 0);
+    let first = s.note_cache_clear(None, 1_000).await.expect("note");
+    let second = s.note_cache_clear(Some("faq"), 2_000).await.expect("note");
+    assert!(second > first);
+    assert_eq!(s.last_cache_clear().await.expect("last"), second);
+    assert_eq!(
+        s.cache_clears_after(0).await.expect("read"),
+        [(first, None), (second, Some("faq".to_owned()))]
+    );
+    assert_eq!(
+        s.cache_clears_after(first).await.expect("read"),
+        [(second, Some("faq".to_owned()))]
+    );
+    assert!(s.cache_clears_after(second).await.expect("read").is_empty());
+});
+
 on_both_backends!(records_round_trip_and_are_team_scoped, |s| {
     let batch: Vec<RequestRecord> = (0..300)
         .map(|i| record(&format!("r{i}"), if i % 3 == 0 { "a" } else { "b" }, i))
