@@ -1237,9 +1237,25 @@ async fn clear_cache(app: &TestApp, key: &str, query: &str) -> (u16, Value) {
 
 /// Sends `body` until it is answered with `cache: want` (at most `within`).
 async fn until_cache(app: &TestApp, key: &str, body: &Value, want: &str, within: Duration) -> bool {
+    until_answer(app, key, body, within, |a| a.cache() == want).await
+}
+
+/// Sends `body` until it is answered with HTTP `want` (at most `within`).
+async fn until_status(app: &TestApp, key: &str, body: &Value, want: u16, within: Duration) -> bool {
+    until_answer(app, key, body, within, |a| a.status == want).await
+}
+
+/// Sends `body` every 100 ms until an answer passes `done` (at most `within`).
+async fn until_answer(
+    app: &TestApp,
+    key: &str,
+    body: &Value,
+    within: Duration,
+    done: impl Fn(&Got) -> bool,
+) -> bool {
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        if chat(app, key, body).await.cache() == want {
+        if done(&chat(app, key, body).await) {
             return true;
         }
         if tokio::time::Instant::now() >= deadline {
@@ -1401,20 +1417,6 @@ async fn a_clear_reaches_replicas_sharing_the_store(db: TestDb) {
 
     a.app.stop().await;
     b.app.stop().await;
-}
-
-/// Sends `body` until it is answered with HTTP `want` (at most `within`).
-async fn until_status(app: &TestApp, key: &str, body: &Value, want: u16, within: Duration) -> bool {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if chat(app, key, body).await.status == want {
-            return true;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
