@@ -84,8 +84,8 @@ async fn writer_throughput(store: Arc<dyn Store>, n: usize) -> f64 {
 }
 
 /// Records per second written in batches of `size` straight to the store:
-/// the batches the writer sends under moderate load (at 14,000 requests/s its
-/// 5 ms linger gathers about 70), not the full ones of a flood.
+/// the batches the writer sends under moderate load (at 2,800 requests/s its
+/// 25 ms linger gathers about 70), not the full ones of a flood.
 async fn batch_insert_throughput(store: &dyn Store, n: usize, size: usize) -> f64 {
     let now = promptgate::time::now_ms();
     let records: Vec<_> = (0..n)

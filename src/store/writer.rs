@@ -14,8 +14,14 @@ use tokio::task::JoinHandle;
 
 use super::{RequestRecord, Store};
 
-/// How long a partial batch waits for company before it is written.
-const LINGER: Duration = Duration::from_millis(5);
+/// How long a partial batch waits for company before it is written. Each
+/// SQLite transaction costs about 0.2 ms of CPU whatever its size (the WAL
+/// pages of the table and its indexes are written again), on the core the
+/// requests need: 25 ms instead of 5 ms saved 6 % of the gateway's CPU per
+/// stream and 3 % per chat request under load, and 15 % at concurrency 1,
+/// with lower p50 and p99. A record still reaches the store well within a
+/// second, and shutdown writes whatever is queued.
+const LINGER: Duration = Duration::from_millis(25);
 
 /// The sending half, cloned into every request.
 #[derive(Clone)]
