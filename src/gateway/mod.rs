@@ -664,34 +664,33 @@ struct ProxyHooks {
 }
 
 impl StreamHooks for ProxyHooks {
-    fn trailer_facts(&mut self, seen: &Seen) -> serde_json::Map<String, serde_json::Value> {
-        let mut facts = serde_json::Map::new();
+    fn trailer_facts(&mut self, seen: &Seen) -> stream::TrailerFacts {
+        let mut facts = stream::TrailerFacts::default();
         if let Some(rec) = &self.recorder {
-            facts.insert("request_id".into(), rec.id().into());
-            facts.insert("cache".into(), rec.cache().as_str().into());
+            facts.request_id = Some(rec.id().to_owned());
+            facts.cache = Some(rec.cache().as_str());
         }
         if let Some(cost) = seen.usage.and_then(|u| self.recorder.as_ref()?.charged(u)) {
-            facts.insert("cost_usd".into(), crate::costs::format_usd(cost).into());
+            facts.cost_usd = Some(crate::costs::format_usd(cost));
         }
         if let Some(rec) = self.recorder.as_mut() {
             if let Some(context) = rec.grounding_context() {
                 let text = estimate::streamed_text(self.endpoint, &seen.chunks());
                 if let Some(report) = grounding_check::score(&self.scorer, context, &text) {
-                    facts.insert(
-                        "grounding".into(),
-                        serde_json::json!({"score": report.score, "flagged": report.flagged, "threshold": report.threshold}),
-                    );
+                    facts.grounding = Some(stream::GroundingFacts {
+                        flagged: report.flagged,
+                        score: report.score,
+                        threshold: report.threshold,
+                    });
                     rec.set_grounding(report);
                 }
             }
         }
-        if let Some(u) = seen.usage {
-            facts.insert(
-                "usage".into(),
-                serde_json::json!({"prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens,
-                    "cached_tokens": u.cached_tokens}),
-            );
-        }
+        facts.usage = seen.usage.map(|u| stream::UsageFacts {
+            cached_tokens: u.cached_tokens,
+            completion_tokens: u.completion_tokens,
+            prompt_tokens: u.prompt_tokens,
+        });
         facts
     }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::Stream;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::time::{Instant, Sleep};
 
 use crate::providers::{BodyStream, UpstreamError};
@@ -53,9 +53,41 @@ pub struct StreamEnd {
     pub seen: Seen,
 }
 
+/// What the `: promptgate {…}` comment before `[DONE]` tells the client
+/// (fields in alphabetical order, absent ones left out). A typed struct, not a
+/// JSON map: it is written for every stream, and a map cost a dozen
+/// allocations each time.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct TrailerFacts {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grounding: Option<GroundingFacts>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub usage: Option<UsageFacts>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct GroundingFacts {
+    pub flagged: bool,
+    pub score: f64,
+    pub threshold: f64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct UsageFacts {
+    pub cached_tokens: i64,
+    pub completion_tokens: i64,
+    pub prompt_tokens: i64,
+}
+
 pub trait StreamHooks: Send + 'static {
     /// Called once, just before `[DONE]`: facts for the `: promptgate {…}` comment.
-    fn trailer_facts(&mut self, seen: &Seen) -> Map<String, Value>;
+    fn trailer_facts(&mut self, seen: &Seen) -> TrailerFacts;
     /// Called exactly once, when the stream ends for any reason.
     fn end(self: Box<Self>, end: StreamEnd);
 }
@@ -187,9 +219,17 @@ impl TeeStream {
     fn trailer(&mut self) -> Bytes {
         let facts = match self.hooks.as_mut() {
             Some(h) => h.trailer_facts(&self.seen),
-            None => Map::new(),
+            None => TrailerFacts::default(),
         };
-        Bytes::from(format!(": promptgate {}\n\n", Value::Object(facts)))
+        let mut comment = Vec::with_capacity(256);
+        comment.extend_from_slice(b": promptgate ");
+        if serde_json::to_writer(&mut comment, &facts).is_err() {
+            // Unreachable for this struct; an empty object keeps the comment well formed.
+            comment.truncate(b": promptgate ".len());
+            comment.extend_from_slice(b"{}");
+        }
+        comment.extend_from_slice(b"\n\n");
+        Bytes::from(comment)
     }
 
     fn finish(&mut self, outcome: Outcome, error: Option<String>) {
