@@ -67,6 +67,10 @@ impl StoreClearLog {
             })
             .map(|(_, prompt)| prompt)
             .collect();
+        // An own clear noted only after this read saw its row was taken for
+        // another replica's (and applied again, which costs only misses);
+        // forget it rather than keep it forever.
+        own.retain(|&seq| seq > newest);
         self.seen.store(newest, Ordering::Release);
         Some(others)
     }
