@@ -52,6 +52,22 @@ struct Setup {
 /// adjusts the config (cache rules, Redis, …) before the app starts.
 async fn setup_with(upstream: SocketAddr, tweak: impl FnOnce(&mut promptgate::Config)) -> Setup {
     let db = TestDb::sqlite();
+    let Replica { app, key } = replica(&db, upstream, tweak).await;
+    Setup {
+        _db: db,
+        app,
+        key,
+        upstream,
+    }
+}
+
+/// An app on `db` (which the caller owns, and may share between replicas)
+/// whose `mock-*` models go to `upstream`, with a key of team `t`.
+async fn replica(
+    db: &TestDb,
+    upstream: SocketAddr,
+    tweak: impl FnOnce(&mut promptgate::Config),
+) -> Replica {
     let mut config = base_config(db.url());
     config.upstreams = vec![http_upstream("up", upstream, &["mock-*"], 30)];
     // No key revocations here, so no periodic key refresh: a refresh that read
@@ -62,12 +78,13 @@ async fn setup_with(upstream: SocketAddr, tweak: impl FnOnce(&mut promptgate::Co
     tweak(&mut config);
     let app = spawn_app(config).await;
     let key = app.team_key("t").await;
-    Setup {
-        _db: db,
-        app,
-        key,
-        upstream,
-    }
+    Replica { app, key }
+}
+
+/// An app and its team key.
+struct Replica {
+    app: TestApp,
+    key: String,
 }
 
 async fn setup() -> Setup {
@@ -1342,25 +1359,9 @@ async fn a_clear_on_one_replica_reaches_the_others_in_process_copies() {
 
 /// Two replicas on one store (no Redis), each with its own upstream and key.
 async fn replicas_sharing_a_store(db: &TestDb) -> (Replica, Replica) {
-    let mut replicas = Vec::new();
-    for _ in 0..2 {
-        let upstream = mock_upstream().await;
-        let mut config = base_config(db.url());
-        config.upstreams = vec![http_upstream("up", upstream, &["mock-*"], 30)];
-        config.keys.refresh_ms = 3_600_000;
-        let app = spawn_app(config).await;
-        let key = app.team_key("t").await;
-        replicas.push(Replica { app, key });
-    }
-    let b = replicas.pop().expect("two");
-    let a = replicas.pop().expect("two");
+    let a = replica(db, mock_upstream().await, |_| {}).await;
+    let b = replica(db, mock_upstream().await, |_| {}).await;
     (a, b)
-}
-
-/// A replica on a store the test owns.
-struct Replica {
-    app: TestApp,
-    key: String,
 }
 
 /// Without Redis the in-process tiers are separate; the clear still reaches
