@@ -71,6 +71,13 @@ struct Idle {
     since: Instant,
 }
 
+impl Idle {
+    /// Not idle for too long, and still open.
+    fn usable(&mut self) -> bool {
+        self.since.elapsed() < IDLE_TIMEOUT && self.link.still_usable()
+    }
+}
+
 /// Idle connections to one upstream (`host:port`).
 pub struct InlinePool {
     upstream: String,
@@ -107,14 +114,14 @@ impl InlinePool {
         let Ok(mut idle) = self.idle.lock() else {
             return;
         };
-        idle.retain_mut(|i| i.since.elapsed() < IDLE_TIMEOUT && i.link.still_usable());
+        idle.retain_mut(Idle::usable);
     }
 
     /// A usable idle connection, newest first.
     fn checkout(&self) -> Option<Link> {
         let mut idle = self.idle.lock().ok()?;
         while let Some(mut i) = idle.pop() {
-            if i.since.elapsed() < IDLE_TIMEOUT && i.link.still_usable() {
+            if i.usable() {
                 return Some(i.link);
             }
         }
@@ -168,20 +175,21 @@ impl InlinePool {
         request
             .headers_mut()
             .insert(header::HOST, self.host_header.clone());
-        let (mut link, reused) = match self.checkout() {
+        let (mut link, mut reused) = match self.checkout() {
             Some(link) => (link, true),
             None => (self.connect().await?, false),
         };
-        let request = match self.exchange(&mut link, request).await {
-            Ok(head) => return Ok(self.with_driven_body(head, link)),
-            // Never written: the reused connection was closed under us.
-            Err(Unsent(request)) if reused => request,
-            Err(e) => return Err(self.error(e)),
-        };
-        let mut link = self.connect().await?;
-        match self.exchange(&mut link, *request).await {
-            Ok(head) => Ok(self.with_driven_body(head, link)),
-            Err(e) => Err(self.error(e)),
+        loop {
+            match self.exchange(&mut link, request).await {
+                Ok(head) => return Ok(self.with_driven_body(head, link)),
+                // Never written: the reused connection was closed under us.
+                Err(Unsent(unsent)) if reused => {
+                    request = *unsent;
+                    link = self.connect().await?;
+                    reused = false;
+                }
+                Err(e) => return Err(self.error(e)),
+            }
         }
     }
 

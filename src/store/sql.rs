@@ -625,10 +625,7 @@ pub(crate) use impl_store;
 /// Records per `INSERT` for a batch with `left` records still to write: the
 /// largest power of two not above `left`, at most [`MAX_ROWS_PER_INSERT`].
 pub(crate) fn chunk_size(left: usize) -> usize {
-    match left {
-        0 => 1,
-        n => (1 << (usize::BITS - 1 - n.leading_zeros())).min(MAX_ROWS_PER_INSERT),
-    }
+    (1 << left.max(1).ilog2()).min(MAX_ROWS_PER_INSERT)
 }
 
 /// The largest multi-row `INSERT` of records.
