@@ -11,31 +11,15 @@
 # by PID on exit. Only 127.0.0.1 is used.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-PEERS_DIR=${PEERS_DIR:-$ROOT/../shared/bench/peers}
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+source "$(dirname "$0")/common.sh"
 RELAY=$TARGET_DIR/release/examples/tcp_relay
-FAKE=${FAKE_BIN:-/tmp/fake-upstream-target/release/fake-upstream}
-OHA=${OHA:-$(command -v oha || echo "$HOME/.cargo/bin/oha")}
-SUT_CPUS=${SUT_CPUS:-1}
-LOADGEN_CPUS=${LOADGEN_CPUS:-0}
 SECONDS_PER_RUN=${SECONDS_PER_RUN:-8}
 ROUNDS=${ROUNDS:-2}
 RELAY_PORT=${RELAY_PORT:-19300}
 UP_PORT=${UP_PORT:-19301}
 
-[ -x "$OHA" ] || { echo "oha not found (install it with the peer harness)" >&2; exit 1; }
-[ -x "$FAKE" ] || { echo "fake upstream not found at $FAKE (build it with the peer harness)" >&2; exit 1; }
 [ "${SKIP_BUILD:-0}" = 1 ] || (cd "$ROOT" && cargo build --release --locked --example tcp_relay)
-
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/promptgate-lower-bound.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
+bench_tmp lower-bound
 
 (exec taskset -c "$SUT_CPUS" "$FAKE" --listen "127.0.0.1:$UP_PORT" --threads 1 >"$TMP/upstream.log" 2>&1) &
 PIDS+=($!)
