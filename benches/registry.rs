@@ -18,7 +18,7 @@ use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
 use promptgate::gateway::body::RequestBody;
 use promptgate::gateway::prompting;
-use promptgate::gateway::Endpoint;
+use promptgate::api::Endpoint;
 use promptgate::registry::live::{LiveRegistry, Selector};
 use promptgate::registry::service;
 use promptgate::registry::{NewVersion, Source, Target};

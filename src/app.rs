@@ -11,8 +11,7 @@ use tokio::net::TcpListener;
 use crate::auth::KeyCache;
 use crate::cache::ResponseCache;
 use crate::config::{Config, MOCK_UPSTREAM};
-use crate::gateway::caching;
-use crate::http::models::ModelList;
+use crate::providers::ModelList;
 use crate::providers::{http_client, Routes, Upstream};
 use crate::registry::live::LiveRegistry;
 use crate::registry::service;
@@ -90,7 +89,7 @@ impl App {
             .await?,
         );
         cache.spawn_clear_watch(Duration::from_millis(config.registry_refresh_ms));
-        let cache_rules = caching::Rules::new(&config.cache);
+        let cache_rules = crate::cache::Rules::new(&config.cache);
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::spawn_upkeep(&metrics);

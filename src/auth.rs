@@ -19,6 +19,9 @@ use crate::store::{ApiKeyRow, Store};
 pub const KEY_PREFIX: &str = "pg-";
 const ADMIN_HASH_SETTING: &str = "admin_key_sha256";
 
+/// Team recorded for calls made with the admin key.
+pub const ADMIN_TEAM: &str = "_admin";
+
 /// The caller of one request.
 #[derive(Debug, Clone)]
 pub enum Caller {

@@ -26,13 +26,13 @@
 //! [`error`] (one error type in OpenAI's shape), [`telemetry`] (logs,
 //! metrics), [`periodic`] (background refresh loops), [`state`], [`time`].
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod costs;
-pub mod error;
 pub mod gateway;
 pub mod grounding;
 pub mod http;
@@ -44,5 +44,6 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 
+pub use api::error;
 pub use app::App;
 pub use config::Config;

@@ -7,8 +7,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::auth::KeyCache;
 use crate::config::Config;
-use crate::http::models::ModelList;
-use crate::providers::Routes;
+use crate::providers::{ModelList, Routes};
 use crate::store::writer::RecordSink;
 use crate::store::Store;
 
@@ -33,7 +32,7 @@ pub struct Inner {
     /// Answers cached in process (and in Redis when configured).
     pub cache: std::sync::Arc<crate::cache::ResponseCache>,
     /// `[[cache.rules]]`: which models are cached without being asked per request.
-    pub cache_rules: crate::gateway::caching::Rules,
+    pub cache_rules: crate::cache::Rules,
     /// Prompt registry, compiled and in memory (refreshed from the store).
     pub registry: std::sync::Arc<crate::registry::live::LiveRegistry>,
     /// Model prices (shipped table + `[prices]` overrides).

@@ -1,5 +1,6 @@
 //! The response cache: opt-in, team-scoped, two tiers, stampede-proof.
 //!
+//! - [`policy`]: whether a request may use the cache, and for how long.
 //! - [`key`]: the canonical request hash that names an entry.
 //! - [`replay`]: stream ⇄ JSON conversion, so either form serves the other.
 //! - this file: the tiers (in-process moka bounded by bytes, then Redis when
@@ -15,6 +16,7 @@
 //! ([`store_clears`]).
 
 pub mod key;
+mod policy;
 mod redis_tier;
 pub mod replay;
 mod store_clears;
@@ -26,6 +28,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::watch;
 
+pub use policy::{policy, CacheStatus, Policy, Rules};
 use redis_tier::RedisTier;
 use store_clears::StoreClearLog;
 

@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::gateway::Endpoint;
+use crate::api::Endpoint;
 
 /// Folds the data payloads of a complete stream into the non-stream answer.
 /// `None` when the chunks do not look like a chat or completions stream.

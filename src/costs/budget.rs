@@ -10,7 +10,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::cost::{cost, TokenUsage};
+use super::cost::cost;
+use crate::api::Usage;
 use super::prices::Price;
 
 /// Upper bound of what a call can cost: every prompt token billed uncached,
@@ -18,7 +19,7 @@ use super::prices::Price;
 /// reasoning rates.
 pub fn worst_case_cost(price: &Price, prompt_tokens: i64, max_output_tokens: i64) -> Decimal {
     let dearer_reasoning = price.reasoning.is_some_and(|r| r > price.output);
-    let usage = TokenUsage {
+    let usage = Usage {
         prompt_tokens,
         completion_tokens: max_output_tokens,
         cached_tokens: 0,

@@ -22,33 +22,7 @@
 use rust_decimal::Decimal;
 
 use super::prices::{Price, PriceTable, MAX_PRICE_DECIMALS};
-
-/// Token counts of one call, as the gateway's usage parser reports them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TokenUsage {
-    /// All prompt tokens, cached ones included.
-    pub prompt_tokens: i64,
-    /// All completion tokens, reasoning ones included.
-    pub completion_tokens: i64,
-    /// The part of `prompt_tokens` served from the vendor's prompt cache.
-    pub cached_tokens: i64,
-    /// The part of `completion_tokens` spent on hidden reasoning.
-    pub reasoning_tokens: i64,
-}
-
-impl TokenUsage {
-    /// Field-wise sum (saturating: a ledger total never wraps).
-    pub fn saturating_add(self, other: TokenUsage) -> TokenUsage {
-        TokenUsage {
-            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
-            completion_tokens: self
-                .completion_tokens
-                .saturating_add(other.completion_tokens),
-            cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
-            reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
-        }
-    }
-}
+use crate::api::Usage;
 
 /// Cost in USD of `usage` at `price`. Exact; at most 12 decimal places.
 ///
@@ -56,7 +30,7 @@ impl TokenUsage {
 /// write, counts are clamped to what can be true: negatives count as 0,
 /// `cached_tokens` at most `prompt_tokens`, `reasoning_tokens` at most
 /// `completion_tokens`. For consistent usage (the normal case) nothing changes.
-pub fn cost(price: &Price, usage: &TokenUsage) -> Decimal {
+pub fn cost(price: &Price, usage: &Usage) -> Decimal {
     let prompt = usage.prompt_tokens.max(0);
     let cached = usage.cached_tokens.clamp(0, prompt);
     let completion = usage.completion_tokens.max(0);
@@ -86,7 +60,7 @@ pub fn cost(price: &Price, usage: &TokenUsage) -> Decimal {
 
 /// Cost of `usage` on `model`, or `None` when the model is unpriced (the
 /// caller records it as unpriced, never as 0).
-pub fn cost_for(table: &PriceTable, model: &str, usage: &TokenUsage) -> Option<Decimal> {
+pub fn cost_for(table: &PriceTable, model: &str, usage: &Usage) -> Option<Decimal> {
     table.lookup(model).map(|p| cost(p, usage))
 }
 
@@ -116,8 +90,8 @@ mod tests {
         }
     }
 
-    fn usage(p: i64, c: i64, cached: i64, r: i64) -> TokenUsage {
-        TokenUsage {
+    fn usage(p: i64, c: i64, cached: i64, r: i64) -> Usage {
+        Usage {
             prompt_tokens: p,
             completion_tokens: c,
             cached_tokens: cached,
@@ -224,7 +198,7 @@ mod tests {
             for _round in 0..20 {
                 let n = 1 + rng.below(50);
                 let mut total_cost = Decimal::ZERO;
-                let mut total_usage = TokenUsage::default();
+                let mut total_usage = Usage::default();
                 for _ in 0..n {
                     let prompt = rng.below(200_000);
                     let completion = rng.below(50_000);

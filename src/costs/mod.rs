@@ -1,7 +1,7 @@
 //! # costs
 //!
-//! The pure core of the cost ledger (API.md §6): no I/O, no `crate::` items
-//! outside this module, so it is tested on its own.
+//! The pure core of the cost ledger: no I/O, and nothing of the crate but
+//! the leaf [`crate::api`], so it is tested on its own.
 //!
 //! - [`prices`]: the price table, shipped as data (`prices.toml`, embedded at
 //!   build time) with a source URL and date per entry, overridable from
@@ -19,7 +19,7 @@
 //!   real cost) against a counter shared by replicas; the one part with I/O.
 //! - [`pico`]: the ledger's storage unit.
 //!
-//! The gateway maps its `Usage` to [`TokenUsage`] (same four fields).
+//! Token counts are [`crate::api::Usage`], the struct the gateway parses.
 
 pub mod budget;
 pub mod cost;
@@ -30,7 +30,7 @@ pub mod prices;
 pub mod tokens;
 
 pub use budget::{worst_case_cost, Period, PeriodError};
-pub use cost::{cost, cost_for, TokenUsage};
+pub use cost::{cost, cost_for};
 pub use money::{format_usd, parse_usd, MoneyError};
 pub use prices::{Price, PriceError, PriceOverride, PriceTable};
 pub use tokens::{count_chat_prompt, count_text, encoding_for, warm_up, Encoding};

@@ -6,10 +6,12 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::api::{parse_field, ApiError};
 use crate::grounding::{GroundingReport, Scorer};
 
 use super::body::RequestBody;
+use super::call::Call;
+use super::estimate;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -49,14 +51,7 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
     if raw.get() == "null" {
         return Ok(Ask::default());
     }
-    let field: GroundingField =
-        crate::http::extract::parse_json(raw.get().as_bytes()).map_err(|e| match e {
-            ApiError::InvalidRequest { message, param, .. } => {
-                let p = param.map_or("grounding".to_owned(), |p| format!("grounding.{p}"));
-                ApiError::invalid(format!("invalid 'grounding': {message}"), Some(&p))
-            }
-            other => other,
-        })?;
+    let field: GroundingField = parse_field(raw.get(), "grounding")?;
     match field.mode.as_deref() {
         None | Some("score") => {}
         Some("off") => {
@@ -85,6 +80,20 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
         off: false,
         context,
     })
+}
+
+/// Scores a complete JSON answer against the request's context, if any.
+pub fn score_json(call: &mut Call<'_>, bytes: &[u8]) {
+    let Some(context) = call.recorder.grounding_context() else {
+        return;
+    };
+    let Ok(answer) = serde_json::from_slice::<Value>(bytes) else {
+        return;
+    };
+    let text = estimate::answer_text(call.endpoint, &answer);
+    if let Some(report) = score(&call.state.grounding, context, &text) {
+        call.recorder.set_grounding(report);
+    }
 }
 
 /// Scores an answer; a scorer fault is logged and yields no report.

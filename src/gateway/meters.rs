@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use metrics::{Counter, Gauge, Histogram};
 
 use super::record::Outcome;
-use super::Endpoint;
+use crate::api::Endpoint;
 
 /// In declaration order, so that `o as usize` indexes it.
 const OUTCOMES: [Outcome; 5] = [
@@ -97,5 +97,21 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), call_meters().requests.len());
+    }
+}
+
+/// Counts a request in the in-flight gauge for as long as it is alive.
+pub struct InFlight;
+
+impl InFlight {
+    pub fn start() -> InFlight {
+        call_meters().in_flight.increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        call_meters().in_flight.decrement(1.0);
     }
 }

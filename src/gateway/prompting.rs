@@ -4,19 +4,63 @@
 //! Accepted forms: `prompt: {id, version | label, variables}` (the Responses
 //! API's shape) and LiteLLM's `prompt_id`, `prompt_version`, `prompt_label`,
 //! `prompt_variables`. The request's own fields always win over the config.
+//!
+//! The stage also settles the RAG context the answer is scored against: the
+//! request's `grounding.context`, else the prompt's grounding variable.
 
 use std::sync::Arc;
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::api::{parse_field, ApiError, Endpoint};
 use crate::registry::live::{LiveRegistry, LiveVersion, ResolveError, Selector};
 use crate::registry::model::{Message, PromptKind, REGISTRY_CONFIG_PREFIX};
 use crate::registry::{RenderError, Rendered};
 
 use super::body::RequestBody;
-use super::Endpoint;
+use super::call::Call;
+use super::grounding_check;
+use super::record::Recorder;
+
+/// Applies the request's prompt, if it names one, and records which RAG
+/// context (if any) the answer will be scored against.
+pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiError> {
+    let asked_grounding = grounding_check::take_context(body)?;
+    let mut prompt_context = None;
+    if let Some(prompt) = take_prompt_ref(body, call.endpoint)? {
+        let sticky = sticky_key(body, &call.recorder);
+        let live = apply(&call.state.registry, &prompt, &sticky, call.endpoint, body)?;
+        call.prompt_ttl = cache_ttl(&live);
+        call.recorder.set_prompt(&live.version);
+        // A prompt that declares its RAG variable is scored against it.
+        prompt_context = live
+            .version
+            .grounding_variable
+            .as_ref()
+            .and_then(|v| prompt.variables.get(v))
+            .and_then(grounding_check::passages);
+    }
+    let context = if asked_grounding.off {
+        None
+    } else {
+        asked_grounding.context.or(prompt_context)
+    };
+    if let Some(ctx) = context.filter(|c| !c.is_empty()) {
+        call.recorder.set_grounding_context(ctx);
+    }
+    Ok(())
+}
+
+/// The key that keeps a caller on one side of a weighted rollout: the
+/// request's `metadata.user`, else its API key.
+fn sticky_key(body: &RequestBody<'_>, recorder: &Recorder) -> String {
+    body.get("metadata")
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(m.get()).ok())
+        .and_then(|m| m.get("user").and_then(|u| u.as_str()).map(str::to_owned))
+        .or_else(|| body.str_field("user").ok().flatten())
+        .unwrap_or_else(|| recorder.key_id().to_owned())
+}
 
 /// Which prompt a request asks for.
 #[derive(Debug)]
@@ -76,23 +120,6 @@ fn selector(
         (None, Some(l)) => Ok(Selector::Label(l)),
         (None, None) => Ok(Selector::default()),
     }
-}
-
-fn parse_field<T: serde::de::DeserializeOwned>(raw: &str, param: &str) -> Result<T, ApiError> {
-    crate::http::extract::parse_json::<T>(raw.as_bytes()).map_err(|e| match e {
-        ApiError::InvalidRequest {
-            message,
-            param: inner,
-            ..
-        } => {
-            let full = match inner {
-                Some(p) => format!("{param}.{p}"),
-                None => param.to_owned(),
-            };
-            ApiError::invalid(format!("invalid '{param}': {message}"), Some(&full))
-        }
-        other => other,
-    })
 }
 
 /// Takes the prompt reference out of the body, if there is one.

@@ -11,16 +11,14 @@ use rust_decimal::Decimal;
 use crate::costs::enforcer::{Budgets, Reservation};
 use crate::costs::{pico, PriceTable};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, ADMIN_TEAM};
 use crate::store::writer::RecordSink;
 use crate::store::RequestRecord;
 
-use super::caching::CacheStatus;
-use super::usage::Usage;
-use super::Endpoint;
+use crate::cache::CacheStatus;
+use crate::api::Usage;
+use crate::api::Endpoint;
 
-/// Team recorded for calls made with the admin key.
-pub const ADMIN_TEAM: &str = "_admin";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

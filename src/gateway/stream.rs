@@ -14,7 +14,9 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,11 +24,11 @@ use futures_util::Stream;
 use serde_json::Value;
 use tokio::time::{Instant, Sleep};
 
+use crate::api::usage::{self, Usage};
 use crate::providers::{BodyStream, UpstreamError};
 
 use super::record::Outcome;
 use super::sse::{self, EventBuffer};
-use super::usage::{self, Usage};
 
 /// What the stream has seen so far.
 #[derive(Default)]
@@ -67,8 +69,11 @@ pub struct TrailerFacts {
     pub grounding: Option<GroundingFacts>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub usage: Option<UsageFacts>,
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "trailer_usage"
+    )]
+    pub usage: Option<Usage>,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -78,11 +83,17 @@ pub struct GroundingFacts {
     pub threshold: f64,
 }
 
-#[derive(Debug, serde::Serialize)]
-pub struct UsageFacts {
-    pub cached_tokens: i64,
-    pub completion_tokens: i64,
-    pub prompt_tokens: i64,
+/// The trailer's `usage`: the three counts a client reconciles against.
+fn trailer_usage<S: serde::Serializer>(usage: &Option<Usage>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct;
+    let Some(u) = usage else {
+        return s.serialize_none();
+    };
+    let mut out = s.serialize_struct("Usage", 3)?;
+    out.serialize_field("cached_tokens", &u.cached_tokens)?;
+    out.serialize_field("completion_tokens", &u.completion_tokens)?;
+    out.serialize_field("prompt_tokens", &u.prompt_tokens)?;
+    out.end()
 }
 
 pub trait StreamHooks: Send + 'static {
@@ -101,20 +112,6 @@ pub struct TeeStream {
     /// When the upstream last sent bytes; the idle timer is re-armed from it
     /// only when it fires, not on every chunk.
     last_data: Instant,
-    /// Whether to give up scheduler turns to gather the rest of a burst:
-    /// only worth it when another task hands the chunks over one per turn
-    /// (see [`crate::providers::UpstreamResponse::handed_over`]).
-    gather: bool,
-    /// Turns of the scheduler given up in a row to gather more events (see `poll_next`).
-    gathering: u8,
-    /// Turns in a row, while gathering, that brought nothing.
-    quiet_turns: u8,
-    /// Quiet turns that end a burst: [`QUIET_TURNS`] while bursts bring
-    /// several chunks, one while chunks come alone (a model sending tokens
-    /// one by one), where waiting longer would only cost CPU.
-    quiet_limit: u8,
-    /// Chunks read since the last write.
-    burst_chunks: u8,
     /// What [`TeeStream::prime`] gathered, handed out by the first poll.
     primed: Option<Option<Bytes>>,
     started: std::time::Instant,
@@ -143,11 +140,6 @@ impl TeeStream {
             idle: Box::pin(tokio::time::sleep(idle_limit)),
             idle_limit,
             last_data: Instant::now(),
-            gather: false,
-            gathering: 0,
-            quiet_turns: 0,
-            quiet_limit: QUIET_TURNS,
-            burst_chunks: 0,
             primed: None,
             started,
             strip_usage_chunk,
@@ -156,12 +148,6 @@ impl TeeStream {
             hooks: Some(hooks),
             finished: false,
         }
-    }
-
-    /// Gather bursts over a few scheduler turns: for upstream bodies whose
-    /// chunks another task hands over one per turn.
-    pub fn gather_handed_over_chunks(&mut self, gather: bool) {
-        self.gather = gather;
     }
 
     /// Looks at each complete event; queues the ones the client should see.
@@ -271,7 +257,6 @@ impl Stream for TeeStream {
                         super::meters::call_meters().ttft.record(ttft.as_secs_f64());
                     }
                     got_bytes = true;
-                    this.burst_chunks = this.burst_chunks.saturating_add(1);
                     this.events.push(chunk);
                     this.drain_events();
                 }
@@ -301,27 +286,6 @@ impl Stream for TeeStream {
                 Poll::Pending => {
                     if got_bytes {
                         this.last_data = Instant::now();
-                        this.quiet_turns = 0;
-                    } else if this.gathering > 0 {
-                        this.quiet_turns += 1;
-                    }
-                    // A pooled HTTP client's connection task hands over one
-                    // chunk at a time, even when it has read a whole burst of
-                    // events, and needs a turn or two of the scheduler per
-                    // chunk. Give it those turns before paying for a write to
-                    // the client: a burst then leaves in one write, and a lone
-                    // event waits only a few turns of the scheduler. (A body
-                    // read from its own connection has nothing more until the
-                    // socket has.)
-                    let in_burst = this.gather && (got_bytes || this.gathering > 0);
-                    if in_burst
-                        && this.quiet_turns < this.quiet_limit
-                        && this.gathering < MAX_GATHER_TURNS
-                        && this.out.iter().map(Bytes::len).sum::<usize>() < MAX_GATHER_BYTES
-                    {
-                        this.gathering += 1;
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
                     }
                     if this.out.is_empty() && this.idle_expired(cx) {
                         let message =
@@ -334,16 +298,6 @@ impl Stream for TeeStream {
                 }
             }
         }
-        if this.burst_chunks > 0 {
-            this.quiet_limit = if this.burst_chunks > 1 {
-                QUIET_TURNS
-            } else {
-                1
-            };
-        }
-        this.burst_chunks = 0;
-        this.gathering = 0;
-        this.quiet_turns = 0;
         match this.out.len() {
             0 if this.finished => Poll::Ready(None),
             0 => Poll::Pending,
@@ -360,28 +314,25 @@ impl Stream for TeeStream {
     }
 }
 
-/// Bounds on gathering events before a write: a burst is sent in one piece,
-/// but never held for long nor grown without limit.
-const MAX_GATHER_TURNS: u8 = 64;
-/// Quiet turns after which the burst is taken to be over.
-const QUIET_TURNS: u8 = 5;
-const MAX_GATHER_BYTES: usize = 32 * 1024;
-
 impl TeeStream {
     /// Gathers what the upstream has ready before the response head is sent,
-    /// so head and first events leave in one write. Bounded by the same few
-    /// scheduler turns as any burst: an upstream that is not ready yet does
-    /// not hold the head back.
+    /// so head and first events leave in one write. An upstream body that
+    /// asks to be polled again at once (it woke its own task: it is gathering
+    /// a burst, see `providers`) is given those turns; one that is waiting
+    /// for its socket does not hold the head back.
     pub async fn prime(&mut self) {
-        // Counts as a burst from the start: a client connection task needs
-        // a turn to hand over even a chunk it has already read.
-        if self.gather {
-            self.gathering = 1;
-        }
-        let first = std::future::poll_fn(|cx| match Pin::new(&mut *self).poll_next(cx) {
-            Poll::Ready(item) => Poll::Ready(Some(item.map(|Ok(bytes)| bytes))),
-            Poll::Pending if self.gathering > 0 => Poll::Pending,
-            Poll::Pending => Poll::Ready(None),
+        let first = std::future::poll_fn(|cx| {
+            let woken = Arc::new(WakeFlag {
+                woken: AtomicBool::new(false),
+                task: cx.waker().clone(),
+            });
+            let waker = Waker::from(woken.clone());
+            let mut inner = Context::from_waker(&waker);
+            match Pin::new(&mut *self).poll_next(&mut inner) {
+                Poll::Ready(item) => Poll::Ready(Some(item.map(|Ok(bytes)| bytes))),
+                Poll::Pending if woken.woken.load(Ordering::Relaxed) => Poll::Pending,
+                Poll::Pending => Poll::Ready(None),
+            }
         })
         .await;
         self.primed = first;
@@ -413,6 +364,23 @@ impl Drop for TeeStream {
                 Some("client closed the stream".into()),
             );
         }
+    }
+}
+
+/// A waker that notes whether it was woken, and passes the wake on.
+struct WakeFlag {
+    woken: AtomicBool,
+    task: Waker,
+}
+
+impl Wake for WakeFlag {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Relaxed);
+        self.task.wake_by_ref();
     }
 }
 

@@ -10,7 +10,8 @@ use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
 use crate::auth::{presented_key, Caller};
-use crate::error::ApiError;
+pub use crate::api::parse_json;
+use crate::api::ApiError;
 use crate::state::AppState;
 
 /// The authenticated caller (team key or admin key).
@@ -95,32 +96,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for AppJson<T> {
         let LimitedBody(bytes) = LimitedBody::from_request(req, state).await?;
         parse_json(&bytes).map(AppJson)
     }
-}
-
-pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
-        let path = err.path().to_string();
-        let inner = err.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return ApiError::invalid(
-                format!("We could not parse the JSON body of your request: {inner}"),
-                None,
-            );
-        }
-        let param = if path == "." {
-            None
-        } else {
-            Some(path.as_str())
-        };
-        let message = inner.to_string();
-        // serde names missing fields in its message ("missing field `name`").
-        let missing = message
-            .strip_prefix("missing field `")
-            .and_then(|rest| rest.split('`').next())
-            .map(str::to_owned);
-        ApiError::invalid(message, missing.as_deref().or(param))
-    })
 }
 
 /// Query parameters with OpenAI-shaped errors.

@@ -84,17 +84,17 @@ async fn request_id_on_every_response(
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let asked = req.headers().get(crate::gateway::REQUEST_ID).cloned();
+    let asked = req.headers().get(crate::api::headers::REQUEST_ID).cloned();
     let mut resp = next.run(req).await;
-    if !resp.headers().contains_key(crate::gateway::REQUEST_ID) {
+    if !resp.headers().contains_key(crate::api::headers::REQUEST_ID) {
         // Made only when missing: model calls already carry theirs.
         let mut h = axum::http::HeaderMap::new();
         if let Some(v) = asked {
-            h.insert(crate::gateway::REQUEST_ID, v);
+            h.insert(crate::api::headers::REQUEST_ID, v);
         }
-        let id = crate::gateway::request_id(&h);
+        let id = crate::api::headers::request_id(&h);
         if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
-            resp.headers_mut().insert(crate::gateway::REQUEST_ID, v);
+            resp.headers_mut().insert(crate::api::headers::REQUEST_ID, v);
         }
     }
     resp

@@ -4,7 +4,8 @@ use axum::extract::State;
 use axum::response::Response;
 
 use super::extract::{Auth, HeadersAndBody};
-use crate::gateway::{self, Endpoint};
+use crate::api::Endpoint;
+use crate::gateway;
 use crate::state::AppState;
 
 pub async fn chat(

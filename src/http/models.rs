@@ -1,8 +1,6 @@
-//! `GET /v1/models`: what the caller may use. Each HTTP upstream's own list is
-//! fetched, filtered by that upstream's `models` patterns and cached for a
-//! minute, so listing models does not hit every vendor on every call.
-
-use std::time::{Duration, Instant};
+//! `GET /v1/models`: what the caller may use — the upstreams' models (see
+//! [`crate::providers::ModelList`]), config aliases and the models registry
+//! prompts are pinned to. `GET /v1/models/{id}` asks the upstream it routes to.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -11,95 +9,14 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use tokio::sync::Mutex;
-use wildmatch::WildMatch;
 
 use super::extract::Auth;
-use crate::error::ApiError;
-use crate::gateway::copy_response_headers;
-use crate::providers::{mock, Upstream};
+use crate::api::ApiError;
+use crate::providers::copy_response_headers;
 use crate::state::AppState;
 
-const TTL: Duration = Duration::from_secs(60);
-
-#[derive(Default)]
-pub struct ModelList {
-    cached: Mutex<Option<(Instant, Vec<Value>)>>,
-}
-
-impl ModelList {
-    async fn get(&self, state: &AppState) -> Vec<Value> {
-        let mut guard = self.cached.lock().await;
-        if let Some((at, list)) = guard.as_ref() {
-            if at.elapsed() < TTL {
-                return list.clone();
-            }
-        }
-        let mut list = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        for up in state.routes.all() {
-            for model in fetch(up).await {
-                let id = model
-                    .get("id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                if !id.is_empty() && seen.insert(id) {
-                    list.push(model);
-                }
-            }
-        }
-        *guard = Some((Instant::now(), list.clone()));
-        list
-    }
-}
-
-/// One upstream's models that its patterns route to it. An upstream that
-/// cannot be listed contributes the exact names in its patterns.
-async fn fetch(up: &Upstream) -> Vec<Value> {
-    let patterns: Vec<WildMatch> = up.patterns.iter().map(|p| WildMatch::new(p)).collect();
-    let routed = |id: &str| patterns.iter().any(|p| p.matches(id));
-    let listed = async {
-        let resp = up
-            .send(Method::GET, "/models", HeaderMap::new(), Bytes::new())
-            .await
-            .ok()?;
-        if !resp.status.is_success() {
-            return None;
-        }
-        let mut body = resp.body;
-        let mut bytes = Vec::new();
-        while let Some(chunk) = body.next().await {
-            bytes.extend_from_slice(&chunk.ok()?);
-        }
-        let v: Value = serde_json::from_slice(&bytes).ok()?;
-        v.get("data")?.as_array().cloned()
-    };
-    match tokio::time::timeout(Duration::from_secs(5), listed).await {
-        Ok(Some(models)) => models
-            .into_iter()
-            .filter(|m| m.get("id").and_then(Value::as_str).is_some_and(routed))
-            .collect(),
-        _ => {
-            let names: Vec<&str> = if up.is_mock() {
-                mock::MODELS.to_vec()
-            } else {
-                up.patterns
-                    .iter()
-                    .filter(|p| !p.contains(['*', '?']))
-                    .map(String::as_str)
-                    .collect()
-            };
-            names
-                .into_iter()
-                .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": up.name}))
-                .collect()
-        }
-    }
-}
-
 pub async fn list(State(state): State<AppState>, Auth(_): Auth) -> Json<Value> {
-    let mut data = state.models.get(&state).await;
+    let mut data = state.models.get(&state.routes).await;
     let mut seen: std::collections::HashSet<String> = data
         .iter()
         .filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_owned))

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 
 use super::extract::{Auth, LimitedBody};
 use crate::error::ApiError;
-use crate::gateway::copy_response_headers;
+use crate::providers::copy_response_headers;
 use crate::providers::{forwardable_headers, UpstreamError};
 use crate::state::AppState;
 

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};
-use crate::gateway::Endpoint;
+use crate::api::Endpoint;
 use crate::registry::live::{labels_of, version_json, Selector};
 use crate::registry::service::{self, WriteError};
 use crate::registry::{NewVersion, Source, Target};
@@ -339,7 +339,7 @@ fn render(state: &AppState, caller: &Caller, name: &str, body: &Bytes) -> ApiRes
         .and_then(Value::as_str)
         .map(str::to_owned)
         .unwrap_or_else(|| match caller {
-            Caller::Admin => crate::gateway::record::ADMIN_TEAM.to_owned(),
+            Caller::Admin => crate::auth::ADMIN_TEAM.to_owned(),
             Caller::Team { key_id, .. } => key_id.to_string(),
         });
     let live = state

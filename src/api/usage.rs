@@ -1,16 +1,35 @@
-//! Token usage as upstreams report it, in both of OpenAI's spellings
-//! (`prompt_tokens`/`completion_tokens` and the Responses API's
-//! `input_tokens`/`output_tokens`).
+//! Token usage of one call: the one struct the gateway parses from upstream
+//! answers (in both of OpenAI's spellings, `prompt_tokens`/`completion_tokens`
+//! and the Responses API's `input_tokens`/`output_tokens`), prices in `costs`
+//! and records in the ledger.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
+    /// All prompt tokens, cached ones included.
     pub prompt_tokens: i64,
+    /// All completion tokens, reasoning ones included.
     pub completion_tokens: i64,
+    /// The part of `prompt_tokens` served from the vendor's prompt cache.
     pub cached_tokens: i64,
+    /// The part of `completion_tokens` spent on hidden reasoning.
     pub reasoning_tokens: i64,
+}
+
+impl Usage {
+    /// Field-wise sum (saturating: a ledger total never wraps).
+    pub fn saturating_add(self, other: Usage) -> Usage {
+        Usage {
+            prompt_tokens: self.prompt_tokens.saturating_add(other.prompt_tokens),
+            completion_tokens: self
+                .completion_tokens
+                .saturating_add(other.completion_tokens),
+            cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
+            reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
+        }
+    }
 }
 
 #[derive(Deserialize, Default)]
@@ -95,17 +114,6 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
         usage_only: false,
         terminal: true,
     })
-}
-
-impl From<Usage> for crate::costs::TokenUsage {
-    fn from(u: Usage) -> Self {
-        crate::costs::TokenUsage {
-            prompt_tokens: u.prompt_tokens,
-            completion_tokens: u.completion_tokens,
-            cached_tokens: u.cached_tokens,
-            reasoning_tokens: u.reasoning_tokens,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,24 @@
+//! # api
+//!
+//! What every layer of the gateway shares about the API it serves, and
+//! nothing else: this module imports no other module of the crate, so any
+//! module may import it without making a circle.
+//!
+//! - [`Endpoint`]: the model endpoints the gateway handles itself.
+//! - [`Usage`]: token counts of one call, parsed from either of OpenAI's
+//!   spellings; the same struct is priced by `costs` and recorded by `store`.
+//! - [`headers`]: the `x-promptgate-*` response headers and `x-request-id`.
+//! - [`parse_json`], [`parse_field`]: JSON whose errors name the offending
+//!   field.
+//! - [`ApiError`]: the one error type, rendered in OpenAI's error shape.
+
+mod endpoint;
+pub mod error;
+pub mod headers;
+mod json;
+pub mod usage;
+
+pub use endpoint::Endpoint;
+pub use error::ApiError;
+pub use json::{parse_field, parse_json};
+pub use usage::Usage;

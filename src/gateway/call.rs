@@ -1,0 +1,65 @@
+//! The per-call context the stages share ([`Call`]) and what the request
+//! stage decided about the call ([`Plan`]).
+
+use std::sync::Arc;
+
+use axum::http::HeaderMap;
+
+use crate::api::Endpoint;
+use crate::auth::Caller;
+use crate::cache::Policy;
+use crate::providers::Upstream;
+use crate::state::AppState;
+
+use super::record::Recorder;
+
+/// One model call on its way through the stages.
+pub struct Call<'a> {
+    pub state: &'a AppState,
+    pub endpoint: Endpoint,
+    /// The client's request headers.
+    pub headers: &'a HeaderMap,
+    /// The request record, filled in by each stage and sent at the end.
+    pub recorder: Recorder,
+    /// The cache TTL the registry prompt declares (set by the prompt stage).
+    pub prompt_ttl: Option<u64>,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(
+        state: &'a AppState,
+        caller: &Caller,
+        endpoint: Endpoint,
+        headers: &'a HeaderMap,
+        id: String,
+    ) -> Call<'a> {
+        let recorder = Recorder::new(
+            state.records.clone(),
+            state.prices.clone(),
+            id,
+            caller,
+            endpoint,
+        );
+        Call {
+            state,
+            endpoint,
+            headers,
+            recorder,
+            prompt_ttl: None,
+        }
+    }
+}
+
+/// What the request asks for, once read and routed.
+pub struct Plan {
+    /// The model after `[aliases]` (what prices and records use).
+    pub model: String,
+    pub upstream: Arc<Upstream>,
+    pub stream: bool,
+    /// The client asked for usage in the stream (or it is not a stream, or
+    /// the endpoint always reports it); usage the gateway asked for on its
+    /// own behalf is removed from what the client sees otherwise.
+    pub client_wants_usage: bool,
+    /// `None`: the cache is bypassed.
+    pub cache: Option<Policy>,
+}

@@ -1,0 +1,103 @@
+//! The request stage: what the client asks for, read and checked, and where
+//! it goes. Resolves `[aliases]`, checks the endpoint's required fields,
+//! routes the model to an upstream, takes promptgate's own fields (metadata,
+//! tags, cache directives) out of the body and rewrites the model for the
+//! upstream when its route says so.
+
+use crate::api::{ApiError, Endpoint};
+use crate::cache;
+
+use super::body::RequestBody;
+use super::call::{Call, Plan};
+
+pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, ApiError> {
+    let state = call.state;
+    let endpoint = call.endpoint;
+    let mut model = body
+        .str_field("model")?
+        .ok_or_else(|| ApiError::invalid("you must provide a model parameter", Some("model")))?;
+    // `[aliases]`: a stable name for clients, the real model for upstreams,
+    // prices and records.
+    if let Some(target) = state.config.aliases.get(&model) {
+        model = target.clone();
+        body.set(
+            "model",
+            serde_json::value::to_raw_value(&model).map_err(ApiError::internal)?,
+        );
+    }
+    call.recorder.set_model(&model);
+    let stream = body.bool_field("stream")?.unwrap_or(false);
+    match endpoint {
+        Endpoint::Chat => body.require_array("messages")?,
+        Endpoint::Completions => body.require_present("prompt")?,
+        Endpoint::Embeddings => body.require_present("input")?,
+        Endpoint::Responses => {}
+    }
+
+    let route = state
+        .routes
+        .resolve(&model)
+        .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
+    let upstream = route.upstream.clone();
+    call.recorder.set_route(&model, &upstream.name, stream);
+
+    take_metadata(call, body)?;
+    let cache_field = body.take("cache");
+    let cache = cache::policy(
+        endpoint,
+        cache_field.as_deref().map(|raw| raw.get()),
+        call.headers,
+        &model,
+        call.prompt_ttl,
+        &state.cache_rules,
+    )?;
+    drop(cache_field);
+    body.strip_extensions(endpoint == Endpoint::Responses);
+
+    if let Some(rewritten) = &route.rewritten_model {
+        let value =
+            serde_json::value::to_raw_value(rewritten.as_ref()).map_err(ApiError::internal)?;
+        body.set("model", value);
+    }
+    let client_wants_usage = !stream
+        || !endpoint.usage_needs_asking()
+        || body
+            .get("stream_options")
+            .and_then(|o| serde_json::from_str::<serde_json::Value>(o.get()).ok())
+            .and_then(|o| o.get("include_usage").and_then(serde_json::Value::as_bool))
+            .unwrap_or(false);
+    Ok(Plan {
+        model,
+        upstream,
+        stream,
+        client_wants_usage,
+        cache,
+    })
+}
+
+/// Records `metadata` (and its `tags`). It is promptgate's (recorded, not
+/// forwarded) unless the call is stored by OpenAI, where `metadata` belongs
+/// to OpenAI: chat with `store: true`, and the Responses API, which stores
+/// unless told not to.
+fn take_metadata(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiError> {
+    let store_default = call.endpoint == Endpoint::Responses;
+    let keep_metadata = body.bool_field("store")?.unwrap_or(store_default);
+    let metadata = if keep_metadata {
+        body.get("metadata").map(|m| m.get().to_owned())
+    } else {
+        body.take("metadata").map(|m| m.get().to_owned())
+    };
+    if let Some(m) = metadata.filter(|m| m != "null") {
+        if let Ok(serde_json::Value::Object(obj)) = serde_json::from_str::<serde_json::Value>(&m) {
+            let tags = obj
+                .get("tags")
+                .and_then(|t| t.as_array())
+                .into_iter()
+                .flatten();
+            let tags = tags.filter_map(|t| t.as_str().map(str::to_owned)).collect();
+            call.recorder.set_tags(tags);
+        }
+        call.recorder.set_metadata(m);
+    }
+    Ok(())
+}
