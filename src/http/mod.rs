@@ -11,6 +11,7 @@ pub mod ops;
 pub mod passthrough;
 pub mod prompts;
 pub mod requests;
+pub mod team_scope;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
