@@ -117,11 +117,10 @@ pub struct KeysConfig {
 pub struct UpstreamConfig {
     pub name: String,
     /// Base URL including the version prefix, e.g. `https://api.openai.com/v1`.
-    /// Absent only for the built-in `mock` upstream.
-    #[serde(default)]
+    /// Absent only for the built-in `mock` upstream. (A missing `Option`
+    /// field is `None` without `#[serde(default)]`.)
     pub base_url: Option<String>,
     /// Environment variable that holds the upstream credential.
-    #[serde(default)]
     pub api_key_env: Option<String>,
     /// Exact names or globs routed here; `"*"` = anything no other upstream claims.
     #[serde(default)]

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::client::Gateway;
 use super::table;
+use crate::costs::report::{CostsQuery, METRICS};
 
 #[derive(Subcommand)]
 pub enum CostsCommand {
@@ -27,6 +28,7 @@ pub enum CostsCommand {
     },
 }
 
+/// The query string, percent-encoding what a value may contain.
 fn query(pairs: &[(&str, Option<&str>)]) -> String {
     let parts: Vec<String> = pairs
         .iter()
@@ -55,13 +57,14 @@ pub async fn run(cmd: CostsCommand, url: &str, key: &str) -> anyhow::Result<()> 
         csv,
     } = cmd;
     let format = if csv { "csv" } else { "json" };
-    let q = query(&[
-        ("group_by", Some(&group_by)),
-        ("from", from.as_deref()),
-        ("to", to.as_deref()),
-        ("team", team.as_deref()),
-        ("format", Some(format)),
-    ]);
+    let asked = CostsQuery {
+        from,
+        to,
+        group_by: Some(group_by),
+        format: Some(format.to_owned()),
+        team,
+    };
+    let q = query(&asked.pairs());
     let report = gw.get(&format!("/v1/costs?{q}")).await?;
     if csv {
         print!("{}", report.as_str().unwrap_or_default());
@@ -73,7 +76,7 @@ pub async fn run(cmd: CostsCommand, url: &str, key: &str) -> anyhow::Result<()> 
         .flatten()
         .filter_map(|d| d.as_str().map(str::to_owned))
         .collect();
-    let metrics = crate::http::costs::METRICS;
+    let metrics = METRICS;
     let headers: Vec<String> = dims
         .iter()
         .cloned()

@@ -18,6 +18,8 @@
 //! - [`enforcer`]: budgets at run time (reserve the worst case, settle the
 //!   real cost) against a counter shared by replicas; the one part with I/O.
 //! - [`pico`]: the ledger's storage unit.
+//! - [`report`]: the cost report's query and metric columns, shared by the
+//!   `GET /v1/costs` route and the `costs report` command.
 //!
 //! Token counts are [`crate::api::Usage`], the struct the gateway parses.
 
@@ -27,6 +29,7 @@ pub mod enforcer;
 pub mod money;
 pub mod pico;
 pub mod prices;
+pub mod report;
 pub mod tokens;
 
 pub use budget::{worst_case_cost, Period, PeriodError};

@@ -165,6 +165,9 @@ mod tests {
     ///   `test_simple_regex`, `test_basic_encode`, `test_encode_surrogate_pairs`)
     /// - [C] openai/openai-cookbook `examples/How_to_count_tokens_with_tiktoken.ipynb`
     ///   (§3–§5, "tiktoken is great!" and `compare_encodings`)
+    ///
+    /// One fixture a line (encoding, text, ids), hence no rustfmt.
+    #[rustfmt::skip]
     const FIXTURES: &[(Encoding, &str, &[u32])] = &[
         // [T] test_simple / test_basic_encode
         (Encoding::Cl100kBase, "hello world", &[15339, 1917]),
@@ -179,47 +182,15 @@ mod tests {
         // [T] test_encode_surrogate_pairs: emoji
         (Encoding::Cl100kBase, "👍", &[9468, 239, 235]),
         // [C] §3/§4
-        (
-            Encoding::Cl100kBase,
-            "tiktoken is great!",
-            &[83, 1609, 5963, 374, 2294, 0],
-        ),
-        (
-            Encoding::O200kBase,
-            "tiktoken is great!",
-            &[83, 8251, 2488, 382, 2212, 0],
-        ),
+        (Encoding::Cl100kBase, "tiktoken is great!", &[83, 1609, 5963, 374, 2294, 0]),
+        (Encoding::O200kBase, "tiktoken is great!", &[83, 8251, 2488, 382, 2212, 0]),
         // [C] §5 compare_encodings
-        (
-            Encoding::Cl100kBase,
-            "antidisestablishmentarianism",
-            &[519, 85342, 34500, 479, 8997, 2191],
-        ),
-        (
-            Encoding::O200kBase,
-            "antidisestablishmentarianism",
-            &[493, 129901, 376, 160388, 21203, 2367],
-        ),
-        (
-            Encoding::Cl100kBase,
-            "2 + 2 = 4",
-            &[17, 489, 220, 17, 284, 220, 19],
-        ),
-        (
-            Encoding::O200kBase,
-            "2 + 2 = 4",
-            &[17, 659, 220, 17, 314, 220, 19],
-        ),
-        (
-            Encoding::Cl100kBase,
-            "お誕生日おめでとう",
-            &[33334, 45918, 243, 21990, 9080, 33334, 62004, 16556, 78699],
-        ),
-        (
-            Encoding::O200kBase,
-            "お誕生日おめでとう",
-            &[8930, 9697, 243, 128225, 8930, 17693, 4344, 48669],
-        ),
+        (Encoding::Cl100kBase, "antidisestablishmentarianism", &[519, 85342, 34500, 479, 8997, 2191]),
+        (Encoding::O200kBase, "antidisestablishmentarianism", &[493, 129901, 376, 160388, 21203, 2367]),
+        (Encoding::Cl100kBase, "2 + 2 = 4", &[17, 489, 220, 17, 284, 220, 19]),
+        (Encoding::O200kBase, "2 + 2 = 4", &[17, 659, 220, 17, 314, 220, 19]),
+        (Encoding::Cl100kBase, "お誕生日おめでとう", &[33334, 45918, 243, 21990, 9080, 33334, 62004, 16556, 78699]),
+        (Encoding::O200kBase, "お誕生日おめでとう", &[8930, 9697, 243, 128225, 8930, 17693, 4344, 48669]),
     ];
 
     #[test]

@@ -27,6 +27,14 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
 }
 
+/// 404 unless `team` exists: keys and budgets are only made for known teams.
+async fn require_existing_team(state: &AppState, team: &str) -> ApiResult<()> {
+    if state.store.get_team(team).await?.is_none() {
+        return Err(ApiError::NotFound(format!("team `{team}` not found")));
+    }
+    Ok(())
+}
+
 pub async fn create_team(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -67,9 +75,7 @@ pub async fn create_key(
     Path(team): Path<String>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     caller.require_admin()?;
-    if state.store.get_team(&team).await?.is_none() {
-        return Err(ApiError::NotFound(format!("team `{team}` not found")));
-    }
+    require_existing_team(&state, &team).await?;
     let key = generate_key();
     let row = ApiKeyRow {
         id: format!("key_{}", uuid::Uuid::new_v4().simple()),
@@ -140,6 +146,16 @@ fn budget_json(
     }
 }
 
+/// The team's budget as it stands now: limit, spent and reserved.
+async fn budget_now(state: &AppState, team: &str) -> ApiResult<Json<Value>> {
+    let usage = state
+        .budgets
+        .usage(team)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(budget_json(team, usage)))
+}
+
 pub async fn put_budget(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -147,9 +163,7 @@ pub async fn put_budget(
     AppJson(body): AppJson<NewBudget>,
 ) -> ApiResult<Json<Value>> {
     caller.require_admin()?;
-    if state.store.get_team(&team).await?.is_none() {
-        return Err(ApiError::NotFound(format!("team `{team}` not found")));
-    }
+    require_existing_team(&state, &team).await?;
     // A JSON number's text is kept as written, so 100.10 stays exact.
     let text = match &body.usd {
         Value::Number(n) => n.to_string(),
@@ -177,12 +191,7 @@ pub async fn put_budget(
     state.budgets.reload().await.map_err(ApiError::Internal)?;
     // Budgeted requests count prompt tokens; load the tokenizer now.
     tokio::task::spawn_blocking(crate::costs::warm_up);
-    let usage = state
-        .budgets
-        .usage(&team)
-        .await
-        .map_err(ApiError::Internal)?;
-    Ok(Json(budget_json(&team, usage)))
+    budget_now(&state, &team).await
 }
 
 pub async fn get_budget(
@@ -191,15 +200,8 @@ pub async fn get_budget(
     Path(team): Path<String>,
 ) -> ApiResult<Json<Value>> {
     caller.require_team(&team)?;
-    if state.store.get_team(&team).await?.is_none() {
-        return Err(ApiError::NotFound(format!("team `{team}` not found")));
-    }
-    let usage = state
-        .budgets
-        .usage(&team)
-        .await
-        .map_err(ApiError::Internal)?;
-    Ok(Json(budget_json(&team, usage)))
+    require_existing_team(&state, &team).await?;
+    budget_now(&state, &team).await
 }
 
 pub async fn delete_budget(

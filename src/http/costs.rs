@@ -5,24 +5,14 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::extract::{AppQuery, Auth};
-use crate::costs::{format_usd, pico};
+use super::team_scope::scoped_team;
+use crate::costs::report::{metric_values, CostsQuery, METRICS};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::store::{Dim, ReportQuery, ReportRow};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CostsQuery {
-    from: Option<String>,
-    to: Option<String>,
-    group_by: Option<String>,
-    format: Option<String>,
-    team: Option<String>,
-}
+use crate::store::{Dim, ReportQuery};
 
 /// RFC 3339 timestamps or plain `YYYY-MM-DD` dates (UTC midnight).
 pub fn parse_time(s: &str, param: &str) -> Result<i64, ApiError> {
@@ -38,31 +28,6 @@ pub fn parse_time(s: &str, param: &str) -> Result<i64, ApiError> {
         format!("'{param}' must be an RFC 3339 time or a YYYY-MM-DD date, got {s:?}"),
         Some(param),
     ))
-}
-
-/// The report's metric columns, in order (JSON keys and CSV headers).
-pub const METRICS: [&str; 8] = [
-    "requests",
-    "input_tokens",
-    "output_tokens",
-    "cached_tokens",
-    "cost_usd",
-    "cache_hits",
-    "saved_usd",
-    "unpriced_requests",
-];
-
-fn metric_values(r: &ReportRow) -> [String; 8] {
-    [
-        r.requests.to_string(),
-        r.input_tokens.to_string(),
-        r.output_tokens.to_string(),
-        r.cached_tokens.to_string(),
-        format_usd(pico::from_pico(r.cost_pusd)),
-        r.cache_hits.to_string(),
-        format_usd(pico::from_pico(r.saved_pusd)),
-        r.unpriced_requests.to_string(),
-    ]
 }
 
 pub async fn report(
@@ -107,14 +72,7 @@ pub async fn report(
             group_by.push(dim);
         }
     }
-    let team = match (caller.team(), q.team) {
-        (Some(own), Some(asked)) => {
-            caller.require_team(&asked)?;
-            Some(own.to_owned())
-        }
-        (Some(own), None) => Some(own.to_owned()),
-        (None, asked) => asked,
-    };
+    let team = scoped_team(&caller, q.team)?;
     let query = ReportQuery {
         from_ms,
         to_ms,

@@ -11,6 +11,7 @@ pub mod ops;
 pub mod passthrough;
 pub mod prompts;
 pub mod requests;
+pub mod team_scope;
 
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{delete, get, post};
@@ -20,24 +21,7 @@ use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        // Other methods on these paths are OpenAI resources of their own
-        // (e.g. `GET /v1/chat/completions` lists stored completions): forwarded.
-        .route(
-            "/v1/chat/completions",
-            post(model_api::chat).fallback(passthrough::forward),
-        )
-        .route(
-            "/v1/completions",
-            post(model_api::completions).fallback(passthrough::forward),
-        )
-        .route(
-            "/v1/embeddings",
-            post(model_api::embeddings).fallback(passthrough::forward),
-        )
-        .route(
-            "/v1/responses",
-            post(model_api::responses).fallback(passthrough::forward),
-        )
+        .merge(model_api::routes())
         .route(
             "/v1/models",
             get(models::list).fallback(passthrough::forward),

@@ -1,41 +1,36 @@
-//! The OpenAI model endpoints the gateway handles itself.
+//! The OpenAI model endpoints the gateway handles itself: a POST on each path
+//! below goes through `gateway::handle` as that endpoint. Other methods on
+//! these paths are OpenAI resources of their own (e.g.
+//! `GET /v1/chat/completions` lists stored completions): forwarded.
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
 
 use super::extract::{Auth, HeadersAndBody};
+use super::passthrough;
 use crate::api::Endpoint;
 use crate::gateway;
 use crate::state::AppState;
 
-pub async fn chat(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    HeadersAndBody(h, b): HeadersAndBody,
-) -> Response {
-    gateway::handle(&s, &c, Endpoint::Chat, &h, b).await
-}
+/// Each model path and the endpoint a POST on it is.
+const MODEL_PATHS: [(&str, Endpoint); 4] = [
+    ("/v1/chat/completions", Endpoint::Chat),
+    ("/v1/completions", Endpoint::Completions),
+    ("/v1/embeddings", Endpoint::Embeddings),
+    ("/v1/responses", Endpoint::Responses),
+];
 
-pub async fn completions(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    HeadersAndBody(h, b): HeadersAndBody,
-) -> Response {
-    gateway::handle(&s, &c, Endpoint::Completions, &h, b).await
-}
-
-pub async fn embeddings(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    HeadersAndBody(h, b): HeadersAndBody,
-) -> Response {
-    gateway::handle(&s, &c, Endpoint::Embeddings, &h, b).await
-}
-
-pub async fn responses(
-    State(s): State<AppState>,
-    Auth(c): Auth,
-    HeadersAndBody(h, b): HeadersAndBody,
-) -> Response {
-    gateway::handle(&s, &c, Endpoint::Responses, &h, b).await
+/// The routes of [`MODEL_PATHS`], to merge into the app's router.
+pub fn routes() -> Router<AppState> {
+    MODEL_PATHS
+        .into_iter()
+        .fold(Router::new(), |router, (path, endpoint)| {
+            let call = move |State(s): State<AppState>,
+                             Auth(c): Auth,
+                             HeadersAndBody(h, b): HeadersAndBody| async move {
+                gateway::handle(&s, &c, endpoint, &h, b).await
+            };
+            router.route(path, post(call).fallback(passthrough::forward))
+        })
 }

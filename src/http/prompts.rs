@@ -151,18 +151,28 @@ pub async fn dispatch(
     }
 }
 
-fn get_prompt(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
-    let selector = match (q.version, q.label) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "give either ?label= or ?version=, not both",
-                Some("version"),
-            ))
-        }
+/// The version a request picks: by number, by label, or the default
+/// (`latest`); naming both is refused with `both_message` (the query and the
+/// render body spell the two fields differently).
+fn selector(
+    version: Option<i64>,
+    label: Option<String>,
+    both_message: &str,
+) -> ApiResult<Selector> {
+    Ok(match (version, label) {
+        (Some(_), Some(_)) => return Err(ApiError::invalid(both_message, Some("version"))),
         (Some(v), None) => Selector::Version(v),
         (None, Some(l)) => Selector::Label(l),
         (None, None) => Selector::default(),
-    };
+    })
+}
+
+fn get_prompt(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
+    let selector = selector(
+        q.version,
+        q.label,
+        "give either ?label= or ?version=, not both",
+    )?;
     let live = state
         .registry
         .resolve(name, &selector, "")
@@ -172,13 +182,18 @@ fn get_prompt(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Respons
             }
             other => ApiError::NotFound(other.to_string()),
         })?;
-    let snap = state.registry.snapshot();
-    let labels = snap
-        .prompts
-        .get(name)
-        .map(|p| labels_of(p, live.version.version))
-        .unwrap_or_default();
+    let labels = labels_now(state, name, live.version.version);
     Ok(Json(version_json(&live.version, &labels)).into_response())
+}
+
+/// The labels pointing at `version` of prompt `name` in the registry as it
+/// is now (none when the prompt is gone).
+fn labels_now(state: &AppState, name: &str, version: i64) -> Vec<String> {
+    let snap = state.registry.snapshot();
+    snap.prompts
+        .get(name)
+        .map(|p| labels_of(p, version))
+        .unwrap_or_default()
 }
 
 fn list_versions(state: &AppState, name: &str) -> ApiResult<Response> {
@@ -213,12 +228,7 @@ async fn create_version(
     )
     .await
     .map_err(write_error)?;
-    let snap = state.registry.snapshot();
-    let labels = snap
-        .prompts
-        .get(name)
-        .map(|p| labels_of(p, version.version))
-        .unwrap_or_default();
+    let labels = labels_now(state, name, version.version);
     let mut out = version_json(&version, &labels);
     out["created"] = Value::Bool(created);
     let status = if created {
@@ -321,17 +331,11 @@ struct RenderRequest {
 /// Dry run: the exact upstream body the proxy would send, no model call.
 fn render(state: &AppState, caller: &Caller, name: &str, body: &Bytes) -> ApiResult<Response> {
     let req: RenderRequest = parse_json(body)?;
-    let selector = match (req.version, req.label) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::invalid(
-                "give either label or version, not both",
-                Some("version"),
-            ))
-        }
-        (Some(v), None) => Selector::Version(v),
-        (None, Some(l)) => Selector::Label(l),
-        (None, None) => Selector::default(),
-    };
+    let selector = selector(
+        req.version,
+        req.label,
+        "give either label or version, not both",
+    )?;
     let sticky = req
         .metadata
         .as_ref()
@@ -385,33 +389,27 @@ mod tests {
 
     #[test]
     fn paths_are_read_from_the_right() {
-        assert_eq!(
-            PromptPath::parse("support/answer"),
-            Some(PromptPath::Prompt("support/answer".into()))
-        );
-        assert_eq!(
-            PromptPath::parse("support/answer/versions"),
-            Some(PromptPath::Versions("support/answer".into()))
-        );
-        assert_eq!(
-            PromptPath::parse("a/versions/3"),
-            Some(PromptPath::Version("a".into(), 3))
-        );
-        assert_eq!(
-            PromptPath::parse("a/b/labels/production"),
-            Some(PromptPath::Label("a/b".into(), "production".into()))
-        );
-        assert_eq!(
-            PromptPath::parse("a/labels/production/history"),
-            Some(PromptPath::LabelHistory("a".into(), "production".into()))
-        );
-        assert_eq!(
-            PromptPath::parse("a/diff"),
-            Some(PromptPath::Diff("a".into()))
-        );
-        assert_eq!(
-            PromptPath::parse("a/render"),
-            Some(PromptPath::Render("a".into()))
-        );
+        let s = |v: &str| v.to_owned();
+        let cases = [
+            ("support/answer", PromptPath::Prompt(s("support/answer"))),
+            (
+                "support/answer/versions",
+                PromptPath::Versions(s("support/answer")),
+            ),
+            ("a/versions/3", PromptPath::Version(s("a"), 3)),
+            (
+                "a/b/labels/production",
+                PromptPath::Label(s("a/b"), s("production")),
+            ),
+            (
+                "a/labels/production/history",
+                PromptPath::LabelHistory(s("a"), s("production")),
+            ),
+            ("a/diff", PromptPath::Diff(s("a"))),
+            ("a/render", PromptPath::Render(s("a"))),
+        ];
+        for (rest, want) in cases {
+            assert_eq!(PromptPath::parse(rest), Some(want), "{rest}");
+        }
     }
 }

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{AppQuery, Auth};
+use super::team_scope::scoped_team;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{RecordFilter, RequestRecord};
@@ -69,14 +70,7 @@ pub async fn list(
     Auth(caller): Auth,
     AppQuery(q): AppQuery<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    let team = match (caller.team(), q.team) {
-        (Some(own), Some(asked)) => {
-            caller.require_team(&asked)?;
-            Some(own.to_owned())
-        }
-        (Some(own), None) => Some(own.to_owned()),
-        (None, asked) => asked,
-    };
+    let team = scoped_team(&caller, q.team)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(
