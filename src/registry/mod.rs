@@ -1,12 +1,20 @@
 //! Prompt registry core: versioned prompt templates, rendered per request.
 //!
-//! Pure functions and types only — no database, no HTTP, no clock (callers pass
-//! `created_at`); the only I/O is [`dotprompt::load_dir`] reading `prompts/`.
-//! Nothing here depends on other modules of the crate.
+//! Two layers:
+//!
+//! - The core is pure functions and types — no HTTP, no clock (callers pass
+//!   `created_at`), no storage; its only I/O is [`dotprompt::load_dir`] reading
+//!   `prompts/`.
+//! - [`service`] (writes) and [`live`] (the in-memory registry the request path
+//!   reads) persist it through the store traits ([`crate::store::Store`]:
+//!   SQLite embedded, or PostgreSQL for several replicas): versions and
+//!   labels are rows there, and replicas notice each other's writes by polling
+//!   the store's registry revision.
 //!
 //! - [`model`]: [`PromptVersion`] (immutable, numbered), [`NewVersion`] (the
-//!   `POST …/versions` body, validated into [`PromptContent`]), name and label
-//!   rules, and [`canonical_sha256`] (same content ⇒ same hash).
+//!   `POST …/versions` body, validated into [`PromptContent`] by `validate`),
+//!   and [`canonical_sha256`] (same content ⇒ same hash).
+//! - [`names`]: prompt name and label rules, and [`ModelError`].
 //! - [`schema`]: [`VariablesSchema`], the typed variables a request must send
 //!   (JSON and Picoschema forms), with errors naming the variable; Picoschema →
 //!   JSON Schema for `output.schema`.
@@ -18,6 +26,9 @@
 //! - [`diff`]: unified diff of two versions (template, config, schema).
 //! - [`rollout`]: a label's [`Target`] (one version or a weighted rollout) and
 //!   the sticky, process-independent [`choose`].
+//! - [`service`]: validate, hash, store, refresh; shared by the HTTP API and
+//!   the `prompts/` folder sync. [`live`]: every version compiled and every
+//!   label resolved in memory, reloaded from the store.
 //!
 //! Request path: resolve label → [`Target`] → [`choose`] a version → look up its
 //! cached [`CompiledPrompt`] → [`CompiledPrompt::render`] → [`Rendered`] messages
@@ -28,10 +39,12 @@ pub mod diff;
 pub mod dotprompt;
 pub mod live;
 pub mod model;
+pub mod names;
 pub mod render;
 pub mod rollout;
 pub mod schema;
 pub mod service;
+mod validate;
 
 pub use diff::diff;
 pub use dotprompt::{load_dir, FileError, PromptFile};

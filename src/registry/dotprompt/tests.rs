@@ -1,5 +1,9 @@
+use std::path::{Path, PathBuf};
+
 use super::*;
-use crate::registry::model::{PromptKind, PromptVersion, Source};
+use crate::registry::model::{
+    KindTag, Message, ModelError, PromptKind, PromptVersion, Role, Source,
+};
 use crate::registry::render::{render, Rendered};
 use crate::registry::schema::VarType;
 use serde_json::json;

@@ -1,0 +1,135 @@
+//! The grounding scorer: splits an answer into claims, computes each claim's
+//! signals against the context and combines them with the model's weights.
+
+use std::cell::RefCell;
+
+use super::claims;
+use super::normalize::{tokenize, Lexicon, NormText, Token};
+use super::report::{reasons, Claim, GroundingReport};
+use super::scorer::Model;
+use super::signals::{claim_signals, ContextIndex, Cues, Findings, Scratch, NF};
+
+/// The grounding scorer. Cheap to share (`Send + Sync`); build it once.
+pub struct Scorer {
+    model: Model,
+    lex: Lexicon,
+    cues: Cues,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+impl Default for Scorer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scorer {
+    /// Scorer with the built-in weights and threshold (`weights.json`).
+    pub fn new() -> Self {
+        Self::with_model(Model::builtin())
+    }
+
+    /// Scorer with explicit weights (used by the evaluation's cross-validation).
+    pub fn with_model(model: Model) -> Self {
+        Scorer {
+            model,
+            lex: Lexicon::new(),
+            cues: Cues::new(),
+        }
+    }
+
+    pub fn with_threshold(mut self, t: f64) -> Self {
+        self.model.threshold = t;
+        self
+    }
+
+    pub fn threshold(&self) -> f64 {
+        self.model.threshold
+    }
+
+    pub fn model(&self) -> &Model {
+        &self.model
+    }
+
+    /// Scores `answer` against the context passages.
+    pub fn score(&self, context: &[impl AsRef<str>], answer: &str) -> GroundingReport {
+        let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let report = self.score_with(context, answer, &mut sc);
+        SCRATCH.with(|s| *s.borrow_mut() = sc);
+        report
+    }
+
+    fn score_with(
+        &self,
+        context: &[impl AsRef<str>],
+        answer: &str,
+        sc: &mut Scratch,
+    ) -> GroundingReport {
+        let ix = ContextIndex::build(context, &self.lex, sc);
+        let nt = NormText::new(answer);
+        let mut toks: Vec<Token> = Vec::new();
+        tokenize(&nt.text, &self.lex, &mut toks, &mut sc.buf);
+        let mut ranges = Vec::new();
+        claims::split(&toks, &mut ranges);
+        let mut claims_out = Vec::with_capacity(ranges.len());
+        let mut total = 0.0f64;
+        for &(a, b) in &ranges {
+            let mut fd = Findings::default();
+            let sig = claim_signals(&ix, &self.cues, &toks[a..b], sc, Some(&mut fd));
+            let lambda = if sig.refusal {
+                0.0
+            } else {
+                self.model.lambda(&sig.f)
+            };
+            total += lambda;
+            let (s, e) = (toks[a].start as usize, toks[b - 1].end as usize);
+            let text = answer
+                .get(nt.orig_byte(s)..nt.orig_byte(e))
+                .unwrap_or("")
+                .to_string();
+            claims_out.push(Claim {
+                text,
+                start: nt.orig_char(s),
+                end: nt.orig_char(e),
+                support: (-lambda).exp(),
+                evidence: sig
+                    .best
+                    .map(|i| ix.evidence(i).to_string())
+                    .unwrap_or_default(),
+                reasons: reasons(&self.model, &nt.text, &sig, &fd),
+            });
+        }
+        let score = (-total).exp();
+        GroundingReport {
+            score,
+            flagged: score < self.model.threshold,
+            threshold: self.model.threshold,
+            claims: claims_out,
+        }
+    }
+
+    /// Per-answer sums of the claim signals (what the model is fitted on).
+    pub fn answer_signals(&self, context: &[impl AsRef<str>], answer: &str) -> [f64; NF] {
+        let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
+        let ix = ContextIndex::build(context, &self.lex, &mut sc);
+        let nt = NormText::new(answer);
+        let mut toks: Vec<Token> = Vec::new();
+        tokenize(&nt.text, &self.lex, &mut toks, &mut sc.buf);
+        let mut ranges = Vec::new();
+        claims::split(&toks, &mut ranges);
+        let mut sum = [0.0; NF];
+        for &(a, b) in &ranges {
+            let sig = claim_signals(&ix, &self.cues, &toks[a..b], &mut sc, None);
+            if !sig.refusal {
+                for (total, x) in sum.iter_mut().zip(sig.f) {
+                    *total += x;
+                }
+            }
+        }
+        SCRATCH.with(|s| *s.borrow_mut() = sc);
+        sum
+    }
+}
