@@ -3,17 +3,34 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::{Postgres, QueryBuilder};
 
-#[derive(Clone)]
-pub struct PgStore {
-    pub(super) pool: PgPool,
-    /// Serialises registry writes from this process (SQLite allows one
-    /// writer; a read-then-write transaction would otherwise hit `busy`).
-    pub(super) registry_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+use super::sql::{Dialect, SqlStore};
+use super::StoreResult;
+
+pub type PgStore = SqlStore<Postgres>;
+
+impl Dialect for Postgres {
+    const BACKEND: &'static str = "postgres";
+    const DAY: &'static str =
+        "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+    const TAGS_JOIN: &'static str = "(SELECT requests.*, t.value AS tag_value FROM requests \
+                 LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    async fn execute_built(
+        builder: &mut QueryBuilder<'_, Postgres>,
+        conn: &mut PgConnection,
+    ) -> StoreResult<()> {
+        builder.build().execute(conn).await.map(|_| ())
+    }
 }
 
-impl PgStore {
+impl SqlStore<Postgres> {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let opts = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
@@ -22,22 +39,10 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/postgres").run(&pool).await?;
-        Ok(PgStore {
-            pool,
-            registry_writes: Default::default(),
-        })
+        Ok(SqlStore::new(pool))
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 }
-
-super::sql::impl_store!(
-    PgStore,
-    sqlx::Postgres,
-    "postgres",
-    day = "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-    tags_join = "(SELECT requests.*, t.value AS tag_value FROM requests \
-                 LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r"
-);

@@ -4,18 +4,35 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
+    SqliteQueryResult, SqliteSynchronous,
 };
+use sqlx::{QueryBuilder, Sqlite};
 
-#[derive(Clone)]
-pub struct SqliteStore {
-    pub(super) pool: SqlitePool,
-    /// Serialises registry writes from this process (SQLite allows one
-    /// writer; a read-then-write transaction would otherwise hit `busy`).
-    pub(super) registry_writes: std::sync::Arc<tokio::sync::Mutex<()>>,
+use super::sql::{Dialect, SqlStore};
+use super::StoreResult;
+
+pub type SqliteStore = SqlStore<Sqlite>;
+
+impl Dialect for Sqlite {
+    const BACKEND: &'static str = "sqlite";
+    const DAY: &'static str = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')";
+    const TAGS_JOIN: &'static str =
+        "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    async fn execute_built(
+        builder: &mut QueryBuilder<'_, Sqlite>,
+        conn: &mut SqliteConnection,
+    ) -> StoreResult<()> {
+        builder.build().execute(conn).await.map(|_| ())
+    }
 }
 
-impl SqliteStore {
+impl SqlStore<Sqlite> {
     pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -35,17 +52,6 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore {
-            pool,
-            registry_writes: Default::default(),
-        })
+        Ok(SqlStore::new(pool))
     }
 }
-
-super::sql::impl_store!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "sqlite",
-    day = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')",
-    tags_join = "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)"
-);

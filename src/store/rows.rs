@@ -1,0 +1,136 @@
+//! The rows the store reads and writes, and the queries it answers: plain
+//! data shared by both backends (the SQL that moves them is in `sql/`).
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct Team {
+    pub name: String,
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub created_at: i64,
+}
+
+/// A stored API key: never the key itself, only its hash and a short hint.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+pub struct ApiKeyRow {
+    pub id: String,
+    pub team: String,
+    #[serde(skip)]
+    pub key_hash: String,
+    /// First characters of the key, so an operator can tell keys apart.
+    pub hint: String,
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub created_at: i64,
+    #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    pub revoked_at: Option<i64>,
+}
+
+/// One proxied call, success or failure.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct RequestRecord {
+    pub id: String,
+    pub team: String,
+    pub key_id: Option<String>,
+    pub endpoint: String,
+    pub model: Option<String>,
+    pub upstream: Option<String>,
+    pub stream: bool,
+    pub status: i32,
+    pub outcome: String,
+    pub prompt_tokens: Option<i64>,
+    pub completion_tokens: Option<i64>,
+    pub cached_tokens: Option<i64>,
+    pub reasoning_tokens: Option<i64>,
+    pub latency_us: i64,
+    pub ttft_us: Option<i64>,
+    pub client_closed: bool,
+    pub error: Option<String>,
+    /// The request's `metadata` object as JSON text.
+    pub metadata: Option<String>,
+    pub created_at: i64,
+    /// The registry prompt that built the request, if any.
+    pub prompt_name: Option<String>,
+    pub prompt_version: Option<i64>,
+    pub prompt_sha256: Option<String>,
+    /// `hit`, `miss` or `bypass`.
+    pub cache: Option<String>,
+    /// Exact cost in pico-USD; `None` = unpriced model (never silently 0).
+    pub cost_pusd: Option<i64>,
+    /// What a cache hit saved, in pico-USD.
+    pub saved_pusd: Option<i64>,
+    /// `upstream` or `estimated`.
+    pub usage_source: Option<String>,
+    /// `metadata.tags` as a JSON array.
+    pub tags: Option<String>,
+    /// Support of the answer by its RAG context, in [0, 1] (a score, not money).
+    pub grounding_score: Option<f64>,
+    pub flagged: Option<bool>,
+    /// The grounding report (claims, evidence, reasons) as JSON.
+    pub grounding: Option<String>,
+}
+
+/// One stored prompt version. `content` is the version's canonical JSON
+/// (template, config, variables schema, grounding variable); the registry
+/// module owns its meaning, the store only keeps it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PromptVersionRow {
+    pub name: String,
+    pub version: i64,
+    pub content: String,
+    pub sha256: String,
+    pub commit_message: Option<String>,
+    pub author: Option<String>,
+    /// `api` or `file`.
+    pub source: String,
+    pub created_at: i64,
+}
+
+/// Where a label points: JSON of a version or a weighted rollout.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PromptLabelRow {
+    pub name: String,
+    pub label: String,
+    pub target: String,
+    pub updated_at: i64,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LabelMove {
+    pub name: String,
+    pub label: String,
+    pub from_target: Option<String>,
+    pub to_target: String,
+    pub actor: Option<String>,
+    pub at: i64,
+}
+
+/// The outcome of storing a version.
+#[derive(Debug, Clone)]
+pub enum VersionWrite {
+    /// A new version was created.
+    Created(PromptVersionRow),
+    /// The content equals the latest version's: nothing was written.
+    Unchanged(PromptVersionRow),
+}
+
+/// Filter for listing request records.
+#[derive(Debug, Clone, Default)]
+pub struct RecordFilter {
+    /// `None` = every team (admin).
+    pub team: Option<String>,
+    /// Only answers the grounding check flagged (or did not).
+    pub flagged: Option<bool>,
+    pub limit: i64,
+}
+
+/// A team's budget as configured.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BudgetRow {
+    pub team: String,
+    /// Decimal USD as text (never a float).
+    pub usd: String,
+    /// `day` or `month`.
+    pub period: String,
+    pub updated_at: i64,
+}

@@ -1,0 +1,141 @@
+//! The store's contract: one trait per aggregate, and [`Store`], everything
+//! the gateway persists. Both backends implement them with the same SQL (see
+//! `sql/`).
+
+use async_trait::async_trait;
+
+use super::report::{ReportQuery, ReportRow};
+use super::rows::{
+    ApiKeyRow, BudgetRow, LabelMove, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord,
+    Team, VersionWrite,
+};
+
+pub type StoreResult<T> = Result<T, sqlx::Error>;
+
+#[async_trait]
+pub trait TeamStore: Send + Sync {
+    /// `Ok(false)` when the team already exists.
+    async fn create_team(&self, team: &Team) -> StoreResult<bool>;
+    async fn get_team(&self, name: &str) -> StoreResult<Option<Team>>;
+    async fn list_teams(&self) -> StoreResult<Vec<Team>>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn insert_key(&self, key: &ApiKeyRow) -> StoreResult<()>;
+    async fn get_key(&self, id: &str) -> StoreResult<Option<ApiKeyRow>>;
+    async fn find_key_by_hash(&self, hash: &str) -> StoreResult<Option<ApiKeyRow>>;
+    /// Every key that is not revoked: the in-memory key cache is rebuilt from it.
+    async fn active_keys(&self) -> StoreResult<Vec<ApiKeyRow>>;
+    async fn list_keys(&self, team: &str) -> StoreResult<Vec<ApiKeyRow>>;
+    /// `Ok(false)` when the key does not exist or was already revoked.
+    async fn revoke_key(&self, id: &str, at: i64) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait SettingStore: Send + Sync {
+    async fn get_setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Insert unless present; returns the value now stored (first writer wins,
+    /// so two replicas starting together agree on one generated admin key).
+    async fn put_setting_if_absent(&self, name: &str, value: &str) -> StoreResult<String>;
+}
+
+#[async_trait]
+pub trait RecordStore: Send + Sync {
+    /// Writes a batch in one transaction: all or nothing.
+    async fn insert_records(&self, records: &[RequestRecord]) -> StoreResult<()>;
+    /// The newest record with this id, restricted to `team` when given.
+    async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>>;
+    async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>>;
+}
+
+#[async_trait]
+pub trait PromptStore: Send + Sync {
+    /// Stores `row` as the next version of `row.name` (its `version` field is
+    /// ignored) unless its hash equals the latest version's. Labels in
+    /// `labels` are moved to the new (or unchanged latest) version in the
+    /// same transaction, with history.
+    async fn write_version(
+        &self,
+        row: &PromptVersionRow,
+        labels: &[String],
+        actor: Option<&str>,
+    ) -> StoreResult<VersionWrite>;
+    async fn prompt_versions(&self, name: &str) -> StoreResult<Vec<PromptVersionRow>>;
+    async fn all_prompt_versions(&self) -> StoreResult<Vec<PromptVersionRow>>;
+    async fn all_prompt_labels(&self) -> StoreResult<Vec<PromptLabelRow>>;
+    /// Moves a label (with history); `target` is the label's JSON.
+    async fn move_label(
+        &self,
+        name: &str,
+        label: &str,
+        target: &str,
+        actor: Option<&str>,
+        at: i64,
+    ) -> StoreResult<()>;
+    async fn label_history(&self, name: &str, label: &str) -> StoreResult<Vec<LabelMove>>;
+    /// Grows on every registry write; replicas poll it to know when to reload.
+    async fn registry_revision(&self) -> StoreResult<i64>;
+}
+
+#[async_trait]
+pub trait CostStore: Send + Sync {
+    async fn cost_report(&self, q: &ReportQuery) -> StoreResult<Vec<ReportRow>>;
+}
+
+#[async_trait]
+pub trait BudgetStore: Send + Sync {
+    async fn put_budget(&self, b: &BudgetRow) -> StoreResult<()>;
+    async fn delete_budget(&self, team: &str) -> StoreResult<bool>;
+    async fn budgets(&self) -> StoreResult<Vec<BudgetRow>>;
+    /// Recorded spend of `team` since `from_ms`, in pico-USD.
+    async fn spent_since(&self, team: &str, from_ms: i64) -> StoreResult<i128>;
+    /// Shared counter (PostgreSQL replicas without Redis): reserves `amount`
+    /// micro-USD unless spent + reserved + amount would pass `limit`.
+    /// Returns `(reserved?, spent, reserved)` in micro-USD.
+    async fn counter_reserve(
+        &self,
+        team: &str,
+        period_start: i64,
+        init_spent: i64,
+        amount: i64,
+        limit: i64,
+    ) -> StoreResult<(bool, i64, i64)>;
+    async fn counter_settle(
+        &self,
+        team: &str,
+        period_start: i64,
+        reserved: i64,
+        spent: i64,
+    ) -> StoreResult<()>;
+    async fn counter_read(&self, team: &str, period_start: i64) -> StoreResult<Option<(i64, i64)>>;
+}
+
+/// The log of response-cache clears: how a clear made on one replica reaches
+/// the in-process caches of the others when there is no Redis to carry it.
+#[async_trait]
+pub trait CacheClearStore: Send + Sync {
+    /// Notes a clear (`None`: every entry); returns its sequence number.
+    async fn note_cache_clear(&self, prompt: Option<&str>, at: i64) -> StoreResult<i64>;
+    /// The clears after `seq`, oldest first: `(seq, prompt)`.
+    async fn cache_clears_after(&self, seq: i64) -> StoreResult<Vec<(i64, Option<String>)>>;
+    /// The newest clear's sequence number (0 when there was none).
+    async fn last_cache_clear(&self) -> StoreResult<i64>;
+}
+
+/// Everything the gateway persists.
+#[async_trait]
+pub trait Store:
+    TeamStore
+    + KeyStore
+    + SettingStore
+    + RecordStore
+    + PromptStore
+    + CostStore
+    + BudgetStore
+    + CacheClearStore
+{
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+    fn backend(&self) -> &'static str;
+}
