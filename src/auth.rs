@@ -12,7 +12,7 @@ use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::store::{ApiKeyRow, Store};
 
 /// Prefix of team keys, so leaked keys are recognisable by secret scanners.

@@ -44,6 +44,5 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 
-pub use api::error;
 pub use app::App;
 pub use config::Config;

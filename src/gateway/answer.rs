@@ -71,7 +71,12 @@ pub async fn stage(
 ) -> Result<Answer, ApiError> {
     let upstream = &plan.upstream;
     if !resp.status.is_success() {
-        return send::refused(upstream, resp).await;
+        let (response, error) = send::refused(upstream, resp).await?;
+        return Ok(Answer::Failed {
+            response,
+            outcome: Outcome::UpstreamError,
+            error,
+        });
     }
     if plan.stream && is_event_stream(&resp.headers) {
         return Ok(Answer::Stream(StreamAnswer {

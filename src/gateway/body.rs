@@ -11,7 +11,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::error::ApiError;
+use crate::api::ApiError;
 
 /// Fields promptgate consumes; they never reach the upstream.
 /// (`prompt` is handled apart: as a string it is the completions API's own field.)

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use metrics::{Counter, Gauge, Histogram};
 
-use super::record::Outcome;
+use super::outcome::Outcome;
 use crate::api::Endpoint;
 
 /// In declaration order, so that `o as usize` indexes it.

@@ -27,6 +27,7 @@ mod call;
 mod estimate;
 mod grounding_check;
 mod meters;
+mod outcome;
 pub mod prompting;
 mod record;
 mod reply;

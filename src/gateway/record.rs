@@ -19,27 +19,7 @@ use crate::cache::CacheStatus;
 use crate::api::Usage;
 use crate::api::Endpoint;
 
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Ok,
-    UpstreamError,
-    Timeout,
-    ClientClosed,
-    Rejected,
-}
-
-impl Outcome {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Ok => "ok",
-            Outcome::UpstreamError => "upstream_error",
-            Outcome::Timeout => "timeout",
-            Outcome::ClientClosed => "client_closed",
-            Outcome::Rejected => "rejected",
-        }
-    }
-}
+pub use super::outcome::Outcome;
 
 pub struct Recorder {
     sink: RecordSink,

@@ -11,9 +11,7 @@ use crate::providers::{
     UpstreamResponse,
 };
 
-use super::answer::Answer;
 use super::call::{Call, Plan};
-use super::record::Outcome;
 
 pub async fn stage(
     call: &mut Call<'_>,
@@ -42,7 +40,11 @@ pub fn failure(upstream: &Upstream, err: UpstreamError) -> ApiError {
 /// status and body. 401/403 mean the gateway's own credential was refused;
 /// that is not the client's fault and the upstream's message may quote part
 /// of our key, so it becomes 502. 5xx: 502 with the upstream's message.
-pub async fn refused(upstream: &Upstream, resp: UpstreamResponse) -> Result<Answer, ApiError> {
+/// Returns the answer to pass on and the upstream's message for the record.
+pub async fn refused(
+    upstream: &Upstream,
+    resp: UpstreamResponse,
+) -> Result<(Response, String), ApiError> {
     let UpstreamResponse {
         status,
         headers,
@@ -73,11 +75,7 @@ pub async fn refused(upstream: &Upstream, resp: UpstreamResponse) -> Result<Answ
         let mut response = Response::new(Body::from(bytes));
         *response.status_mut() = status;
         copy_response_headers(&headers, response.headers_mut());
-        return Ok(Answer::Failed {
-            response,
-            outcome: Outcome::UpstreamError,
-            error: upstream_message,
-        });
+        return Ok((response, upstream_message));
     }
     Err(ApiError::Upstream(format!(
         "upstream `{}` failed with status {}: {}",

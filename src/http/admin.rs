@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::extract::{AppJson, Auth};
 use crate::auth::{generate_key, hash_key};
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
 use crate::time::now_ms;

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::state::AppState;
 
 /// The OpenAPI document of this gateway's own contract.

@@ -9,7 +9,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 
 use super::extract::{Auth, LimitedBody};
-use crate::error::ApiError;
+use crate::api::ApiError;
 use crate::providers::copy_response_headers;
 use crate::providers::{forwardable_headers, UpstreamError};
 use crate::state::AppState;

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 
 use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult};
 use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};
 use crate::api::Endpoint;

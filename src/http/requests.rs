@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::extract::{AppQuery, Auth};
 use super::team_scope::scoped_team;
-use crate::error::{ApiError, ApiResult};
+use crate::api::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{RecordFilter, RequestRecord};
 

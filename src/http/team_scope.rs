@@ -4,7 +4,7 @@
 //! team it names, or every team.
 
 use crate::auth::Caller;
-use crate::error::ApiResult;
+use crate::api::error::ApiResult;
 
 /// The team to filter by (`None` = every team) for `caller` asking for `asked`.
 pub fn scoped_team(caller: &Caller, asked: Option<String>) -> ApiResult<Option<String>> {

@@ -36,7 +36,7 @@ use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use super::{error_chain, UpstreamError};
+use super::body::{error_chain, UpstreamError};
 
 type Conn = Connection<TokioIo<TcpStream>, Full<Bytes>>;
 

@@ -27,5 +27,3 @@ pub use model_list::ModelList;
 pub use pooled::{http_client, HttpClient};
 pub use routes::{Route, Routes};
 pub use upstream::Upstream;
-
-use body::error_chain;

@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use tokio::sync::Mutex;
 use wildmatch::WildMatch;
 
-use super::{mock, Routes, Upstream};
+use super::mock;
+use super::routes::Routes;
+use super::upstream::Upstream;
 
 const TTL: Duration = Duration::from_secs(60);
 

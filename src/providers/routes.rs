@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use wildmatch::WildMatch;
 
-use super::Upstream;
+use super::upstream::Upstream;
 
 pub struct Routes {
     upstreams: Vec<Arc<Upstream>>,
