@@ -155,15 +155,10 @@ impl KeyCache {
 
     /// Keeps the cache in step with the store until the process ends.
     pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>, every: Duration) {
-        let cache = Arc::downgrade(self);
-        crate::periodic::spawn_every(every, move || {
-            let cache = cache.upgrade()?;
-            let store = store.clone();
-            Some(async move {
-                if let Err(err) = cache.refresh(store.as_ref()).await {
-                    tracing::warn!(error = %err, "key refresh failed; serving the last known keys");
-                }
-            })
+        crate::periodic::while_alive(self, store, every, |cache, store| async move {
+            if let Err(err) = cache.refresh(store.as_ref()).await {
+                tracing::warn!(error = %err, "key refresh failed; serving the last known keys");
+            }
         });
     }
 }

@@ -1,6 +1,7 @@
 //! Background loops: a step run at a fixed period, for as long as it is wanted.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Runs the future `step` makes every `period` (a tick missed while a step
@@ -20,4 +21,17 @@ where
             run.await;
         }
     });
+}
+
+/// Runs `step(target, with)` every `period` for as long as `target` is alive
+/// elsewhere: the loop holds it weakly, so dropping the last owner ends it.
+pub fn while_alive<T, S, F, Fut>(target: &Arc<T>, with: S, period: Duration, step: F)
+where
+    T: Send + Sync + 'static,
+    S: Clone + Send + 'static,
+    F: Fn(Arc<T>, S) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let target = Arc::downgrade(target);
+    spawn_every(period, move || Some(step(target.upgrade()?, with.clone())));
 }

@@ -11,6 +11,7 @@
 //! - [`parse_json`], [`parse_field`]: JSON whose errors name the offending
 //!   field.
 //! - [`ApiError`]: the one error type, rendered in OpenAI's error shape.
+//! - [`EXTENSION_FIELDS`]: the request fields that are promptgate's own.
 
 mod endpoint;
 pub mod error;
@@ -19,6 +20,18 @@ mod json;
 pub mod usage;
 
 pub use endpoint::Endpoint;
+
+/// promptgate's own request fields: consumed by the gateway, never sent
+/// upstream. (`prompt` is handled apart: as a string it is the completions
+/// API's own field, as an object a registry prompt reference.)
+pub const EXTENSION_FIELDS: &[&str] = &[
+    "prompt_id",
+    "prompt_version",
+    "prompt_label",
+    "prompt_variables",
+    "grounding",
+    "cache",
+];
 pub use error::ApiError;
 pub use json::{parse_field, parse_json};
 pub use usage::Usage;

@@ -235,36 +235,32 @@ impl ResponseCache {
         if self.redis.is_none() && self.store_clears.is_none() {
             return;
         }
-        let cache = Arc::downgrade(self);
-        crate::periodic::spawn_every(every, move || {
-            let cache = cache.upgrade()?;
-            Some(async move {
-                let prompts: Vec<Option<String>> = if let Some(redis) = &cache.redis {
-                    match redis.clears_since_last_look().await {
-                        Some((true, _)) => vec![None],
-                        Some((false, prompts)) => prompts.into_iter().map(Some).collect(),
-                        None => return,
-                    }
-                } else if let Some(log) = &cache.store_clears {
-                    match log.others_since_last_look().await {
-                        Some(prompts) => prompts,
-                        None => return,
-                    }
-                } else {
-                    return;
-                };
-                // A clear of everything makes the per-prompt ones moot.
-                let outcome = if prompts.iter().any(Option::is_none) {
-                    cache.clear_local(None)
-                } else {
-                    prompts
-                        .iter()
-                        .try_for_each(|p| cache.clear_local(p.as_deref()))
-                };
-                if let Err(e) = outcome {
-                    tracing::warn!(error = %e, "could not drop cleared cache entries");
+        crate::periodic::while_alive(self, (), every, |cache, ()| async move {
+            let prompts: Vec<Option<String>> = if let Some(redis) = &cache.redis {
+                match redis.clears_since_last_look().await {
+                    Some((true, _)) => vec![None],
+                    Some((false, prompts)) => prompts.into_iter().map(Some).collect(),
+                    None => return,
                 }
-            })
+            } else if let Some(log) = &cache.store_clears {
+                match log.others_since_last_look().await {
+                    Some(prompts) => prompts,
+                    None => return,
+                }
+            } else {
+                return;
+            };
+            // A clear of everything makes the per-prompt ones moot.
+            let outcome = if prompts.iter().any(Option::is_none) {
+                cache.clear_local(None)
+            } else {
+                prompts
+                    .iter()
+                    .try_for_each(|p| cache.clear_local(p.as_deref()))
+            };
+            if let Err(e) = outcome {
+                tracing::warn!(error = %e, "could not drop cleared cache entries");
+            }
         });
     }
 

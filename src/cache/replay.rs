@@ -58,16 +58,7 @@ pub fn assemble(endpoint: Endpoint, chunks: &[Value]) -> Option<Value> {
             Value::Object(c)
         })
         .collect();
-    let mut answer = json!({
-        "id": first.get("id").cloned().unwrap_or(Value::Null),
-        "object": object,
-        "created": first.get("created").cloned().unwrap_or(Value::Null),
-        "model": first.get("model").cloned().unwrap_or(Value::Null),
-        "choices": choices,
-    });
-    if let Some(fp) = first.get("system_fingerprint") {
-        answer["system_fingerprint"] = fp.clone();
-    }
+    let mut answer = envelope(first, object, Value::Array(choices));
     if !usage.is_null() {
         answer["usage"] = usage;
     }
@@ -143,16 +134,7 @@ pub fn replay(endpoint: Endpoint, answer: &Value, include_usage: bool) -> Vec<By
             Endpoint::Completions => "text_completion",
             _ => "chat.completion.chunk",
         };
-        let mut c = json!({
-            "id": answer.get("id").cloned().unwrap_or(Value::Null),
-            "object": object,
-            "created": answer.get("created").cloned().unwrap_or(Value::Null),
-            "model": answer.get("model").cloned().unwrap_or(Value::Null),
-            "choices": choices,
-        });
-        if let Some(fp) = answer.get("system_fingerprint") {
-            c["system_fingerprint"] = fp.clone();
-        }
+        let mut c = envelope(answer, object, choices);
         if include_usage {
             c["usage"] = Value::Null;
         }
@@ -208,6 +190,22 @@ pub fn replay(endpoint: Endpoint, answer: &Value, include_usage: bool) -> Vec<By
     }
     frames.push(Bytes::from_static(b"data: [DONE]\n\n"));
     frames
+}
+
+/// An answer or chunk around `choices`, with the identifying fields
+/// (`id`, `created`, `model`, `system_fingerprint`) of `source`.
+fn envelope(source: &Value, object: &str, choices: Value) -> Value {
+    let mut out = json!({
+        "id": source.get("id").cloned().unwrap_or(Value::Null),
+        "object": object,
+        "created": source.get("created").cloned().unwrap_or(Value::Null),
+        "model": source.get("model").cloned().unwrap_or(Value::Null),
+        "choices": choices,
+    });
+    if let Some(fp) = source.get("system_fingerprint") {
+        out["system_fingerprint"] = fp.clone();
+    }
+    out
 }
 
 #[cfg(test)]

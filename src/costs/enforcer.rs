@@ -120,14 +120,10 @@ impl Budgets {
     }
 
     pub fn spawn_refresh(self: &Arc<Self>, every: Duration) {
-        let me = Arc::downgrade(self);
-        crate::periodic::spawn_every(every, move || {
-            let me = me.upgrade()?;
-            Some(async move {
-                if let Err(e) = me.reload().await {
-                    tracing::warn!(error = %e, "budget reload failed; keeping the last known limits");
-                }
-            })
+        crate::periodic::while_alive(self, (), every, |me, ()| async move {
+            if let Err(e) = me.reload().await {
+                tracing::warn!(error = %e, "budget reload failed; keeping the last known limits");
+            }
         });
     }
 

@@ -11,18 +11,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::api::ApiError;
-
-/// Fields promptgate consumes; they never reach the upstream.
-/// (`prompt` is handled apart: as a string it is the completions API's own field.)
-const EXTENSION_FIELDS: &[&str] = &[
-    "prompt_id",
-    "prompt_version",
-    "prompt_label",
-    "prompt_variables",
-    "grounding",
-    "cache",
-];
+use crate::api::{ApiError, EXTENSION_FIELDS};
 
 /// Top-level fields in their original order, values untouched unless the
 /// proxy set them (prompt rendering, stream options).

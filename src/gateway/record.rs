@@ -266,32 +266,31 @@ impl Recorder {
     }
 
     /// Sends the record, waiting for queue room if needed.
-    pub async fn finish(
-        mut self,
-        status: u16,
-        outcome: Outcome,
-        usage: Option<Usage>,
-        error: Option<String>,
-    ) {
-        self.fill(status, outcome, usage, error);
-        self.sent = true;
-        let record = std::mem::take(&mut self.record);
+    pub async fn finish(mut self, end: Ending) {
+        let record = self.seal(end);
         self.sink.send(record).await;
     }
 
     /// Sends the record from synchronous code (stream completion or drop).
-    pub fn finish_now(
-        mut self,
-        status: u16,
-        outcome: Outcome,
-        usage: Option<Usage>,
-        error: Option<String>,
-    ) {
-        self.fill(status, outcome, usage, error);
-        self.sent = true;
-        let record = std::mem::take(&mut self.record);
+    pub fn finish_now(mut self, end: Ending) {
+        let record = self.seal(end);
         self.sink.send_now(record);
     }
+
+    /// The complete record, taken out to be sent (once).
+    fn seal(&mut self, end: Ending) -> RequestRecord {
+        self.fill(end.status, end.outcome, end.usage, end.error);
+        self.sent = true;
+        std::mem::take(&mut self.record)
+    }
+}
+
+/// How a call ended, for its record.
+pub struct Ending {
+    pub status: u16,
+    pub outcome: Outcome,
+    pub usage: Option<Usage>,
+    pub error: Option<String>,
 }
 
 /// Status recorded when the client went away before an answer was sent
@@ -303,14 +302,12 @@ impl Drop for Recorder {
         if !self.sent {
             // The request future was dropped: the client disconnected before
             // the answer. Record it (and release any budget reservation).
-            self.fill(
-                CLIENT_CLOSED_STATUS,
-                Outcome::ClientClosed,
-                None,
-                Some("client closed the connection before the answer".into()),
-            );
-            self.sent = true;
-            let record = std::mem::take(&mut self.record);
+            let record = self.seal(Ending {
+                status: CLIENT_CLOSED_STATUS,
+                outcome: Outcome::ClientClosed,
+                usage: None,
+                error: Some("client closed the connection before the answer".into()),
+            });
             self.sink.send_now(record);
         }
     }

@@ -9,7 +9,7 @@ use crate::cache::CacheStatus;
 
 use super::answer::Answer;
 use super::call::Call;
-use super::record::{Outcome, Recorder};
+use super::record::{Ending, Outcome, Recorder};
 use super::streaming;
 
 pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response {
@@ -42,7 +42,12 @@ pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response
                 }
             }
             recorder
-                .finish(response.status().as_u16(), Outcome::Ok, usage, None)
+                .finish(Ending {
+                    status: response.status().as_u16(),
+                    outcome: Outcome::Ok,
+                    usage,
+                    error: None,
+                })
                 .await;
             response
         }
@@ -61,7 +66,12 @@ pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response
             error,
         }) => {
             recorder
-                .finish(response.status().as_u16(), outcome, None, Some(error))
+                .finish(Ending {
+                    status: response.status().as_u16(),
+                    outcome,
+                    usage: None,
+                    error: Some(error),
+                })
                 .await;
             response
         }
@@ -77,7 +87,14 @@ pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response
                 metrics::counter!("promptgate_upstream_errors_total", "kind" => outcome.as_str())
                     .increment(1);
             }
-            recorder.finish(status, outcome, None, Some(message)).await;
+            recorder
+                .finish(Ending {
+                    status,
+                    outcome,
+                    usage: None,
+                    error: Some(message),
+                })
+                .await;
             err.into_response()
         }
     }

@@ -14,7 +14,7 @@ use crate::grounding::Scorer;
 use crate::providers::copy_response_headers;
 
 use super::answer::{PendingStore, StreamAnswer};
-use super::record::{Outcome, Recorder};
+use super::record::{Ending, Outcome, Recorder};
 use super::stream::{GroundingFacts, Seen, StreamEnd, StreamHooks, TeeStream, TrailerFacts};
 use super::{estimate, grounding_check};
 
@@ -106,6 +106,13 @@ impl StreamHooks for ProxyHooks {
             rec.set_ttft(ttft);
         }
         let model = rec.model().map(str::to_owned);
+        let (outcome, error) = (end.outcome, end.error);
+        let ending = move |usage| Ending {
+            status: 200,
+            outcome,
+            usage,
+            error,
+        };
         match (end.seen.usage, model) {
             (None, Some(model)) => {
                 // No usage chunk (the client left, or the upstream sends
@@ -116,10 +123,10 @@ impl StreamHooks for ProxyHooks {
                     let request = rec.request_body().cloned();
                     let usage = estimate::usage(endpoint, &model, request.as_deref(), &text);
                     rec.mark_estimated();
-                    rec.finish_now(200, end.outcome, Some(usage), end.error);
+                    rec.finish_now(ending(Some(usage)));
                 });
             }
-            (usage, _) => rec.finish_now(200, end.outcome, usage, end.error),
+            (usage, _) => rec.finish_now(ending(usage)),
         }
     }
 }

@@ -116,33 +116,27 @@ impl Upstream {
         headers: HeaderMap,
         body: Bytes,
     ) -> Result<UpstreamResponse, UpstreamError> {
-        let call = self.dispatch(method, path, headers, body);
+        let call = async {
+            match &self.transport {
+                Transport::Http(http) => {
+                    let uri = self.uri(http, path)?;
+                    let request = build_request(method, uri, headers, http.api_key.as_ref(), body);
+                    match &http.client {
+                        Client::Inline(pool) => {
+                            let (parts, body) = pool.send(request).await?.into_parts();
+                            Ok(UpstreamResponse::new(parts, body))
+                        }
+                        Client::Pooled(client) => pooled::send(client, &self.name, request).await,
+                    }
+                }
+                Transport::Mock(router) => {
+                    self.call_mock(router, method, path, headers, body).await
+                }
+            }
+        };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(result) => result,
             Err(_) => Err(UpstreamError::Timeout),
-        }
-    }
-
-    async fn dispatch(
-        &self,
-        method: Method,
-        path: &str,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> Result<UpstreamResponse, UpstreamError> {
-        match &self.transport {
-            Transport::Http(http) => {
-                let uri = self.uri(http, path)?;
-                let request = build_request(method, uri, headers, http.api_key.as_ref(), body);
-                match &http.client {
-                    Client::Inline(pool) => {
-                        let (parts, body) = pool.send(request).await?.into_parts();
-                        Ok(UpstreamResponse::new(parts, body))
-                    }
-                    Client::Pooled(client) => pooled::send(client, &self.name, request).await,
-                }
-            }
-            Transport::Mock(router) => self.call_mock(router, method, path, headers, body).await,
         }
     }
 

@@ -203,22 +203,17 @@ impl LiveRegistry {
 
     /// Reloads whenever another replica changed the registry.
     pub fn spawn_refresh(self: &Arc<Self>, store: Arc<dyn Store>, every: Duration) {
-        let live = Arc::downgrade(self);
-        crate::periodic::spawn_every(every, move || {
-            let live = live.upgrade()?;
-            let store = store.clone();
-            Some(async move {
-                let seen = live.revision.load(std::sync::atomic::Ordering::Relaxed);
-                match store.registry_revision().await {
-                    Ok(rev) if rev != seen => {
-                        if let Err(e) = live.reload(store.as_ref()).await {
-                            tracing::warn!(error = %e, "registry reload failed; serving the last known prompts");
-                        }
+        crate::periodic::while_alive(self, store, every, |live, store| async move {
+            let seen = live.revision.load(std::sync::atomic::Ordering::Relaxed);
+            match store.registry_revision().await {
+                Ok(rev) if rev != seen => {
+                    if let Err(e) = live.reload(store.as_ref()).await {
+                        tracing::warn!(error = %e, "registry reload failed; serving the last known prompts");
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "registry revision check failed"),
                 }
-            })
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "registry revision check failed"),
+            }
         });
     }
 }

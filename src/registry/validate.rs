@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::api::EXTENSION_FIELDS;
+
 use super::model::{
     KindTag, NewVersion, PromptContent, PromptKind, CONFIG_CACHE_KEY, MAX_COMMIT_MESSAGE,
     MAX_LABELS, MAX_MESSAGES, MAX_TEMPLATE_BYTES, REGISTRY_CONFIG_PREFIX,
@@ -14,22 +16,21 @@ use super::render::CompiledPrompt;
 use super::schema::{VarType, VariablesSchema};
 
 /// Config keys a prompt may not set: they belong to the request (the client's
-/// own messages are appended; streaming is the caller's choice) or would
+/// own messages are appended; streaming is the caller's choice), or they are
+/// promptgate's own request fields ([`EXTENSION_FIELDS`]), which would
 /// re-enter the registry.
-const FORBIDDEN_CONFIG_KEYS: &[&str] = &[
+const REQUEST_OWNED_KEYS: &[&str] = &[
     "messages",
     "prompt",
     "input",
     "stream",
     "stream_options",
-    "prompt_id",
-    "prompt_version",
-    "prompt_label",
-    "prompt_variables",
-    "grounding",
-    "cache",
     "metadata",
 ];
+
+fn is_forbidden_config_key(key: &str) -> bool {
+    REQUEST_OWNED_KEYS.contains(&key) || EXTENSION_FIELDS.contains(&key)
+}
 
 impl NewVersion {
     /// Check everything and return the content to hash and store. Templates are
@@ -124,7 +125,7 @@ impl NewVersion {
 fn validate_config(config: &Map<String, Value>) -> Result<(), ModelError> {
     for (key, value) in config {
         let field = format!("config.{key}");
-        if FORBIDDEN_CONFIG_KEYS.contains(&key.as_str()) {
+        if is_forbidden_config_key(key) {
             return Err(model_err(
                 field,
                 "set per request, not in a prompt's config",
