@@ -4,6 +4,8 @@
 //!
 //!     cargo bench --bench ledger            # RECORDS=200000 MONTH_RECORDS=500000 by default
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -10,15 +10,17 @@
 //! Besides criterion's estimates, prints p50 / p99 / p99.9 / max of 100,000
 //! individually timed calls for each stage.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
 use criterion::{criterion_group, criterion_main, Criterion};
+use promptgate::api::Endpoint;
 use promptgate::gateway::body::RequestBody;
 use promptgate::gateway::prompting;
-use promptgate::api::Endpoint;
 use promptgate::registry::live::{LiveRegistry, Selector};
 use promptgate::registry::service;
 use promptgate::registry::{NewVersion, Source, Target};

@@ -65,7 +65,7 @@ impl App {
             .map_err(|e| anyhow::anyhow!("configuration key `prices`: {e}"))?;
 
         let budgets = Arc::new(
-            crate::costs::enforcer::Budgets::new(
+            crate::costs::Budgets::new(
                 store.clone(),
                 config.cache.redis_url.as_deref(),
                 &config.cache.prefix,

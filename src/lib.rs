@@ -29,14 +29,14 @@
 pub mod api;
 pub mod app;
 pub mod auth;
-pub mod cache;
+mod cache;
 pub mod cli;
 pub mod config;
 pub mod costs;
 pub mod gateway;
 pub mod grounding;
-pub mod http;
-pub mod periodic;
+mod http;
+mod periodic;
 pub mod providers;
 pub mod registry;
 pub mod state;

@@ -38,7 +38,7 @@ pub struct Inner {
     /// Model prices (shipped table + `[prices]` overrides).
     pub prices: std::sync::Arc<crate::costs::PriceTable>,
     /// Team budgets and their shared counters.
-    pub budgets: std::sync::Arc<crate::costs::enforcer::Budgets>,
+    pub budgets: std::sync::Arc<crate::costs::Budgets>,
     /// The grounding scorer with its shipped weights (loaded once).
     pub grounding: std::sync::Arc<crate::grounding::Scorer>,
 }

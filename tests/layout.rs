@@ -6,6 +6,8 @@
 //! than rustc: a path to an item counts as an import of the file that defines
 //! or re-exports it. Test-only code (`#[cfg(test)] mod …`) is left out.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -47,25 +49,38 @@ fn only_the_app_and_routes_import_http() {
             bad.push(format!("{from} -> {to}"));
         }
     }
-    assert!(bad.is_empty(), "imports of http/ from below it:\n  {}", bad.join("\n  "));
+    assert!(
+        bad.is_empty(),
+        "imports of http/ from below it:\n  {}",
+        bad.join("\n  ")
+    );
 }
 
 #[test]
 fn no_source_file_is_too_long() {
     let mut long = Vec::new();
     for (name, path) in rust_files() {
-        let lines = fs::read_to_string(&path).unwrap_or_default().lines().count();
+        let lines = fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .count();
         if lines > MAX_LINES {
             long.push(format!("{name}: {lines} lines"));
         }
     }
-    assert!(long.is_empty(), "files over {MAX_LINES} lines:\n  {}", long.join("\n  "));
+    assert!(
+        long.is_empty(),
+        "files over {MAX_LINES} lines:\n  {}",
+        long.join("\n  ")
+    );
 }
 
 /// Every `.rs` file below `src/`, by its path relative to `src/`.
 fn rust_files() -> Vec<(String, PathBuf)> {
     fn walk(dir: &Path, root: &Path, out: &mut Vec<(String, PathBuf)>) {
-        let Ok(entries) = fs::read_dir(dir) else { return };
+        let Ok(entries) = fs::read_dir(dir) else {
+            return;
+        };
         let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
         entries.sort();
         for path in entries {
@@ -351,7 +366,9 @@ fn parse(module: &[String], text: &str) -> Module {
     while i < tokens.len() {
         if tokens[i] == "use" && (i == 0 || tokens[i - 1] != "::") {
             let public = i > 0 && (tokens[i - 1] == "pub" || tokens[i - 1] == ")");
-            let end = (i..tokens.len()).find(|&j| tokens[j] == ";").unwrap_or(tokens.len());
+            let end = (i..tokens.len())
+                .find(|&j| tokens[j] == ";")
+                .unwrap_or(tokens.len());
             let mut leaves = Vec::new();
             expand_use(&tokens[i + 1..end], Vec::new(), &mut leaves);
             for (path, alias) in leaves {
@@ -404,8 +421,13 @@ fn parse(module: &[String], text: &str) -> Module {
 
 fn preceded_by_cfg_test(tokens: &[String], at: usize) -> bool {
     // `# [ cfg ( test ) ] (pub)? mod`
-    let before: Vec<&str> = tokens[at.saturating_sub(8)..at].iter().map(String::as_str).collect();
-    before.windows(6).any(|w| w == ["[", "cfg", "(", "test", ")", "]"])
+    let before: Vec<&str> = tokens[at.saturating_sub(8)..at]
+        .iter()
+        .map(String::as_str)
+        .collect();
+    before
+        .windows(6)
+        .any(|w| w == ["[", "cfg", "(", "test", ")", "]"])
 }
 
 /// A path as written, made absolute below `crate` (without it); `None` for
@@ -471,7 +493,10 @@ fn expand_use(tokens: &[String], prefix: Vec<String>, out: &mut Vec<(Vec<String>
             match t {
                 "::" => k += 1,
                 "{" => {
-                    let inner: Vec<String> = part[k + 1..part.len() - 1].iter().map(|s| (*s).clone()).collect();
+                    let inner: Vec<String> = part[k + 1..part.len() - 1]
+                        .iter()
+                        .map(|s| (*s).clone())
+                        .collect();
                     expand_use(&inner, path.clone(), out);
                     k = part.len();
                     path.clear();
@@ -507,7 +532,9 @@ fn expand_use(tokens: &[String], prefix: Vec<String>, out: &mut Vec<(Vec<String>
 }
 
 fn is_ident(t: &str) -> bool {
-    t.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
+    t.chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
         && t.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 
@@ -567,7 +594,8 @@ fn strip_comments_and_strings(text: &str) -> String {
                     i += 1;
                 }
             }
-        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !prev_is_ident(&chars, i) {
+        } else if c == 'r' && (next == Some('"') || next == Some('#')) && !prev_is_ident(&chars, i)
+        {
             // Raw string: r"…" or r#"…"#.
             let mut j = i + 1;
             let mut hashes = 0;

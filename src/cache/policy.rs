@@ -109,11 +109,10 @@ pub fn policy(
     prompt_ttl: Option<u64>,
     rules: &Rules,
 ) -> Result<Option<Policy>, ApiError> {
-    let field =
-        match field {
-            None | Some("null") => CacheField::default(),
-            Some(raw) => parse_field::<CacheField>(raw, "cache")?,
-        };
+    let field = match field {
+        None | Some("null") => CacheField::default(),
+        Some(raw) => parse_field::<CacheField>(raw, "cache")?,
+    };
     if matches!(endpoint, Endpoint::Responses) {
         return Ok(None);
     }
@@ -167,7 +166,14 @@ mod tests {
                 v.parse().unwrap(),
             );
         }
-        policy(Endpoint::Chat, field.as_deref(), &h, model, prompt_ttl, &rules())
+        policy(
+            Endpoint::Chat,
+            field.as_deref(),
+            &h,
+            model,
+            prompt_ttl,
+            &rules(),
+        )
     }
 
     #[test]

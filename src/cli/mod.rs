@@ -2,7 +2,7 @@
 //! HTTP (URL and admin key from flags or the environment), except `sync`,
 //! which writes to the store directly.
 
-pub mod client;
+mod client;
 pub mod costs;
 pub mod prompts;
-pub mod table;
+mod table;

@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use super::cost::cost;
-use crate::api::Usage;
 use super::prices::Price;
+use crate::api::Usage;
 
 /// Upper bound of what a call can cost: every prompt token billed uncached,
 /// and `max_output_tokens` all billed at the dearer of the output and

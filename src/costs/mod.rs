@@ -23,16 +23,17 @@
 //!
 //! Token counts are [`crate::api::Usage`], the struct the gateway parses.
 
-pub mod budget;
-pub mod cost;
-pub mod enforcer;
-pub mod money;
+mod budget;
+mod cost;
+mod enforcer;
+mod money;
 pub mod pico;
-pub mod prices;
+mod prices;
 pub mod report;
-pub mod tokens;
+mod tokens;
 
 pub use budget::{worst_case_cost, Period, PeriodError};
+pub use enforcer::{Budgets, Limit, Reservation};
 pub use cost::{cost, cost_for};
 pub use money::{format_usd, parse_usd, MoneyError};
 pub use prices::{Price, PriceError, PriceOverride, PriceTable};

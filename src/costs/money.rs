@@ -6,9 +6,6 @@
 
 use rust_decimal::Decimal;
 
-/// Token prices are quoted per this many tokens.
-pub const TOKENS_PER_PRICE_UNIT: i64 = 1_000_000;
-
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MoneyError {
     #[error("{0:?} is not a decimal amount of USD")]

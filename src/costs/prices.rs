@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use wildmatch::WildMatch;
 
-pub use entry::{Price, PriceOverride, MAX_PRICE_DECIMALS, MAX_PRICE_USD};
+pub use entry::{Price, PriceOverride, MAX_PRICE_DECIMALS};
 use names::{is_pattern, normalize, strip_date, strip_latest};
 use parse::build_price;
 pub use parse::PriceError;

@@ -6,8 +6,8 @@ use serde_json::Value;
 
 use crate::costs::{count_chat_prompt, count_text};
 
-use crate::api::Usage;
 use crate::api::Endpoint;
+use crate::api::Usage;
 
 /// Prompt tokens of the body that was sent upstream.
 pub fn prompt_tokens(endpoint: Endpoint, model: &str, request_body: &[u8]) -> i64 {

@@ -74,6 +74,22 @@ pub fn call_meters() -> &'static CallMeters {
     })
 }
 
+/// Counts a request in the in-flight gauge for as long as it is alive.
+pub struct InFlight;
+
+impl InFlight {
+    pub fn start() -> InFlight {
+        call_meters().in_flight.increment(1.0);
+        InFlight
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        call_meters().in_flight.decrement(1.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,21 +113,5 @@ mod tests {
             }
         }
         assert_eq!(seen.len(), call_meters().requests.len());
-    }
-}
-
-/// Counts a request in the in-flight gauge for as long as it is alive.
-pub struct InFlight;
-
-impl InFlight {
-    pub fn start() -> InFlight {
-        call_meters().in_flight.increment(1.0);
-        InFlight
-    }
-}
-
-impl Drop for InFlight {
-    fn drop(&mut self) {
-        call_meters().in_flight.decrement(1.0);
     }
 }

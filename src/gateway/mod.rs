@@ -20,8 +20,8 @@
 //! every outcome, so every call leaves exactly one record.
 
 mod answer;
-mod budget;
 pub mod body;
+mod budget;
 mod caching;
 mod call;
 mod estimate;

@@ -8,16 +8,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rust_decimal::Decimal;
 
-use crate::costs::enforcer::{Budgets, Reservation};
+use crate::costs::{Budgets, Reservation};
 use crate::costs::{pico, PriceTable};
 
 use crate::auth::{Caller, ADMIN_TEAM};
 use crate::store::writer::RecordSink;
 use crate::store::RequestRecord;
 
-use crate::cache::CacheStatus;
-use crate::api::Usage;
 use crate::api::Endpoint;
+use crate::api::Usage;
+use crate::cache::CacheStatus;
 
 pub use super::outcome::Outcome;
 
@@ -191,7 +191,7 @@ impl Recorder {
             }
         }
         let model = self.record.model.as_deref()?;
-        let cost = crate::costs::cost_for(&self.prices, model, &usage.into());
+        let cost = crate::costs::cost_for(&self.prices, model, &usage);
         self.priced.set(Some((usage, cost)));
         cost
     }

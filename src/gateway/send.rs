@@ -7,8 +7,7 @@ use axum::response::Response;
 
 use crate::api::ApiError;
 use crate::providers::{
-    collect, copy_response_headers, forwardable_headers, Upstream, UpstreamError,
-    UpstreamResponse,
+    collect, copy_response_headers, forwardable_headers, Upstream, UpstreamError, UpstreamResponse,
 };
 
 use super::call::{Call, Plan};

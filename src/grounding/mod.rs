@@ -22,13 +22,13 @@
 //! let r = scorer.score(&ctx, "Poseidon grossed $250 million on a $160 million budget.");
 //! assert!(r.flagged);
 //! ```
-pub mod claims;
+mod claims;
 pub mod eval;
 pub(crate) mod normalize;
 mod report;
-pub mod scorer;
+mod scorer;
 mod scoring;
-pub mod signals;
+mod signals;
 
 pub use eval::{Dataset, EvalReport};
 pub use report::{Claim, GroundingReport};

@@ -130,7 +130,7 @@ pub struct NewBudget {
 
 fn budget_json(
     team: &str,
-    state_limit: Option<(crate::costs::enforcer::Limit, i64, i64)>,
+    state_limit: Option<(crate::costs::Limit, i64, i64)>,
 ) -> Value {
     match state_limit {
         None => json!({"object": "budget", "team": team, "usd": null}),

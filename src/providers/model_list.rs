@@ -94,4 +94,3 @@ async fn fetch(up: &Upstream) -> Vec<Value> {
         }
     }
 }
-

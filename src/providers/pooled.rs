@@ -206,8 +206,10 @@ mod tests {
     /// A body that hands over one chunk per poll, then waits a turn: what
     /// the pooled client does with a burst it read at once.
     fn handed_over(chunks: &[&'static str]) -> BodyStream {
-        let mut items: std::collections::VecDeque<Bytes> =
-            chunks.iter().map(|c| Bytes::from_static(c.as_bytes())).collect();
+        let mut items: std::collections::VecDeque<Bytes> = chunks
+            .iter()
+            .map(|c| Bytes::from_static(c.as_bytes()))
+            .collect();
         let mut ready = false;
         Box::pin(futures_util::stream::poll_fn(move |cx| {
             if items.is_empty() {
@@ -227,7 +229,10 @@ mod tests {
     async fn a_burst_handed_over_chunk_by_chunk_arrives_in_one_piece() {
         let body = Gathered::new(handed_over(&["data: 1\n\n", "data: 2\n\n", "data: 3\n\n"]));
         let got: Vec<Bytes> = body.map(|r| r.unwrap()).collect().await;
-        assert_eq!(got, vec![Bytes::from_static(b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]);
+        assert_eq!(
+            got,
+            vec![Bytes::from_static(b"data: 1\n\ndata: 2\n\ndata: 3\n\n")]
+        );
     }
 
     #[tokio::test]
@@ -237,8 +242,14 @@ mod tests {
             Err(UpstreamError::Body("reset".into())),
         ]));
         let mut body = Gathered::new(inner);
-        assert_eq!(body.next().await.unwrap().unwrap(), Bytes::from_static(b"data: 1\n\n"));
-        assert!(matches!(body.next().await, Some(Err(UpstreamError::Body(_)))));
+        assert_eq!(
+            body.next().await.unwrap().unwrap(),
+            Bytes::from_static(b"data: 1\n\n")
+        );
+        assert!(matches!(
+            body.next().await,
+            Some(Err(UpstreamError::Body(_)))
+        ));
         assert!(body.next().await.is_none());
     }
 }

@@ -35,14 +35,14 @@
 //! (or text) put before the client's own messages; `config` fills body fields
 //! the client did not set, minus `promptgate_*` keys ([`REGISTRY_CONFIG_PREFIX`]).
 
-pub mod diff;
+mod diff;
 pub mod dotprompt;
 pub mod live;
 pub mod model;
-pub mod names;
-pub mod render;
-pub mod rollout;
-pub mod schema;
+mod names;
+mod render;
+mod rollout;
+mod schema;
 pub mod service;
 mod validate;
 

@@ -1,5 +1,7 @@
 //! Integration tests: one binary (link once), one module per area.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
+
 mod admin;
 mod cache;
 mod costs;
