@@ -1,30 +1,43 @@
 //! # promptgate
 //!
-//! An OpenAI-compatible LLM gateway. Clients point their SDKs at it; on the
-//! way through it routes to upstreams, records every call, and (in later
-//! modules) resolves prompts, caches, prices and checks answers.
+//! An OpenAI-compatible LLMOps gateway. Clients point their SDKs at it; on
+//! the way through it routes each call to an upstream, resolves registry
+//! prompts, answers from its cache, prices the call into an exact ledger
+//! (with budgets), scores the answer against its RAG context, and records it.
 //!
 //! # Layout
 //!
 //! Read in this order to follow one request:
 //!
-//! - [`app`]: builds the whole thing from a [`config::Config`] and serves it
-//!   (also what every test starts).
-//! - [`http`]: routes and extractors; handlers are thin. `http/model_api.rs`
-//!   hands model calls to the gateway.
-//! - [`gateway`]: the request pipeline, top to bottom in `gateway/mod.rs`:
-//!   body → route → rewrite → upstream → answer or stream tee → record.
-//! - [`providers`]: upstreams (OpenAI-compatible HTTP, and the built-in
-//!   deterministic [`providers::mock`]), the connection pool for `http://`
-//!   upstreams, and model routing.
-//! - [`store`]: persistence traits with SQLite and PostgreSQL implementations,
-//!   and the batch writer that keeps database writes off the request path.
+//! - [`app`]: builds the whole gateway from a [`Config`] and serves it (also
+//!   what every test starts).
+//! - `http/`: axum routes and extractors only; handlers are thin.
+//!   `http/model_api.rs` hands model calls to the gateway. Nothing else in
+//!   the crate imports `http/` (checked by `tests/layout.rs`).
+//! - [`gateway`]: the request pipeline. [`gateway::handle`] runs the stages
+//!   (prompt → request → cache → budget → send → answer → reply) over one
+//!   per-call context; each stage is a file, thin over its domain module.
+//! - [`providers`]: upstreams and how they are reached (the inline HTTP/1
+//!   pool, the pooled https client, the built-in [`providers::mock`]), model
+//!   routing, and the models list. No transport detail leaves it.
 //!
-//! - [`grounding`]: scores an answer against its RAG context (pure functions).
+//! The domain modules the stages stand on:
 //!
-//! Supporting pieces: [`auth`] (keys, in-memory key cache), [`config`],
-//! [`error`] (one error type in OpenAI's shape), [`telemetry`] (logs,
-//! metrics), [`periodic`] (background refresh loops), [`state`], [`time`].
+//! - [`registry`]: versioned prompts, labels, rollouts, rendering, `.prompt`
+//!   files, and the in-memory live registry the request path reads.
+//! - `cache/`: the response cache (in process, and Redis), its policy and keys,
+//!   and single-flight fetching.
+//! - [`costs`]: prices, exact costs, token counting and budgets.
+//! - [`grounding`]: the grounding scorer (pure functions) and its evaluation.
+//! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
+//!   writer that keeps database writes off the request path.
+//!
+//! Shared by all of them: [`api`], the leaf module (endpoints, usage, the
+//! `x-promptgate-*` headers, JSON parsing, the one error type); it imports
+//! nothing of the crate. Supporting pieces: [`auth`] (keys and the in-memory
+//! key cache), [`config`], [`state`], [`telemetry`] (logs, metrics),
+//! `periodic` (background refresh loops), [`time`], and [`cli`] (the
+//! `promptgate prompts` and `promptgate costs` commands).
 
 pub mod api;
 pub mod app;
