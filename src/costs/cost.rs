@@ -101,7 +101,7 @@ mod tests {
 
     #[test]
     fn api_doc_example_gpt_4o_mini() {
-        // The §6 example row: 3400 in, 910 out on gpt-4o-mini.
+        // The cost report example of the HTTP contract: 3400 in, 910 out on gpt-4o-mini.
         let t = PriceTable::builtin().expect("builtin");
         let c = cost_for(&t, "gpt-4o-mini", &usage(3400, 910, 0, 0)).expect("priced");
         // 3400 × 0.15 + 910 × 0.60 = 510 + 546 = 1056 micro → 0.001056

@@ -34,7 +34,7 @@ mod wire;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 
 pub use models::MODELS;
@@ -42,14 +42,20 @@ use request::MockState;
 
 pub fn router() -> Router {
     let state = Arc::new(MockState::default());
-    Router::new()
-        .route("/chat/completions", post(chat::chat))
-        .route("/completions", post(completions::completions))
-        .route("/embeddings", post(embeddings::embeddings))
-        .route("/responses", post(responses::responses))
-        .route("/models", get(models::models))
-        .route("/models/{id}", get(models::model))
-        .route("/stats", get(request::stats))
+    let endpoints: [(&str, MethodRouter<Arc<MockState>>); 7] = [
+        ("/chat/completions", post(chat::chat)),
+        ("/completions", post(completions::completions)),
+        ("/embeddings", post(embeddings::embeddings)),
+        ("/responses", post(responses::responses)),
+        ("/models", get(models::models)),
+        ("/models/{id}", get(models::model)),
+        ("/stats", get(request::stats)),
+    ];
+    endpoints
+        .into_iter()
+        .fold(Router::new(), |router, (path, handler)| {
+            router.route(path, handler)
+        })
         .fallback(|| async {
             wire::error(
                 404,
