@@ -11,11 +11,11 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
-use crate::auth::Caller;
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::Endpoint;
+use crate::auth::Caller;
 use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};
-use crate::api::Endpoint;
 use crate::registry::live::{labels_of, version_json, Selector};
 use crate::registry::service::{self, WriteError};
 use crate::registry::{NewVersion, Source, Target};
