@@ -6,9 +6,9 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{AppJson, Auth};
-use crate::auth::{generate_key, hash_key};
+use super::extract::{Admin, AppJson, Auth};
 use crate::api::error::{ApiError, ApiResult};
+use crate::auth::{generate_key, hash_key};
 use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
 use crate::time::now_ms;
@@ -37,10 +37,8 @@ async fn require_existing_team(state: &AppState, team: &str) -> ApiResult<()> {
 
 pub async fn create_team(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    AppJson(body): AppJson<NewTeam>,
+    Admin(AppJson(body)): Admin<AppJson<NewTeam>>,
 ) -> ApiResult<(StatusCode, Json<Team>)> {
-    caller.require_admin()?;
     if !valid_name(&body.name) {
         return Err(ApiError::invalid(
             "team name must match [a-z0-9][a-z0-9._-]* and be at most 64 characters",
@@ -60,21 +58,15 @@ pub async fn create_team(
     Ok((StatusCode::CREATED, Json(team)))
 }
 
-pub async fn list_teams(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
+pub async fn list_teams(State(state): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
     let teams = state.store.list_teams().await?;
     Ok(Json(json!({"object": "list", "data": teams})))
 }
 
 pub async fn create_key(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(team): Path<String>,
+    Admin(Path(team)): Admin<Path<String>>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    caller.require_admin()?;
     require_existing_team(&state, &team).await?;
     let key = generate_key();
     let row = ApiKeyRow {
@@ -95,20 +87,16 @@ pub async fn create_key(
 
 pub async fn list_keys(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(team): Path<String>,
+    Admin(Path(team)): Admin<Path<String>>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
     let keys = state.store.list_keys(&team).await?;
     Ok(Json(json!({"object": "list", "data": keys})))
 }
 
 pub async fn revoke_key(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(id): Path<String>,
+    Admin(Path(id)): Admin<Path<String>>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
     let existing = state.store.get_key(&id).await?;
     let Some(existing) = existing else {
         return Err(ApiError::NotFound(format!("key `{id}` not found")));
@@ -158,11 +146,8 @@ async fn budget_now(state: &AppState, team: &str) -> ApiResult<Json<Value>> {
 
 pub async fn put_budget(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(team): Path<String>,
-    AppJson(body): AppJson<NewBudget>,
+    Admin((Path(team), AppJson(body))): Admin<(Path<String>, AppJson<NewBudget>)>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
     require_existing_team(&state, &team).await?;
     // A JSON number's text is kept as written, so 100.10 stays exact.
     let text = match &body.usd {
@@ -206,10 +191,8 @@ pub async fn get_budget(
 
 pub async fn delete_budget(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    Path(team): Path<String>,
+    Admin(Path(team)): Admin<Path<String>>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
     if !state.store.delete_budget(&team).await? {
         return Err(ApiError::NotFound(format!("team `{team}` has no budget")));
     }

@@ -5,7 +5,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::extract::{AppQuery, Auth};
+use super::extract::{Admin, AppQuery};
 use crate::api::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -17,10 +17,8 @@ pub struct ClearQuery {
 
 pub async fn clear(
     State(state): State<AppState>,
-    Auth(caller): Auth,
-    AppQuery(q): AppQuery<ClearQuery>,
+    Admin(AppQuery(q)): Admin<AppQuery<ClearQuery>>,
 ) -> ApiResult<Json<Value>> {
-    caller.require_admin()?;
     state.cache.clear(q.prompt.as_deref()).await.map_err(|e| {
         ApiError::Unavailable(format!("cache could not be cleared completely: {e}"))
     })?;

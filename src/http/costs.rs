@@ -9,8 +9,8 @@ use serde_json::{json, Map, Value};
 
 use super::extract::{AppQuery, Auth};
 use super::team_scope::scoped_team;
-use crate::costs::report::{metric_values, CostsQuery, METRICS};
 use crate::api::error::{ApiError, ApiResult};
+use crate::costs::report::{metric_values, CostsQuery, METRICS};
 use crate::state::AppState;
 use crate::store::{Dim, ReportQuery};
 

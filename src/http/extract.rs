@@ -1,17 +1,18 @@
 //! Extractors that turn every rejection into an OpenAI-shaped error: the
-//! caller (`Auth`), a size-limited body (`LimitedBody`), JSON (`AppJson`) and
-//! query strings (`AppQuery`).
+//! caller (`Auth`), the admin caller (`Admin`), a size-limited body
+//! (`LimitedBody`), JSON (`AppJson`) and query strings (`AppQuery`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
-use crate::auth::{presented_key, Caller};
 pub use crate::api::parse_json;
 use crate::api::ApiError;
+use crate::auth::{presented_key, Caller};
 use crate::state::AppState;
 
 /// The authenticated caller (team key or admin key).
@@ -30,6 +31,33 @@ impl FromRequestParts<AppState> for Auth {
             .lookup(key)
             .map(Auth)
             .ok_or(ApiError::InvalidApiKey)
+    }
+}
+
+/// `T`, extracted for the admin key only. The errors come in the order of a
+/// handler taking `Auth`, then `T`, then checking `require_admin`: no or an
+/// unknown key is a 401, then `T`'s own rejection (bad path, query or body),
+/// and only a well-formed request from a team key is a 403.
+pub struct Admin<T = ()>(pub T);
+
+impl<T, M> FromRequest<AppState, M> for Admin<T>
+where
+    T: FromRequest<AppState, M>,
+{
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Auth(caller) = Auth::from_request_parts(&mut parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let inner = T::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        caller
+            .require_admin()
+            .map_err(IntoResponse::into_response)?;
+        Ok(Admin(inner))
     }
 }
 

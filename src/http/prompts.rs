@@ -7,15 +7,16 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
-use crate::auth::Caller;
 use crate::api::error::{ApiError, ApiResult};
+use crate::api::Endpoint;
+use crate::auth::Caller;
 use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};
-use crate::api::Endpoint;
 use crate::registry::live::{labels_of, version_json, Selector};
 use crate::registry::service::{self, WriteError};
 use crate::registry::{NewVersion, Source, Target};
@@ -65,10 +66,28 @@ fn write_error(e: WriteError) -> ApiError {
     }
 }
 
-fn actor(caller: &Caller) -> Option<&'static str> {
-    match caller {
-        Caller::Admin => Some("admin"),
-        Caller::Team { .. } => None,
+/// What the operations that read the body (writes and render) need of one
+/// request under `/v1/prompts/`.
+struct PromptCall<'a> {
+    state: &'a AppState,
+    caller: &'a Caller,
+    body: &'a Bytes,
+}
+
+impl PromptCall<'_> {
+    /// The body of a registry write: admin only, checked before the body is
+    /// read, so a team key gets its 403 even for a malformed body.
+    fn admin_body<T: DeserializeOwned>(&self) -> ApiResult<T> {
+        self.caller.require_admin()?;
+        parse_json(self.body)
+    }
+
+    /// Who the registry's history names for a write.
+    fn actor(&self) -> Option<&'static str> {
+        match self.caller {
+            Caller::Admin => Some("admin"),
+            Caller::Team { .. } => None,
+        }
     }
 }
 
@@ -112,13 +131,15 @@ pub async fn dispatch(
 ) -> ApiResult<Response> {
     let path = PromptPath::parse(&rest)
         .ok_or_else(|| ApiError::NotFound(format!("no route for /v1/prompts/{rest}")))?;
+    let call = PromptCall {
+        state: &state,
+        caller: &caller,
+        body: &body,
+    };
     match (method, path) {
         (Method::GET, PromptPath::Prompt(name)) => get_prompt(&state, &name, q),
         (Method::GET, PromptPath::Versions(name)) => list_versions(&state, &name),
-        (Method::POST, PromptPath::Versions(name)) => {
-            caller.require_admin()?;
-            create_version(&state, &caller, &name, &body).await
-        }
+        (Method::POST, PromptPath::Versions(name)) => create_version(&call, &name).await,
         (Method::GET, PromptPath::Version(name, v)) => get_prompt(
             &state,
             &name,
@@ -127,10 +148,7 @@ pub async fn dispatch(
                 ..q
             },
         ),
-        (Method::PUT, PromptPath::Label(name, label)) => {
-            caller.require_admin()?;
-            move_label(&state, &caller, &name, &label, &body).await
-        }
+        (Method::PUT, PromptPath::Label(name, label)) => move_label(&call, &name, &label).await,
         (Method::GET, PromptPath::Label(name, label)) => get_prompt(
             &state,
             &name,
@@ -143,7 +161,7 @@ pub async fn dispatch(
             label_history(&state, &name, &label).await
         }
         (Method::GET, PromptPath::Diff(name)) => diff(&state, &name, q),
-        (Method::POST, PromptPath::Render(name)) => render(&state, &caller, &name, &body),
+        (Method::POST, PromptPath::Render(name)) => render(&call, &name),
         (m, _) => Err(ApiError::invalid(
             format!("method {m} is not allowed here"),
             None,
@@ -211,24 +229,19 @@ fn list_versions(state: &AppState, name: &str) -> ApiResult<Response> {
     Ok(Json(json!({"object": "list", "data": data})).into_response())
 }
 
-async fn create_version(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-    body: &Bytes,
-) -> ApiResult<Response> {
-    let new: NewVersion = parse_json(body)?;
+async fn create_version(call: &PromptCall<'_>, name: &str) -> ApiResult<Response> {
+    let new: NewVersion = call.admin_body()?;
     let (version, created) = service::create_version(
-        state.store.as_ref(),
-        &state.registry,
+        call.state.store.as_ref(),
+        &call.state.registry,
         name,
         new,
-        actor(caller),
+        call.actor(),
         Source::Api,
     )
     .await
     .map_err(write_error)?;
-    let labels = labels_now(state, name, version.version);
+    let labels = labels_now(call.state, name, version.version);
     let mut out = version_json(&version, &labels);
     out["created"] = Value::Bool(created);
     let status = if created {
@@ -239,21 +252,15 @@ async fn create_version(
     Ok((status, Json(out)).into_response())
 }
 
-async fn move_label(
-    state: &AppState,
-    caller: &Caller,
-    name: &str,
-    label: &str,
-    body: &Bytes,
-) -> ApiResult<Response> {
-    let target: Target = parse_json(body)?;
+async fn move_label(call: &PromptCall<'_>, name: &str, label: &str) -> ApiResult<Response> {
+    let target: Target = call.admin_body()?;
     service::move_label(
-        state.store.as_ref(),
-        &state.registry,
+        call.state.store.as_ref(),
+        &call.state.registry,
         name,
         label,
         &target,
-        actor(caller),
+        call.actor(),
     )
     .await
     .map_err(write_error)?;
@@ -329,8 +336,9 @@ struct RenderRequest {
 }
 
 /// Dry run: the exact upstream body the proxy would send, no model call.
-fn render(state: &AppState, caller: &Caller, name: &str, body: &Bytes) -> ApiResult<Response> {
-    let req: RenderRequest = parse_json(body)?;
+fn render(call: &PromptCall<'_>, name: &str) -> ApiResult<Response> {
+    let (state, caller) = (call.state, call.caller);
+    let req: RenderRequest = parse_json(call.body)?;
     let selector = selector(
         req.version,
         req.label,

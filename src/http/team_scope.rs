@@ -3,8 +3,8 @@
 //! another team is a 404, as if it did not exist); the admin key sees the
 //! team it names, or every team.
 
-use crate::auth::Caller;
 use crate::api::error::ApiResult;
+use crate::auth::Caller;
 
 /// The team to filter by (`None` = every team) for `caller` asking for `asked`.
 pub fn scoped_team(caller: &Caller, asked: Option<String>) -> ApiResult<Option<String>> {
