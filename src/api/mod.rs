@@ -14,7 +14,7 @@
 //! - [`EXTENSION_FIELDS`]: the request fields that are promptgate's own.
 
 mod endpoint;
-pub mod error;
+mod error;
 pub mod headers;
 mod json;
 pub mod usage;
@@ -32,6 +32,6 @@ pub const EXTENSION_FIELDS: &[&str] = &[
     "grounding",
     "cache",
 ];
-pub use error::ApiError;
+pub use error::{ApiError, ApiResult};
 pub use json::{parse_field, parse_json};
 pub use usage::Usage;

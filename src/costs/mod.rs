@@ -33,8 +33,8 @@ pub mod report;
 mod tokens;
 
 pub use budget::{worst_case_cost, Period, PeriodError};
-pub use enforcer::{Budgets, Limit, Reservation};
 pub use cost::{cost, cost_for};
+pub use enforcer::{Budgets, Limit, Reservation};
 pub use money::{format_usd, parse_usd, MoneyError};
 pub use prices::{Price, PriceError, PriceOverride, PriceTable};
 pub use tokens::{count_chat_prompt, count_text, encoding_for, warm_up, Encoding};

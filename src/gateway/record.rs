@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rust_decimal::Decimal;
 
-use crate::costs::{Budgets, Reservation};
 use crate::costs::{pico, PriceTable};
+use crate::costs::{Budgets, Reservation};
 
 use crate::auth::{Caller, ADMIN_TEAM};
 use crate::store::writer::RecordSink;

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppJson, Auth};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult};
 use crate::auth::{generate_key, hash_key};
 use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
@@ -116,10 +116,7 @@ pub struct NewBudget {
     period: String,
 }
 
-fn budget_json(
-    team: &str,
-    state_limit: Option<(crate::costs::Limit, i64, i64)>,
-) -> Value {
+fn budget_json(team: &str, state_limit: Option<(crate::costs::Limit, i64, i64)>) -> Value {
     match state_limit {
         None => json!({"object": "budget", "team": team, "usd": null}),
         Some((limit, spent, reserved)) => {

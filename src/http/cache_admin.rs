@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppQuery};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult};
 use crate::state::AppState;
 
 #[derive(Deserialize)]

@@ -1,4 +1,4 @@
-//! `GET /v1/costs`: totals per group, as JSON or CSV (API.md §6). Team keys
+//! `GET /v1/costs`: totals per group, as JSON or CSV. Team keys
 //! see their own team only; the admin key sees every team.
 
 use axum::extract::State;
@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::extract::{AppQuery, Auth};
 use super::team_scope::scoped_team;
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult};
 use crate::costs::report::{metric_values, CostsQuery, METRICS};
 use crate::state::AppState;
 use crate::store::{Dim, ReportQuery};

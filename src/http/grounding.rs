@@ -6,7 +6,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::extract::{AppJson, Auth};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult};
 use crate::grounding::GroundingReport;
 use crate::state::AppState;
 

@@ -78,7 +78,8 @@ async fn request_id_on_every_response(
         }
         let id = crate::api::headers::request_id(&h);
         if let Ok(v) = axum::http::HeaderValue::from_str(&id) {
-            resp.headers_mut().insert(crate::api::headers::REQUEST_ID, v);
+            resp.headers_mut()
+                .insert(crate::api::headers::REQUEST_ID, v);
         }
     }
     resp

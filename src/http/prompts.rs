@@ -1,4 +1,4 @@
-//! The prompt registry API (API.md §3). Prompt names may contain `/`
+//! The prompt registry API (`/v1/prompts/…`). Prompt names may contain `/`
 //! (sub-folders of `prompts/`), so one wildcard route takes everything under
 //! `/v1/prompts/` and [`PromptPath::parse`] reads it from the right.
 
@@ -12,8 +12,8 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
-use crate::api::error::{ApiError, ApiResult};
 use crate::api::Endpoint;
+use crate::api::{ApiError, ApiResult};
 use crate::auth::Caller;
 use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};

@@ -7,11 +7,11 @@ use serde_json::{json, Value};
 
 use super::extract::{AppQuery, Auth};
 use super::team_scope::scoped_team;
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::{ApiError, ApiResult};
 use crate::state::AppState;
 use crate::store::{RecordFilter, RequestRecord};
 
-/// The JSON form of a record (API.md §6).
+/// The JSON form of a record, as `GET /v1/requests` shows it.
 pub fn record_json(r: &RequestRecord) -> Value {
     json!({
         "id": r.id,

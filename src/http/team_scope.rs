@@ -3,7 +3,7 @@
 //! another team is a 404, as if it did not exist); the admin key sees the
 //! team it names, or every team.
 
-use crate::api::error::ApiResult;
+use crate::api::ApiResult;
 use crate::auth::Caller;
 
 /// The team to filter by (`None` = every team) for `caller` asking for `asked`.
