@@ -43,16 +43,15 @@ impl PromptStore for SqlStore {
             let mut tx = self.pool.begin().await?;
             let (stored, created) = store_next_version(&mut tx, row).await?;
             let target = format!("{{\"version\":{}}}", stored.version);
+            let mut movement = LabelTarget {
+                name: &stored.name,
+                label: "",
+                target: &target,
+                actor,
+                at: row.created_at,
+            };
             for label in labels {
-                let at = row.created_at;
-                let (name, target) = (stored.name.as_str(), target.as_str());
-                let movement = LabelTarget {
-                    name,
-                    label,
-                    target,
-                    actor,
-                    at,
-                };
+                movement.label = label;
                 move_label_in(&mut tx, &movement).await?;
             }
             if created || !labels.is_empty() {
