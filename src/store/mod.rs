@@ -1,13 +1,11 @@
-//! Persistence: one trait per aggregate, implemented once by [`SqlStore`] for
-//! SQLite (the embedded default) and PostgreSQL (several replicas).
+//! Persistence: one trait per aggregate, implemented for SQLite (the embedded
+//! default) and PostgreSQL (several replicas).
 //!
-//! Both engines run the same SQL text (see `sql/`): the schema keeps to
+//! Both implementations share their SQL text (see `sql/`): the schema keeps to
 //! types both engines understand and timestamps are epoch milliseconds, so a
 //! behaviour difference between backends is a bug, and the same integration
-//! tests run against both. `sqlite.rs` and `postgres.rs` only open the pool
-//! and name the few SQL expressions that differ.
+//! tests run against both.
 
-mod dialect;
 mod postgres;
 mod report;
 mod rows;
@@ -18,12 +16,13 @@ pub mod writer;
 
 use std::sync::Arc;
 
+pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
     ApiKeyRow, BudgetRow, LabelMove, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord,
     Team, VersionWrite,
 };
-pub use sql::SqlStore;
+pub use sqlite::SqliteStore;
 pub use traits::{
     BudgetStore, CacheClearStore, CostStore, KeyStore, PromptStore, RecordStore, SettingStore,
     Store, StoreResult, TeamStore,
@@ -31,5 +30,9 @@ pub use traits::{
 
 /// Opens the store named by `url` and brings its schema up to date.
 pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(Arc::new(SqlStore::connect(url, max_connections).await?))
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url, max_connections).await?))
+    } else {
+        Ok(Arc::new(PgStore::connect(url, max_connections).await?))
+    }
 }

@@ -1,29 +1,48 @@
 //! PostgreSQL backend: shared by several replicas.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::any::AnyPoolOptions;
-use sqlx::migrate::Migrator;
-use sqlx::AnyPool;
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult};
+use sqlx::{Postgres, QueryBuilder};
 
-use super::dialect::Dialect;
+use super::sql::{Dialect, SqlStore};
+use super::StoreResult;
 
-pub(super) const DIALECT: Dialect = Dialect {
-    backend: "postgres",
-    day: "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
-    tags_join: "(SELECT requests.*, t.value AS tag_value FROM requests \
-                 LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r",
-};
+pub type PgStore = SqlStore<Postgres>;
 
-static MIGRATOR: Migrator = sqlx::migrate!("migrations/postgres");
+impl Dialect for Postgres {
+    const BACKEND: &'static str = "postgres";
+    const DAY: &'static str =
+        "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+    const TAGS_JOIN: &'static str = "(SELECT requests.*, t.value AS tag_value FROM requests \
+                 LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
-/// Opens the pool and migrates the schema.
-pub(super) async fn open(url: &str, max_connections: u32) -> anyhow::Result<AnyPool> {
-    let pool = AnyPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(10))
-        .connect(url)
-        .await?;
-    MIGRATOR.run(&pool).await?;
-    Ok(pool)
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
+
+    async fn execute_built(
+        builder: &mut QueryBuilder<'_, Postgres>,
+        conn: &mut PgConnection,
+    ) -> StoreResult<()> {
+        builder.build().execute(conn).await.map(|_| ())
+    }
+}
+
+impl SqlStore<Postgres> {
+    pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<Self> {
+        let opts = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        Ok(SqlStore::new(pool))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
 }

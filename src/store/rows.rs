@@ -3,8 +3,6 @@
 
 use serde::Serialize;
 
-use super::sql::IntBool;
-
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct Team {
     pub name: String,
@@ -36,7 +34,6 @@ pub struct RequestRecord {
     pub endpoint: String,
     pub model: Option<String>,
     pub upstream: Option<String>,
-    #[sqlx(try_from = "IntBool")]
     pub stream: bool,
     pub status: i32,
     pub outcome: String,
@@ -46,7 +43,6 @@ pub struct RequestRecord {
     pub reasoning_tokens: Option<i64>,
     pub latency_us: i64,
     pub ttft_us: Option<i64>,
-    #[sqlx(try_from = "IntBool")]
     pub client_closed: bool,
     pub error: Option<String>,
     /// The request's `metadata` object as JSON text.
@@ -68,7 +64,6 @@ pub struct RequestRecord {
     pub tags: Option<String>,
     /// Support of the answer by its RAG context, in [0, 1] (a score, not money).
     pub grounding_score: Option<f64>,
-    #[sqlx(try_from = "IntBool")]
     pub flagged: Option<bool>,
     /// The grounding report (claims, evidence, reasons) as JSON.
     pub grounding: Option<String>,

@@ -2,12 +2,23 @@
 //! PostgreSQL replicas reserve against when there is no Redis.
 
 use async_trait::async_trait;
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
-use super::SqlStore;
+use super::{Dialect, Param, SqlStore};
 use crate::store::{BudgetRow, BudgetStore, StoreResult};
 
 #[async_trait]
-impl BudgetStore for SqlStore {
+impl<DB: Dialect> BudgetStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Param<DB>,
+    i64: Param<DB>,
+    for<'r> BudgetRow: FromRow<'r, DB::Row>,
+    for<'r> (Option<String>,): FromRow<'r, DB::Row>,
+    for<'r> (i64, i64): FromRow<'r, DB::Row>,
+{
     async fn put_budget(&self, b: &BudgetRow) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO budgets (team, usd, period, updated_at) VALUES ($1, $2, $3, $4) \
@@ -28,11 +39,12 @@ impl BudgetStore for SqlStore {
             .bind(team)
             .execute(&self.pool)
             .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(DB::rows_affected(&done) == 1)
     }
 
     async fn budgets(&self) -> StoreResult<Vec<BudgetRow>> {
-        self.all("SELECT team, usd, period, updated_at FROM budgets", None)
+        sqlx::query_as("SELECT team, usd, period, updated_at FROM budgets")
+            .fetch_all(&self.pool)
             .await
     }
 

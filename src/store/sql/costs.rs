@@ -2,21 +2,23 @@
 //! asked for.
 
 use async_trait::async_trait;
-use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
 
-use super::SqlStore;
-use crate::store::dialect::Dialect;
+use super::{Dialect, Param, SqlStore};
 use crate::store::{CostStore, Dim, ReportQuery, ReportRow, StoreResult};
 
 #[async_trait]
-impl CostStore for SqlStore {
+impl<DB: Dialect> CostStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i64: Param<DB> + for<'r> Decode<'r, DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> &'r str: ColumnIndex<DB::Row>,
+{
     async fn cost_report(&self, q: &ReportQuery) -> StoreResult<Vec<ReportRow>> {
-        let dims: Vec<&str> = q
-            .group_by
-            .iter()
-            .map(|d| column(*d, &self.dialect))
-            .collect();
+        let dims: Vec<&str> = q.group_by.iter().map(|d| column::<DB>(*d)).collect();
         let select_dims: String = dims
             .iter()
             .enumerate()
@@ -24,7 +26,7 @@ impl CostStore for SqlStore {
             .collect();
         let group: Vec<String> = (0..dims.len()).map(|i| format!("d{i}")).collect();
         let from = if q.group_by.contains(&Dim::Tag) {
-            self.dialect.tags_join
+            DB::TAGS_JOIN
         } else {
             "requests"
         };
@@ -58,7 +60,7 @@ impl CostStore for SqlStore {
             .fetch_all(&self.pool)
             .await?;
         // Sums that may pass i64 come back as text.
-        let num = |r: &AnyRow, col: &str| -> StoreResult<i128> {
+        let num = |r: &DB::Row, col: &str| -> StoreResult<i128> {
             let text: Option<String> = r.try_get(col)?;
             Ok(text.and_then(|t| t.parse::<i128>().ok()).unwrap_or(0))
         };
@@ -89,14 +91,14 @@ impl CostStore for SqlStore {
 
 /// The SQL a dimension groups by. Dimensions come from a closed list, so
 /// their SQL is fixed text.
-fn column(dim: Dim, dialect: &Dialect) -> &'static str {
+fn column<DB: Dialect>(dim: Dim) -> &'static str {
     match dim {
         Dim::Team => "team",
         Dim::Key => "key_id",
         Dim::Model => "model",
         Dim::Prompt => "prompt_name",
         Dim::Version => "CAST(prompt_version AS TEXT)",
-        Dim::Day => dialect.day,
+        Dim::Day => DB::DAY,
         Dim::Tag => "tag_value",
     }
 }

@@ -2,13 +2,12 @@
 //! labels pointing at them with their history, and the change counter
 //! replicas poll.
 
-use std::future::Future;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::{Any, Transaction};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Transaction, Type};
 
-use super::SqlStore;
+use super::{Dialect, Param, SqlStore};
 use crate::store::{
     LabelMove, PromptLabelRow, PromptStore, PromptVersionRow, StoreResult, VersionWrite,
 };
@@ -20,69 +19,67 @@ const VERSION_COLUMNS: &str =
 /// Tries of a version write that lost a race (or found the database busy).
 const WRITE_ATTEMPTS: u64 = 5;
 
-/// One label move, as the statements inside a transaction need it.
-struct LabelTarget<'a> {
-    name: &'a str,
-    label: &'a str,
-    /// The label's JSON.
-    target: &'a str,
-    actor: Option<&'a str>,
-    at: i64,
-}
-
 #[async_trait]
-impl PromptStore for SqlStore {
+impl<DB: Dialect> PromptStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    String: Param<DB>,
+    Option<String>: Param<DB>,
+    i64: Param<DB>,
+    for<'r> PromptVersionRow: FromRow<'r, DB::Row>,
+    for<'r> PromptLabelRow: FromRow<'r, DB::Row>,
+    for<'r> LabelMove: FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+    for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
+{
     async fn write_version(
         &self,
         row: &PromptVersionRow,
         labels: &[String],
         actor: Option<&str>,
     ) -> StoreResult<VersionWrite> {
+        // Two writers may race for the same next number; the primary
+        // key refuses the second, which then retries on fresh data.
         let _one_writer = self.registry_writes.lock().await;
-        retry_lost_races(|| async {
-            let mut tx = self.pool.begin().await?;
-            let (stored, created) = store_next_version(&mut tx, row).await?;
-            let target = format!("{{\"version\":{}}}", stored.version);
-            let mut movement = LabelTarget {
-                name: &stored.name,
-                label: "",
-                target: &target,
-                actor,
-                at: row.created_at,
-            };
-            for label in labels {
-                movement.label = label;
-                move_label_in(&mut tx, &movement).await?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_write_version(row, labels, actor).await {
+                Err(sqlx::Error::Database(e)) if attempt < WRITE_ATTEMPTS && lost_race(&*e) => {
+                    tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
+                }
+                other => return other,
             }
-            if created || !labels.is_empty() {
-                note_change(&mut tx, row.created_at).await?;
-            }
-            tx.commit().await?;
-            Ok(if created {
-                VersionWrite::Created(stored)
-            } else {
-                VersionWrite::Unchanged(stored)
-            })
-        })
-        .await
+        }
     }
 
     async fn prompt_versions(&self, name: &str) -> StoreResult<Vec<PromptVersionRow>> {
-        let sql = format!(
+        sqlx::query_as(&format!(
             "SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = $1 ORDER BY version DESC"
-        );
-        self.all(&sql, Some(name)).await
+        ))
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await
     }
 
     async fn all_prompt_versions(&self) -> StoreResult<Vec<PromptVersionRow>> {
-        let sql = format!("SELECT {VERSION_COLUMNS} FROM prompt_versions ORDER BY name, version");
-        self.all(&sql, None).await
+        sqlx::query_as(&format!(
+            "SELECT {VERSION_COLUMNS} FROM prompt_versions ORDER BY name, version"
+        ))
+        .fetch_all(&self.pool)
+        .await
     }
 
     async fn all_prompt_labels(&self) -> StoreResult<Vec<PromptLabelRow>> {
-        let sql = "SELECT name, label, target, updated_at, updated_by FROM prompt_labels \
-                   ORDER BY name, label";
-        self.all(sql, None).await
+        sqlx::query_as(
+            "SELECT name, label, target, updated_at, updated_by FROM prompt_labels \
+             ORDER BY name, label",
+        )
+        .fetch_all(&self.pool)
+        .await
     }
 
     async fn move_label(
@@ -94,14 +91,7 @@ impl PromptStore for SqlStore {
         at: i64,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let movement = LabelTarget {
-            name,
-            label,
-            target,
-            actor,
-            at,
-        };
-        move_label_in(&mut tx, &movement).await?;
+        move_label_in(&mut tx, name, label, target, actor, at).await?;
         note_change(&mut tx, at).await?;
         tx.commit().await
     }
@@ -122,79 +112,104 @@ impl PromptStore for SqlStore {
     }
 }
 
-/// Runs `attempt` (one transaction) again while it loses a race: two
-/// writers may take the same next version number; the primary key refuses
-/// the second, which then retries on fresh data.
-async fn retry_lost_races<T, F, Fut>(mut attempt: F) -> StoreResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = StoreResult<T>>,
-{
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match attempt().await {
-            Err(sqlx::Error::Database(e)) if tries < WRITE_ATTEMPTS && lost_race(&*e) => {
-                tokio::time::sleep(Duration::from_millis(10 * tries)).await;
-            }
-            other => return other,
-        }
-    }
-}
-
 /// A write that failed because another writer got there first, or the
 /// database was busy: worth trying again.
 fn lost_race(e: &dyn sqlx::error::DatabaseError) -> bool {
     e.is_unique_violation() || e.message().contains("locked") || e.message().contains("busy")
 }
 
-/// Stores `row` as the next version of its prompt unless its hash equals the
-/// latest version's; returns the stored (or latest) version and whether it
-/// is new.
-async fn store_next_version(
-    tx: &mut Transaction<'_, Any>,
-    row: &PromptVersionRow,
-) -> StoreResult<(PromptVersionRow, bool)> {
-    let latest: Option<PromptVersionRow> = sqlx::query_as(&format!(
-        "SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = $1 \
-         ORDER BY version DESC LIMIT 1"
-    ))
-    .bind(&row.name)
-    .fetch_optional(&mut **tx)
-    .await?;
-    if let Some(latest) = latest.as_ref().filter(|l| l.sha256 == row.sha256) {
-        return Ok((latest.clone(), false));
+impl<DB: Database> SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    String: Param<DB>,
+    Option<String>: Param<DB>,
+    i64: Param<DB>,
+    for<'r> PromptVersionRow: FromRow<'r, DB::Row>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+{
+    /// One attempt of [`PromptStore::write_version`], in one transaction.
+    async fn try_write_version(
+        &self,
+        row: &PromptVersionRow,
+        labels: &[String],
+        actor: Option<&str>,
+    ) -> StoreResult<VersionWrite> {
+        let mut tx = self.pool.begin().await?;
+        let latest: Option<PromptVersionRow> = sqlx::query_as(&format!(
+            "SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = $1 \
+             ORDER BY version DESC LIMIT 1"
+        ))
+        .bind(&row.name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let (stored, created) = match latest {
+            Some(latest) if latest.sha256 == row.sha256 => (latest, false),
+            latest => {
+                let stored = PromptVersionRow {
+                    version: latest.map_or(1, |l| l.version + 1),
+                    ..row.clone()
+                };
+                sqlx::query(&format!(
+                    "INSERT INTO prompt_versions ({VERSION_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                ))
+                .bind(&stored.name)
+                .bind(stored.version)
+                .bind(&stored.content)
+                .bind(&stored.sha256)
+                .bind(&stored.commit_message)
+                .bind(&stored.author)
+                .bind(&stored.source)
+                .bind(stored.created_at)
+                .execute(&mut *tx)
+                .await?;
+                (stored, true)
+            }
+        };
+        let target = format!("{{\"version\":{}}}", stored.version);
+        for label in labels {
+            move_label_in(&mut tx, &stored.name, label, &target, actor, row.created_at).await?;
+        }
+        if created || !labels.is_empty() {
+            note_change(&mut tx, row.created_at).await?;
+        }
+        tx.commit().await?;
+        Ok(if created {
+            VersionWrite::Created(stored)
+        } else {
+            VersionWrite::Unchanged(stored)
+        })
     }
-    let stored = PromptVersionRow {
-        version: latest.map_or(1, |l| l.version + 1),
-        ..row.clone()
-    };
-    sqlx::query(&format!(
-        "INSERT INTO prompt_versions ({VERSION_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-    ))
-    .bind(&stored.name)
-    .bind(stored.version)
-    .bind(&stored.content)
-    .bind(&stored.sha256)
-    .bind(&stored.commit_message)
-    .bind(&stored.author)
-    .bind(&stored.source)
-    .bind(stored.created_at)
-    .execute(&mut **tx)
-    .await?;
-    Ok((stored, true))
 }
 
 /// Moves a label inside an open transaction, recording the move.
-async fn move_label_in(tx: &mut Transaction<'_, Any>, m: &LabelTarget<'_>) -> StoreResult<()> {
+async fn move_label_in<DB: Database>(
+    tx: &mut Transaction<'_, DB>,
+    name: &str,
+    label: &str,
+    target: &str,
+    actor: Option<&str>,
+    at: i64,
+) -> StoreResult<()>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<String>: Param<DB>,
+    i64: Param<DB>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+{
     let from: Option<String> =
         sqlx::query_scalar("SELECT target FROM prompt_labels WHERE name = $1 AND label = $2")
-            .bind(m.name)
-            .bind(m.label)
+            .bind(name)
+            .bind(label)
             .fetch_optional(&mut **tx)
             .await?;
-    if from.as_deref() == Some(m.target) {
+    if from.as_deref() == Some(target) {
         return Ok(());
     }
     sqlx::query(
@@ -203,30 +218,35 @@ async fn move_label_in(tx: &mut Transaction<'_, Any>, m: &LabelTarget<'_>) -> St
          ON CONFLICT (name, label) DO UPDATE SET target = excluded.target, \
          updated_at = excluded.updated_at, updated_by = excluded.updated_by",
     )
-    .bind(m.name)
-    .bind(m.label)
-    .bind(m.target)
-    .bind(m.at)
-    .bind(m.actor)
+    .bind(name)
+    .bind(label)
+    .bind(target)
+    .bind(at)
+    .bind(actor)
     .execute(&mut **tx)
     .await?;
     sqlx::query(
         "INSERT INTO prompt_label_history (name, label, from_target, to_target, actor, at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(m.name)
-    .bind(m.label)
+    .bind(name)
+    .bind(label)
     .bind(from)
-    .bind(m.target)
-    .bind(m.actor)
-    .bind(m.at)
+    .bind(target)
+    .bind(actor)
+    .bind(at)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
 /// Bumps the registry revision replicas poll.
-async fn note_change(tx: &mut Transaction<'_, Any>, at: i64) -> StoreResult<()> {
+async fn note_change<DB: Database>(tx: &mut Transaction<'_, DB>, at: i64) -> StoreResult<()>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    i64: Param<DB>,
+{
     sqlx::query("INSERT INTO registry_changes (at) VALUES ($1)")
         .bind(at)
         .execute(&mut **tx)

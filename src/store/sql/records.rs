@@ -1,11 +1,10 @@
 //! Request records: written in batches by the writer, read back one by one
 //! or as a filtered list.
 
-use std::sync::LazyLock;
-
 use async_trait::async_trait;
+use sqlx::{Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type};
 
-use super::SqlStore;
+use super::{Dialect, Param, SqlStore};
 use crate::store::{RecordFilter, RecordStore, RequestRecord, StoreResult};
 
 /// The columns of a [`RequestRecord`], in its field order.
@@ -13,49 +12,26 @@ const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, strea
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, latency_us, ttft_us, \
     client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags, grounding_score, flagged, grounding";
 
-/// The boolean columns among them: read as integers (see [`super::IntBool`]).
-const BOOL_COLUMNS: [&str; 3] = ["stream", "client_closed", "flagged"];
-
-/// [`RECORD_COLUMNS`] as a `SELECT` list, booleans cast to integers.
-static RECORD_SELECT: LazyLock<String> = LazyLock::new(|| {
-    RECORD_COLUMNS
-        .split(", ")
-        .map(|c| match BOOL_COLUMNS.contains(&c) {
-            true => format!("CAST({c} AS INTEGER) AS {c}"),
-            false => c.to_owned(),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-});
-
 /// The largest multi-row `INSERT` of records.
 const MAX_ROWS_PER_INSERT: usize = 64;
 
-/// The `INSERT` of 1, 2, 4 … 64 records, indexed by the log2 of the count.
-/// Written out here rather than by sqlx's `QueryBuilder`, which gives the
-/// `Any` driver `?` placeholders that PostgreSQL refuses.
-static INSERTS: LazyLock<Vec<String>> = LazyLock::new(|| {
-    let columns = RECORD_COLUMNS.split(", ").count();
-    (0..=MAX_ROWS_PER_INSERT.ilog2())
-        .map(|log| {
-            let rows: Vec<String> = (0..1 << log)
-                .map(|row| {
-                    let params: Vec<String> = (1..=columns)
-                        .map(|c| format!("${}", row * columns + c))
-                        .collect();
-                    format!("({})", params.join(", "))
-                })
-                .collect();
-            format!(
-                "INSERT INTO requests ({RECORD_COLUMNS}) VALUES {}",
-                rows.join(", ")
-            )
-        })
-        .collect()
-});
-
 #[async_trait]
-impl RecordStore for SqlStore {
+impl<DB: Dialect> RecordStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    String: Param<DB>,
+    Option<String>: Param<DB>,
+    bool: Param<DB>,
+    Option<bool>: Param<DB>,
+    i32: Param<DB>,
+    i64: Param<DB>,
+    Option<i64>: Param<DB>,
+    Option<f64>: Param<DB>,
+    for<'r> RequestRecord: FromRow<'r, DB::Row>,
+{
     async fn insert_records(&self, records: &[RequestRecord]) -> StoreResult<()> {
         if records.is_empty() {
             return Ok(());
@@ -73,50 +49,49 @@ impl RecordStore for SqlStore {
             let size = chunk_size(rest.len());
             let (chunk, tail) = rest.split_at(size);
             rest = tail;
-            let mut insert = sqlx::query(&INSERTS[size.ilog2() as usize]);
-            for r in chunk {
-                insert = insert
-                    .bind(&r.id)
-                    .bind(&r.team)
-                    .bind(&r.key_id)
-                    .bind(&r.endpoint)
-                    .bind(&r.model)
-                    .bind(&r.upstream)
-                    .bind(r.stream)
-                    .bind(r.status)
-                    .bind(&r.outcome)
-                    .bind(r.prompt_tokens)
-                    .bind(r.completion_tokens)
-                    .bind(r.cached_tokens)
-                    .bind(r.reasoning_tokens)
-                    .bind(r.latency_us)
-                    .bind(r.ttft_us)
-                    .bind(r.client_closed)
-                    .bind(&r.error)
-                    .bind(&r.metadata)
-                    .bind(r.created_at)
-                    .bind(&r.prompt_name)
-                    .bind(r.prompt_version)
-                    .bind(&r.prompt_sha256)
-                    .bind(&r.cache)
-                    .bind(r.cost_pusd)
-                    .bind(r.saved_pusd)
-                    .bind(&r.usage_source)
-                    .bind(&r.tags)
-                    .bind(r.grounding_score)
-                    .bind(r.flagged)
-                    .bind(&r.grounding);
-            }
-            insert.execute(&mut *tx).await?;
+            let mut builder: QueryBuilder<DB> =
+                QueryBuilder::new(format!("INSERT INTO requests ({RECORD_COLUMNS}) "));
+            builder.push_values(chunk, |mut row, r| {
+                row.push_bind(&r.id)
+                    .push_bind(&r.team)
+                    .push_bind(&r.key_id)
+                    .push_bind(&r.endpoint)
+                    .push_bind(&r.model)
+                    .push_bind(&r.upstream)
+                    .push_bind(r.stream)
+                    .push_bind(r.status)
+                    .push_bind(&r.outcome)
+                    .push_bind(r.prompt_tokens)
+                    .push_bind(r.completion_tokens)
+                    .push_bind(r.cached_tokens)
+                    .push_bind(r.reasoning_tokens)
+                    .push_bind(r.latency_us)
+                    .push_bind(r.ttft_us)
+                    .push_bind(r.client_closed)
+                    .push_bind(&r.error)
+                    .push_bind(&r.metadata)
+                    .push_bind(r.created_at)
+                    .push_bind(&r.prompt_name)
+                    .push_bind(r.prompt_version)
+                    .push_bind(&r.prompt_sha256)
+                    .push_bind(&r.cache)
+                    .push_bind(r.cost_pusd)
+                    .push_bind(r.saved_pusd)
+                    .push_bind(&r.usage_source)
+                    .push_bind(&r.tags)
+                    .push_bind(r.grounding_score)
+                    .push_bind(r.flagged)
+                    .push_bind(&r.grounding);
+            });
+            DB::execute_built(&mut builder, &mut tx).await?;
         }
         tx.commit().await
     }
 
     async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>> {
         let sql = format!(
-            "SELECT {} FROM requests WHERE id = $1 AND ($2 IS NULL OR team = $3) \
-             ORDER BY seq DESC LIMIT 1",
-            *RECORD_SELECT
+            "SELECT {RECORD_COLUMNS} FROM requests WHERE id = $1 AND ($2 IS NULL OR team = $3) \
+             ORDER BY seq DESC LIMIT 1"
         );
         sqlx::query_as(&sql)
             .bind(id)
@@ -128,9 +103,8 @@ impl RecordStore for SqlStore {
 
     async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>> {
         let sql = format!(
-            "SELECT {} FROM requests WHERE ($1 IS NULL OR team = $2) \
-             AND ($3 IS NULL OR flagged = $4) ORDER BY seq DESC LIMIT $5",
-            *RECORD_SELECT
+            "SELECT {RECORD_COLUMNS} FROM requests WHERE ($1 IS NULL OR team = $2) \
+             AND ($3 IS NULL OR flagged = $4) ORDER BY seq DESC LIMIT $5"
         );
         sqlx::query_as(&sql)
             .bind(filter.team.as_deref())
@@ -151,16 +125,7 @@ pub(crate) fn chunk_size(left: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{chunk_size, INSERTS};
-
-    #[test]
-    fn inserts_number_the_parameters_of_every_row() {
-        assert_eq!(INSERTS.len(), 7);
-        assert!(INSERTS[0].ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, \
-             $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30)"));
-        assert!(INSERTS[1].contains("$30), ($31, $32,") && INSERTS[1].ends_with("$60)"));
-        assert!(INSERTS[6].ends_with(", $1920)"));
-    }
+    use super::chunk_size;
 
     #[test]
     fn batches_split_into_powers_of_two_up_to_64() {

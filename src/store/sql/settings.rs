@@ -1,12 +1,19 @@
 //! Settings: named values written once (first writer wins).
 
 use async_trait::async_trait;
+use sqlx::{Encode, Executor, FromRow, IntoArguments, Type};
 
-use super::SqlStore;
+use super::{Dialect, SqlStore};
 use crate::store::{SettingStore, StoreResult};
 
 #[async_trait]
-impl SettingStore for SqlStore {
+impl<DB: Dialect> SettingStore for SqlStore<DB>
+where
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'r> (String,): FromRow<'r, DB::Row>,
+{
     async fn get_setting(&self, name: &str) -> StoreResult<Option<String>> {
         sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
             .bind(name)
