@@ -13,7 +13,9 @@ use axum::response::Response;
 
 use crate::api::{usage, ApiError, Endpoint, Usage};
 use crate::cache::{self, CacheStatus, LeaderGuard, ResponseCache};
-use crate::providers::{collect, copy_response_headers, BodyStream, UpstreamResponse};
+use crate::providers::{
+    collect, copy_response_headers, is_event_stream, BodyStream, UpstreamResponse,
+};
 
 use super::call::{Call, Plan};
 use super::record::{Outcome, Recorder};
@@ -103,13 +105,6 @@ pub async fn stage(
     *response.status_mut() = resp.status;
     copy_response_headers(&resp.headers, response.headers_mut());
     Ok(Answer::Done { response, usage })
-}
-
-fn is_event_stream(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
 /// Answers from a cache entry: as JSON, or replayed as a stream.

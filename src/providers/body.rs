@@ -39,6 +39,14 @@ impl UpstreamResponse {
     }
 }
 
+/// Whether an answer's headers say it is an event stream (SSE).
+pub fn is_event_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"))
+}
+
 /// Reads a whole upstream body, failing if no bytes arrive for `idle`.
 pub async fn collect(mut body: BodyStream, idle: Duration) -> Result<Bytes, UpstreamError> {
     let mut first: Option<Bytes> = None;

@@ -21,7 +21,7 @@ mod pooled;
 mod routes;
 mod upstream;
 
-pub use body::{collect, BodyStream, UpstreamError, UpstreamResponse};
+pub use body::{collect, is_event_stream, BodyStream, UpstreamError, UpstreamResponse};
 pub use headers::{copy_response_headers, forwardable_headers};
 pub use model_list::ModelList;
 pub use pooled::{http_client, HttpClient};

@@ -14,11 +14,11 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::http::{header, Request};
+use axum::http::Request;
 use futures_util::{Stream, TryStreamExt};
 use http_body_util::{BodyExt, Full};
 
-use super::body::{error_chain, BodyStream, UpstreamError, UpstreamResponse};
+use super::body::{error_chain, is_event_stream, BodyStream, UpstreamError, UpstreamResponse};
 
 /// The upstream HTTP client: one connection pool for every `https://` upstream.
 pub type HttpClient = hyper_util::client::legacy::Client<
@@ -64,12 +64,7 @@ pub async fn send(
         body.into_data_stream()
             .map_err(|e| UpstreamError::Body(error_chain(&e))),
     );
-    let is_event_stream = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("text/event-stream"));
-    Ok(if is_event_stream {
+    Ok(if is_event_stream(&parts.headers) {
         UpstreamResponse::new(parts, Gathered::new(body))
     } else {
         UpstreamResponse::new(parts, body)
