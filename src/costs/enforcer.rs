@@ -16,7 +16,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::budget::Period;
-use crate::store::{BudgetRow, Store};
+use crate::store::{BudgetRow, CounterReserve, CounterSettle, Store};
 
 /// A team's limit in micro-USD and its period.
 #[derive(Debug, Clone, Copy)]
@@ -183,10 +183,14 @@ impl Budgets {
                     Some(_) => 0,
                     None => self.initial_spent(team, period_start).await?,
                 };
-                self.store
-                    .counter_reserve(team, period_start, init, amount, limit.micro_usd)
-                    .await?
-                    .0
+                let reserve = CounterReserve {
+                    team,
+                    period_start,
+                    init_spent: init,
+                    amount,
+                    limit: limit.micro_usd,
+                };
+                self.store.counter_reserve(&reserve).await?.0
             }
             Counter::Redis { prefix, .. } => {
                 let mut conn = self.redis_conn().await?;
@@ -239,9 +243,13 @@ impl Budgets {
                 }
             }
             Counter::Postgres => {
-                self.store
-                    .counter_settle(&r.team, r.period_start, r.micro_usd, spent)
-                    .await?
+                let settle = CounterSettle {
+                    team: &r.team,
+                    period_start: r.period_start,
+                    reserved: r.micro_usd,
+                    spent,
+                };
+                self.store.counter_settle(&settle).await?
             }
             Counter::Redis { prefix, .. } => {
                 let mut conn = self.redis_conn().await?;

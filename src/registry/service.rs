@@ -8,7 +8,7 @@ use super::model::{
     validate_movable_label, validate_prompt_name, ModelError, NewVersion, PromptVersion, Source,
 };
 use super::rollout::Target;
-use crate::store::{PromptVersionRow, Store, VersionWrite};
+use crate::store::{LabelWrite, PromptVersionRow, Store, VersionWrite};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -92,8 +92,15 @@ pub async fn create_version(
                 let found = latest.version.clone();
                 if !missing.is_empty() {
                     let target = format!("{{\"version\":{}}}", found.version);
-                    for l in missing {
-                        store.move_label(name, l, &target, author, now).await?;
+                    for label in missing {
+                        let m = LabelWrite {
+                            name,
+                            label,
+                            target: &target,
+                            actor: author,
+                            at: now,
+                        };
+                        store.move_label(&m).await?;
                     }
                     live.reload(store).await?;
                 }
@@ -152,9 +159,14 @@ pub async fn move_label(
         }
     }
     let json = serde_json::to_string(target).map_err(anyhow::Error::from)?;
-    store
-        .move_label(name, label, &json, actor, crate::time::now_ms())
-        .await?;
+    let m = LabelWrite {
+        name,
+        label,
+        target: &json,
+        actor,
+        at: crate::time::now_ms(),
+    };
+    store.move_label(&m).await?;
     live.reload(store).await?;
     Ok(())
 }

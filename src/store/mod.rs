@@ -19,8 +19,8 @@ use std::sync::Arc;
 pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
-    ApiKeyRow, BudgetRow, LabelMove, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord,
-    Team, VersionWrite,
+    ApiKeyRow, BudgetRow, CounterReserve, CounterSettle, LabelMove, LabelWrite, PromptLabelRow,
+    PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{

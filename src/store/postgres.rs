@@ -3,30 +3,23 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgQueryResult};
-use sqlx::{Postgres, QueryBuilder};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::Postgres;
 
-use super::sql::{Dialect, SqlStore};
+use super::sql::{Flavor, Row, SqlStore};
 use super::StoreResult;
 
 pub type PgStore = SqlStore<Postgres>;
 
-impl Dialect for Postgres {
+impl Flavor for Postgres {
     const BACKEND: &'static str = "postgres";
     const DAY: &'static str =
         "to_char(to_timestamp(created_at / 1000) AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
     const TAGS_JOIN: &'static str = "(SELECT requests.*, t.value AS tag_value FROM requests \
                  LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
-    fn rows_affected(done: &PgQueryResult) -> u64 {
-        done.rows_affected()
-    }
-
-    async fn execute_built(
-        builder: &mut QueryBuilder<'_, Postgres>,
-        conn: &mut PgConnection,
-    ) -> StoreResult<()> {
-        builder.build().execute(conn).await.map(|_| ())
+    fn decode<T: Row>(row: &PgRow) -> StoreResult<T> {
+        T::from_row(row)
     }
 }
 

@@ -31,10 +31,10 @@ pub struct RequestRecord {
     pub id: String,
     pub team: String,
     pub key_id: Option<String>,
-    pub endpoint: String,
     pub model: Option<String>,
-    pub upstream: Option<String>,
     pub stream: bool,
+    pub upstream: Option<String>,
+    pub endpoint: String,
     pub status: i32,
     pub outcome: String,
     pub prompt_tokens: Option<i64>,
@@ -101,8 +101,8 @@ pub struct LabelMove {
     pub label: String,
     pub from_target: Option<String>,
     pub to_target: String,
-    pub actor: Option<String>,
     pub at: i64,
+    pub actor: Option<String>,
 }
 
 /// The outcome of storing a version.
@@ -133,4 +133,37 @@ pub struct BudgetRow {
     /// `day` or `month`.
     pub period: String,
     pub updated_at: i64,
+}
+
+/// A label move to store: `label` of prompt `name` now points at `target`
+/// (the label's JSON), moved by `actor` at `at`.
+#[derive(Debug, Clone, Copy)]
+pub struct LabelWrite<'a> {
+    pub name: &'a str,
+    pub label: &'a str,
+    pub target: &'a str,
+    pub actor: Option<&'a str>,
+    pub at: i64,
+}
+
+/// A reservation against a shared budget counter (PostgreSQL replicas
+/// without Redis), in micro-USD: `amount` unless spent + reserved + amount
+/// would pass `limit`. `init_spent` seeds a counter the period has not
+/// started yet.
+#[derive(Debug, Clone, Copy)]
+pub struct CounterReserve<'a> {
+    pub team: &'a str,
+    pub period_start: i64,
+    pub init_spent: i64,
+    pub amount: i64,
+    pub limit: i64,
+}
+
+/// A reservation replaced by what the call really spent (micro-USD).
+#[derive(Debug, Clone, Copy)]
+pub struct CounterSettle<'a> {
+    pub team: &'a str,
+    pub period_start: i64,
+    pub reserved: i64,
+    pub spent: i64,
 }

@@ -4,31 +4,23 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions,
-    SqliteQueryResult, SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{QueryBuilder, Sqlite};
+use sqlx::Sqlite;
 
-use super::sql::{Dialect, SqlStore};
+use super::sql::{Flavor, Row, SqlStore};
 use super::StoreResult;
 
 pub type SqliteStore = SqlStore<Sqlite>;
 
-impl Dialect for Sqlite {
+impl Flavor for Sqlite {
     const BACKEND: &'static str = "sqlite";
     const DAY: &'static str = "strftime('%Y-%m-%d', created_at / 1000, 'unixepoch')";
     const TAGS_JOIN: &'static str =
         "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
 
-    fn rows_affected(done: &SqliteQueryResult) -> u64 {
-        done.rows_affected()
-    }
-
-    async fn execute_built(
-        builder: &mut QueryBuilder<'_, Sqlite>,
-        conn: &mut SqliteConnection,
-    ) -> StoreResult<()> {
-        builder.build().execute(conn).await.map(|_| ())
+    fn decode<T: Row>(row: &SqliteRow) -> StoreResult<T> {
+        T::from_row(row)
     }
 }
 

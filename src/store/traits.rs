@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::report::{ReportQuery, ReportRow};
 use super::rows::{
-    ApiKeyRow, BudgetRow, LabelMove, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord,
-    Team, VersionWrite,
+    ApiKeyRow, BudgetRow, CounterReserve, CounterSettle, LabelMove, LabelWrite, PromptLabelRow,
+    PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
 };
 
 pub type StoreResult<T> = Result<T, sqlx::Error>;
@@ -64,15 +64,8 @@ pub trait PromptStore: Send + Sync {
     async fn prompt_versions(&self, name: &str) -> StoreResult<Vec<PromptVersionRow>>;
     async fn all_prompt_versions(&self) -> StoreResult<Vec<PromptVersionRow>>;
     async fn all_prompt_labels(&self) -> StoreResult<Vec<PromptLabelRow>>;
-    /// Moves a label (with history); `target` is the label's JSON.
-    async fn move_label(
-        &self,
-        name: &str,
-        label: &str,
-        target: &str,
-        actor: Option<&str>,
-        at: i64,
-    ) -> StoreResult<()>;
+    /// Moves a label, with history.
+    async fn move_label(&self, m: &LabelWrite<'_>) -> StoreResult<()>;
     async fn label_history(&self, name: &str, label: &str) -> StoreResult<Vec<LabelMove>>;
     /// Grows on every registry write; replicas poll it to know when to reload.
     async fn registry_revision(&self) -> StoreResult<i64>;
@@ -90,24 +83,10 @@ pub trait BudgetStore: Send + Sync {
     async fn budgets(&self) -> StoreResult<Vec<BudgetRow>>;
     /// Recorded spend of `team` since `from_ms`, in pico-USD.
     async fn spent_since(&self, team: &str, from_ms: i64) -> StoreResult<i128>;
-    /// Shared counter (PostgreSQL replicas without Redis): reserves `amount`
-    /// micro-USD unless spent + reserved + amount would pass `limit`.
-    /// Returns `(reserved?, spent, reserved)` in micro-USD.
-    async fn counter_reserve(
-        &self,
-        team: &str,
-        period_start: i64,
-        init_spent: i64,
-        amount: i64,
-        limit: i64,
-    ) -> StoreResult<(bool, i64, i64)>;
-    async fn counter_settle(
-        &self,
-        team: &str,
-        period_start: i64,
-        reserved: i64,
-        spent: i64,
-    ) -> StoreResult<()>;
+    /// Reserves against a shared counter; returns `(reserved?, spent,
+    /// reserved)` in micro-USD.
+    async fn counter_reserve(&self, r: &CounterReserve<'_>) -> StoreResult<(bool, i64, i64)>;
+    async fn counter_settle(&self, s: &CounterSettle<'_>) -> StoreResult<()>;
     async fn counter_read(&self, team: &str, period_start: i64) -> StoreResult<Option<(i64, i64)>>;
 }
 

@@ -294,9 +294,14 @@ on_both_backends!(prompt_versions_number_up_and_skip_identical_content, |s| {
         vec![3, 2, 1]
     );
     let rev = s.registry_revision().await.unwrap();
-    s.move_label("p", "production", r#"{"version":2}"#, Some("ops"), 2_000)
-        .await
-        .unwrap();
+    let m = store::LabelWrite {
+        name: "p",
+        label: "production",
+        target: r#"{"version":2}"#,
+        actor: Some("ops"),
+        at: 2_000,
+    };
+    s.move_label(&m).await.unwrap();
     assert!(s.registry_revision().await.unwrap() > rev);
     let history = s.label_history("p", "production").await.unwrap();
     assert_eq!(history.len(), 2);

@@ -5,11 +5,10 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Transaction, Type};
 
-use super::{Dialect, Param, SqlStore};
+use super::{rows_on, Engine, SqlStore};
 use crate::store::{
-    LabelMove, PromptLabelRow, PromptStore, PromptVersionRow, StoreResult, VersionWrite,
+    LabelMove, LabelWrite, PromptLabelRow, PromptStore, PromptVersionRow, StoreResult, VersionWrite,
 };
 
 /// The columns of a [`PromptVersionRow`], in its field order.
@@ -20,21 +19,7 @@ const VERSION_COLUMNS: &str =
 const WRITE_ATTEMPTS: u64 = 5;
 
 #[async_trait]
-impl<DB: Dialect> PromptStore for SqlStore<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    String: Param<DB>,
-    Option<String>: Param<DB>,
-    i64: Param<DB>,
-    for<'r> PromptVersionRow: FromRow<'r, DB::Row>,
-    for<'r> PromptLabelRow: FromRow<'r, DB::Row>,
-    for<'r> LabelMove: FromRow<'r, DB::Row>,
-    for<'r> (String,): FromRow<'r, DB::Row>,
-    for<'r> (Option<i64>,): FromRow<'r, DB::Row>,
-{
+impl<DB: Engine> PromptStore for SqlStore<DB> {
     async fn write_version(
         &self,
         row: &PromptVersionRow,
@@ -47,7 +32,14 @@ where
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_write_version(row, labels, actor).await {
+            let written: StoreResult<VersionWrite> = async {
+                let mut tx = self.pool.begin().await?;
+                let written = write_in::<DB>(&mut tx, row, labels, actor).await?;
+                tx.commit().await?;
+                Ok(written)
+            }
+            .await;
+            match written {
                 Err(sqlx::Error::Database(e)) if attempt < WRITE_ATTEMPTS && lost_race(&*e) => {
                     tokio::time::sleep(Duration::from_millis(10 * attempt)).await;
                 }
@@ -57,53 +49,39 @@ where
     }
 
     async fn prompt_versions(&self, name: &str) -> StoreResult<Vec<PromptVersionRow>> {
-        sqlx::query_as(&format!(
+        let sql = format!(
             "SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = $1 ORDER BY version DESC"
-        ))
-        .bind(name)
-        .fetch_all(&self.pool)
-        .await
+        );
+        self.rows(&sql, &[name.into()]).await
     }
 
     async fn all_prompt_versions(&self) -> StoreResult<Vec<PromptVersionRow>> {
-        sqlx::query_as(&format!(
-            "SELECT {VERSION_COLUMNS} FROM prompt_versions ORDER BY name, version"
-        ))
-        .fetch_all(&self.pool)
-        .await
+        let sql = format!("SELECT {VERSION_COLUMNS} FROM prompt_versions ORDER BY name, version");
+        self.rows(&sql, &[]).await
     }
 
     async fn all_prompt_labels(&self) -> StoreResult<Vec<PromptLabelRow>> {
-        sqlx::query_as(
+        self.rows(
             "SELECT name, label, target, updated_at, updated_by FROM prompt_labels \
              ORDER BY name, label",
+            &[],
         )
-        .fetch_all(&self.pool)
         .await
     }
 
-    async fn move_label(
-        &self,
-        name: &str,
-        label: &str,
-        target: &str,
-        actor: Option<&str>,
-        at: i64,
-    ) -> StoreResult<()> {
+    async fn move_label(&self, m: &LabelWrite<'_>) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        move_label_in(&mut tx, name, label, target, actor, at).await?;
-        note_change(&mut tx, at).await?;
+        move_label_in::<DB>(&mut tx, m).await?;
+        note_change::<DB>(&mut tx, m.at).await?;
         tx.commit().await
     }
 
     async fn label_history(&self, name: &str, label: &str) -> StoreResult<Vec<LabelMove>> {
-        sqlx::query_as(
+        self.rows(
             "SELECT name, label, from_target, to_target, actor, at FROM prompt_label_history \
              WHERE name = $1 AND label = $2 ORDER BY seq DESC",
+            &[name.into(), label.into()],
         )
-        .bind(name)
-        .bind(label)
-        .fetch_all(&self.pool)
         .await
     }
 
@@ -118,138 +96,132 @@ fn lost_race(e: &dyn sqlx::error::DatabaseError) -> bool {
     e.is_unique_violation() || e.message().contains("locked") || e.message().contains("busy")
 }
 
-impl<DB: Database> SqlStore<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    String: Param<DB>,
-    Option<String>: Param<DB>,
-    i64: Param<DB>,
-    for<'r> PromptVersionRow: FromRow<'r, DB::Row>,
-    for<'r> (String,): FromRow<'r, DB::Row>,
-{
-    /// One attempt of [`PromptStore::write_version`], in one transaction.
-    async fn try_write_version(
-        &self,
-        row: &PromptVersionRow,
-        labels: &[String],
-        actor: Option<&str>,
-    ) -> StoreResult<VersionWrite> {
-        let mut tx = self.pool.begin().await?;
-        let latest: Option<PromptVersionRow> = sqlx::query_as(&format!(
-            "SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = $1 \
-             ORDER BY version DESC LIMIT 1"
-        ))
-        .bind(&row.name)
-        .fetch_optional(&mut *tx)
-        .await?;
-        let (stored, created) = match latest {
-            Some(latest) if latest.sha256 == row.sha256 => (latest, false),
-            latest => {
-                let stored = PromptVersionRow {
-                    version: latest.map_or(1, |l| l.version + 1),
-                    ..row.clone()
-                };
-                sqlx::query(&format!(
-                    "INSERT INTO prompt_versions ({VERSION_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
-                ))
-                .bind(&stored.name)
-                .bind(stored.version)
-                .bind(&stored.content)
-                .bind(&stored.sha256)
-                .bind(&stored.commit_message)
-                .bind(&stored.author)
-                .bind(&stored.source)
-                .bind(stored.created_at)
-                .execute(&mut *tx)
-                .await?;
-                (stored, true)
-            }
+/// One attempt of [`PromptStore::write_version`], inside its transaction.
+async fn write_in<DB: Engine>(
+    tx: &mut DB::Connection,
+    row: &PromptVersionRow,
+    labels: &[String],
+    actor: Option<&str>,
+) -> StoreResult<VersionWrite> {
+    let latest = format!(
+        "SELECT {VERSION_COLUMNS} FROM prompt_versions WHERE name = $1 \
+         ORDER BY version DESC LIMIT 1"
+    );
+    let latest: Option<PromptVersionRow> = rows_on::<DB, _>(tx, &latest, &[(&row.name).into()])
+        .await?
+        .into_iter()
+        .next();
+    let (stored, created) = match latest {
+        Some(latest) if latest.sha256 == row.sha256 => (latest, false),
+        latest => {
+            let stored = PromptVersionRow {
+                version: latest.map_or(1, |l| l.version + 1),
+                ..row.clone()
+            };
+            let insert = format!(
+                "INSERT INTO prompt_versions ({VERSION_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            );
+            DB::execute(tx, &insert, &version_values(&stored)).await?;
+            (stored, true)
+        }
+    };
+    let target = format!("{{\"version\":{}}}", stored.version);
+    for label in labels {
+        let m = LabelWrite {
+            name: &stored.name,
+            label,
+            target: &target,
+            actor,
+            at: row.created_at,
         };
-        let target = format!("{{\"version\":{}}}", stored.version);
-        for label in labels {
-            move_label_in(&mut tx, &stored.name, label, &target, actor, row.created_at).await?;
-        }
-        if created || !labels.is_empty() {
-            note_change(&mut tx, row.created_at).await?;
-        }
-        tx.commit().await?;
-        Ok(if created {
-            VersionWrite::Created(stored)
-        } else {
-            VersionWrite::Unchanged(stored)
-        })
+        move_label_in::<DB>(tx, &m).await?;
     }
+    if created || !labels.is_empty() {
+        note_change::<DB>(tx, row.created_at).await?;
+    }
+    Ok(if created {
+        VersionWrite::Created(stored)
+    } else {
+        VersionWrite::Unchanged(stored)
+    })
+}
+
+/// A version's values in [`VERSION_COLUMNS`] order.
+fn version_values(v: &PromptVersionRow) -> [super::Value<'_>; 8] {
+    [
+        (&v.name).into(),
+        v.version.into(),
+        (&v.content).into(),
+        (&v.sha256).into(),
+        v.commit_message.as_deref().into(),
+        v.author.as_deref().into(),
+        (&v.source).into(),
+        v.created_at.into(),
+    ]
 }
 
 /// Moves a label inside an open transaction, recording the move.
-async fn move_label_in<DB: Database>(
-    tx: &mut Transaction<'_, DB>,
-    name: &str,
-    label: &str,
-    target: &str,
-    actor: Option<&str>,
-    at: i64,
-) -> StoreResult<()>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    Option<String>: Param<DB>,
-    i64: Param<DB>,
-    for<'r> (String,): FromRow<'r, DB::Row>,
-{
-    let from: Option<String> =
-        sqlx::query_scalar("SELECT target FROM prompt_labels WHERE name = $1 AND label = $2")
-            .bind(name)
-            .bind(label)
-            .fetch_optional(&mut **tx)
-            .await?;
+async fn move_label_in<DB: Engine>(
+    conn: &mut DB::Connection,
+    m: &LabelWrite<'_>,
+) -> StoreResult<()> {
+    let LabelWrite {
+        name,
+        label,
+        target,
+        actor,
+        at,
+    } = *m;
+    let from: Option<(String,)> = rows_on::<DB, _>(
+        conn,
+        "SELECT target FROM prompt_labels WHERE name = $1 AND label = $2",
+        &[name.into(), label.into()],
+    )
+    .await?
+    .into_iter()
+    .next();
+    let from = from.map(|(t,)| t);
     if from.as_deref() == Some(target) {
         return Ok(());
     }
-    sqlx::query(
+    DB::execute(
+        conn,
         "INSERT INTO prompt_labels (name, label, target, updated_at, updated_by) \
          VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (name, label) DO UPDATE SET target = excluded.target, \
          updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        &[
+            name.into(),
+            label.into(),
+            target.into(),
+            at.into(),
+            actor.into(),
+        ],
     )
-    .bind(name)
-    .bind(label)
-    .bind(target)
-    .bind(at)
-    .bind(actor)
-    .execute(&mut **tx)
     .await?;
-    sqlx::query(
+    DB::execute(
+        conn,
         "INSERT INTO prompt_label_history (name, label, from_target, to_target, actor, at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            name.into(),
+            label.into(),
+            from.as_deref().into(),
+            target.into(),
+            actor.into(),
+            at.into(),
+        ],
     )
-    .bind(name)
-    .bind(label)
-    .bind(from)
-    .bind(target)
-    .bind(actor)
-    .bind(at)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Bumps the registry revision replicas poll.
-async fn note_change<DB: Database>(tx: &mut Transaction<'_, DB>, at: i64) -> StoreResult<()>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    i64: Param<DB>,
-{
-    sqlx::query("INSERT INTO registry_changes (at) VALUES ($1)")
-        .bind(at)
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
+async fn note_change<DB: Engine>(conn: &mut DB::Connection, at: i64) -> StoreResult<()> {
+    DB::execute(
+        conn,
+        "INSERT INTO registry_changes (at) VALUES ($1)",
+        &[at.into()],
+    )
+    .await
 }

@@ -1,10 +1,11 @@
 //! Request records: written in batches by the writer, read back one by one
 //! or as a filtered list.
 
-use async_trait::async_trait;
-use sqlx::{Encode, Executor, FromRow, IntoArguments, QueryBuilder, Type};
+use std::sync::OnceLock;
 
-use super::{Dialect, Param, SqlStore};
+use async_trait::async_trait;
+
+use super::{Engine, SqlStore, Value};
 use crate::store::{RecordFilter, RecordStore, RequestRecord, StoreResult};
 
 /// The columns of a [`RequestRecord`], in its field order.
@@ -12,26 +13,14 @@ const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, strea
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, latency_us, ttft_us, \
     client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags, grounding_score, flagged, grounding";
 
+/// How many columns [`RECORD_COLUMNS`] names.
+const RECORD_WIDTH: usize = 30;
+
 /// The largest multi-row `INSERT` of records.
 const MAX_ROWS_PER_INSERT: usize = 64;
 
 #[async_trait]
-impl<DB: Dialect> RecordStore for SqlStore<DB>
-where
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-    String: Param<DB>,
-    Option<String>: Param<DB>,
-    bool: Param<DB>,
-    Option<bool>: Param<DB>,
-    i32: Param<DB>,
-    i64: Param<DB>,
-    Option<i64>: Param<DB>,
-    Option<f64>: Param<DB>,
-    for<'r> RequestRecord: FromRow<'r, DB::Row>,
-{
+impl<DB: Engine> RecordStore for SqlStore<DB> {
     async fn insert_records(&self, records: &[RequestRecord]) -> StoreResult<()> {
         if records.is_empty() {
             return Ok(());
@@ -44,77 +33,102 @@ where
         // few statements (70 records: three), and capping them at 64
         // rows keeps the cached statements small (SQLite's grow with
         // their rows, on each of the pool's connections).
+        let mut args = Vec::with_capacity(RECORD_WIDTH * MAX_ROWS_PER_INSERT);
         let mut rest = records;
         while !rest.is_empty() {
             let size = chunk_size(rest.len());
             let (chunk, tail) = rest.split_at(size);
             rest = tail;
-            let mut builder: QueryBuilder<DB> =
-                QueryBuilder::new(format!("INSERT INTO requests ({RECORD_COLUMNS}) "));
-            builder.push_values(chunk, |mut row, r| {
-                row.push_bind(&r.id)
-                    .push_bind(&r.team)
-                    .push_bind(&r.key_id)
-                    .push_bind(&r.endpoint)
-                    .push_bind(&r.model)
-                    .push_bind(&r.upstream)
-                    .push_bind(r.stream)
-                    .push_bind(r.status)
-                    .push_bind(&r.outcome)
-                    .push_bind(r.prompt_tokens)
-                    .push_bind(r.completion_tokens)
-                    .push_bind(r.cached_tokens)
-                    .push_bind(r.reasoning_tokens)
-                    .push_bind(r.latency_us)
-                    .push_bind(r.ttft_us)
-                    .push_bind(r.client_closed)
-                    .push_bind(&r.error)
-                    .push_bind(&r.metadata)
-                    .push_bind(r.created_at)
-                    .push_bind(&r.prompt_name)
-                    .push_bind(r.prompt_version)
-                    .push_bind(&r.prompt_sha256)
-                    .push_bind(&r.cache)
-                    .push_bind(r.cost_pusd)
-                    .push_bind(r.saved_pusd)
-                    .push_bind(&r.usage_source)
-                    .push_bind(&r.tags)
-                    .push_bind(r.grounding_score)
-                    .push_bind(r.flagged)
-                    .push_bind(&r.grounding);
-            });
-            DB::execute_built(&mut builder, &mut tx).await?;
+            args.clear();
+            args.extend(chunk.iter().flat_map(record_values));
+            DB::execute(&mut tx, insert_sql(size), &args).await?;
         }
         tx.commit().await
     }
 
     async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>> {
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM requests WHERE id = $1 AND ($2 IS NULL OR team = $3) \
+            "SELECT {RECORD_COLUMNS} FROM requests WHERE id = $1 AND ($2 IS NULL OR team = $2) \
              ORDER BY seq DESC LIMIT 1"
         );
-        sqlx::query_as(&sql)
-            .bind(id)
-            .bind(team)
-            .bind(team)
-            .fetch_optional(&self.pool)
-            .await
+        self.row(&sql, &[id.into(), team.into()]).await
     }
 
     async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>> {
         let sql = format!(
-            "SELECT {RECORD_COLUMNS} FROM requests WHERE ($1 IS NULL OR team = $2) \
-             AND ($3 IS NULL OR flagged = $4) ORDER BY seq DESC LIMIT $5"
+            "SELECT {RECORD_COLUMNS} FROM requests WHERE ($1 IS NULL OR team = $1) \
+             AND ($2 IS NULL OR flagged = $2) ORDER BY seq DESC LIMIT $3"
         );
-        sqlx::query_as(&sql)
-            .bind(filter.team.as_deref())
-            .bind(filter.team.as_deref())
-            .bind(filter.flagged)
-            .bind(filter.flagged)
-            .bind(filter.limit)
-            .fetch_all(&self.pool)
-            .await
+        let args = [
+            filter.team.as_deref().into(),
+            filter.flagged.into(),
+            filter.limit.into(),
+        ];
+        self.rows(&sql, &args).await
     }
+}
+
+/// A record's values in [`RECORD_COLUMNS`] order.
+fn record_values(r: &RequestRecord) -> [Value<'_>; RECORD_WIDTH] {
+    [
+        (&r.id).into(),
+        (&r.team).into(),
+        r.key_id.as_deref().into(),
+        (&r.endpoint).into(),
+        r.model.as_deref().into(),
+        r.upstream.as_deref().into(),
+        r.stream.into(),
+        i64::from(r.status).into(),
+        (&r.outcome).into(),
+        r.prompt_tokens.into(),
+        r.completion_tokens.into(),
+        r.cached_tokens.into(),
+        r.reasoning_tokens.into(),
+        r.latency_us.into(),
+        r.ttft_us.into(),
+        r.client_closed.into(),
+        r.error.as_deref().into(),
+        r.metadata.as_deref().into(),
+        r.created_at.into(),
+        r.prompt_name.as_deref().into(),
+        r.prompt_version.into(),
+        r.prompt_sha256.as_deref().into(),
+        r.cache.as_deref().into(),
+        r.cost_pusd.into(),
+        r.saved_pusd.into(),
+        r.usage_source.as_deref().into(),
+        r.tags.as_deref().into(),
+        r.grounding_score.into(),
+        r.flagged.into(),
+        r.grounding.as_deref().into(),
+    ]
+}
+
+/// The `INSERT` text for `rows` records (`$1` … `$n` row by row), built once
+/// per chunk size.
+fn insert_sql(rows: usize) -> &'static str {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..=MAX_ROWS_PER_INSERT.ilog2())
+            .map(|log| {
+                let rows = 1usize << log;
+                let values: Vec<String> = (0..rows)
+                    .map(|row| {
+                        let first = row * RECORD_WIDTH + 1;
+                        let params: Vec<String> = (first..first + RECORD_WIDTH)
+                            .map(|n| format!("${n}"))
+                            .collect();
+                        format!("({})", params.join(", "))
+                    })
+                    .collect();
+                format!(
+                    "INSERT INTO requests ({RECORD_COLUMNS}) VALUES {}",
+                    values.join(", ")
+                )
+            })
+            .collect()
+    });
+    &texts[rows.ilog2() as usize]
 }
 
 /// Records per `INSERT` for a batch with `left` records still to write: the
@@ -125,7 +139,7 @@ pub(crate) fn chunk_size(left: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::chunk_size;
+    use super::{chunk_size, insert_sql, RECORD_COLUMNS, RECORD_WIDTH};
 
     #[test]
     fn batches_split_into_powers_of_two_up_to_64() {
@@ -142,5 +156,17 @@ mod tests {
         assert_eq!(split(64), [64]);
         assert_eq!(split(200), [64, 64, 64, 8]);
         assert!((1..=2000).all(|n| split(n).iter().sum::<usize>() == n));
+    }
+
+    #[test]
+    fn insert_texts_number_every_column_of_every_row() {
+        assert_eq!(RECORD_COLUMNS.split(',').count(), RECORD_WIDTH);
+        for rows in [1, 2, 4, 8, 16, 32, 64] {
+            let sql = insert_sql(rows);
+            let last = rows * RECORD_WIDTH;
+            assert!(sql.contains(&format!("${last})")), "{rows} rows");
+            assert!(!sql.contains(&format!("${}", last + 1)), "{rows} rows");
+            assert_eq!(sql.matches('(').count(), rows + 1);
+        }
     }
 }
