@@ -18,6 +18,8 @@ impl Flavor for Postgres {
     const TAGS_JOIN: &'static str = "(SELECT requests.*, t.value AS tag_value FROM requests \
                  LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
+    const NUMBERED_PARAMS: bool = true;
+
     fn decode<T: Row>(row: &PgRow) -> StoreResult<T> {
         T::from_row(row)
     }

@@ -19,6 +19,8 @@ impl Flavor for Sqlite {
     const TAGS_JOIN: &'static str =
         "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
 
+    const NUMBERED_PARAMS: bool = false;
+
     fn decode<T: Row>(row: &SqliteRow) -> StoreResult<T> {
         T::from_row(row)
     }

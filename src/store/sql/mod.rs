@@ -16,7 +16,7 @@ mod records;
 mod settings;
 mod teams;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_trait::async_trait;
 use sqlx::Pool;
@@ -29,6 +29,9 @@ use crate::store::{Store, StoreResult};
 /// [`crate::store::PgStore`].
 pub struct SqlStore<DB: sqlx::Database> {
     pub(super) pool: Pool<DB>,
+    /// The record `INSERT` texts, one per chunk size, made at the first
+    /// write (see `records.rs`).
+    record_inserts: Arc<OnceLock<Vec<String>>>,
     /// Serialises registry writes from this process (SQLite allows one
     /// writer; a read-then-write transaction would otherwise hit `busy`).
     registry_writes: Arc<tokio::sync::Mutex<()>>,
@@ -39,6 +42,7 @@ impl<DB: sqlx::Database> SqlStore<DB> {
     pub(super) fn new(pool: Pool<DB>) -> Self {
         SqlStore {
             pool,
+            record_inserts: Default::default(),
             registry_writes: Default::default(),
         }
     }
@@ -48,6 +52,7 @@ impl<DB: sqlx::Database> Clone for SqlStore<DB> {
     fn clone(&self) -> Self {
         SqlStore {
             pool: self.pool.clone(),
+            record_inserts: self.record_inserts.clone(),
             registry_writes: self.registry_writes.clone(),
         }
     }

@@ -1,8 +1,6 @@
 //! Request records: written in batches by the writer, read back one by one
 //! or as a filtered list.
 
-use std::sync::OnceLock;
-
 use async_trait::async_trait;
 
 use super::{Engine, SqlStore, Value};
@@ -41,7 +39,11 @@ impl<DB: Engine> RecordStore for SqlStore<DB> {
             rest = tail;
             args.clear();
             args.extend(chunk.iter().flat_map(record_values));
-            DB::execute(&mut tx, insert_sql(size), &args).await?;
+            let texts = self
+                .record_inserts
+                .get_or_init(|| insert_texts(DB::NUMBERED_PARAMS));
+            let sql = &texts[size.ilog2() as usize];
+            DB::execute(&mut tx, sql, &args).await?;
         }
         tx.commit().await
     }
@@ -104,31 +106,33 @@ fn record_values(r: &RequestRecord) -> [Value<'_>; RECORD_WIDTH] {
     ]
 }
 
-/// The `INSERT` text for `rows` records (`$1` … `$n` row by row), built once
-/// per chunk size.
-fn insert_sql(rows: usize) -> &'static str {
-    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
-    let texts = TEXTS.get_or_init(|| {
-        (0..=MAX_ROWS_PER_INSERT.ilog2())
-            .map(|log| {
-                let rows = 1usize << log;
-                let values: Vec<String> = (0..rows)
-                    .map(|row| {
-                        let first = row * RECORD_WIDTH + 1;
-                        let params: Vec<String> = (first..first + RECORD_WIDTH)
-                            .map(|n| format!("${n}"))
-                            .collect();
-                        format!("({})", params.join(", "))
-                    })
-                    .collect();
-                format!(
-                    "INSERT INTO requests ({RECORD_COLUMNS}) VALUES {}",
-                    values.join(", ")
-                )
-            })
-            .collect()
-    });
-    &texts[rows.ilog2() as usize]
+/// The `INSERT` texts for 1, 2, 4, … [`MAX_ROWS_PER_INSERT`] records, their
+/// parameters numbered (`$1` … `$n`, row by row) or anonymous (`?`).
+fn insert_texts(numbered: bool) -> Vec<String> {
+    (0..=MAX_ROWS_PER_INSERT.ilog2())
+        .map(|log| {
+            let rows = 1usize << log;
+            let values: Vec<String> = (0..rows)
+                .map(|row| {
+                    let first = row * RECORD_WIDTH + 1;
+                    let params: Vec<String> = (first..first + RECORD_WIDTH)
+                        .map(|n| {
+                            if numbered {
+                                format!("${n}")
+                            } else {
+                                "?".into()
+                            }
+                        })
+                        .collect();
+                    format!("({})", params.join(", "))
+                })
+                .collect();
+            format!(
+                "INSERT INTO requests ({RECORD_COLUMNS}) VALUES {}",
+                values.join(", ")
+            )
+        })
+        .collect()
 }
 
 /// Records per `INSERT` for a batch with `left` records still to write: the
@@ -139,7 +143,7 @@ pub(crate) fn chunk_size(left: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::{chunk_size, insert_sql, RECORD_COLUMNS, RECORD_WIDTH};
+    use super::{chunk_size, insert_texts, RECORD_COLUMNS, RECORD_WIDTH};
 
     #[test]
     fn batches_split_into_powers_of_two_up_to_64() {
@@ -161,12 +165,17 @@ mod tests {
     #[test]
     fn insert_texts_number_every_column_of_every_row() {
         assert_eq!(RECORD_COLUMNS.split(',').count(), RECORD_WIDTH);
-        for rows in [1, 2, 4, 8, 16, 32, 64] {
-            let sql = insert_sql(rows);
+        let (numbered, anonymous) = (insert_texts(true), insert_texts(false));
+        for (i, rows) in [1, 2, 4, 8, 16, 32, 64].into_iter().enumerate() {
             let last = rows * RECORD_WIDTH;
-            assert!(sql.contains(&format!("${last})")), "{rows} rows");
-            assert!(!sql.contains(&format!("${}", last + 1)), "{rows} rows");
-            assert_eq!(sql.matches('(').count(), rows + 1);
+            assert!(numbered[i].contains(&format!("${last})")), "{rows} rows");
+            assert!(
+                !numbered[i].contains(&format!("${}", last + 1)),
+                "{rows} rows"
+            );
+            assert_eq!(anonymous[i].matches('?').count(), last, "{rows} rows");
+            assert_eq!(numbered[i].matches('(').count(), rows + 1);
+            assert_eq!(chunk_size(rows), rows);
         }
     }
 }
