@@ -39,6 +39,16 @@ pub struct Config {
     pub aliases: std::collections::BTreeMap<String, String>,
     /// Price overrides and additions: `[prices."my-model"] input = "0.5"` (USD per 1M tokens).
     pub prices: std::collections::BTreeMap<String, crate::costs::PriceOverride>,
+    pub grounding: GroundingConfig,
+}
+
+/// `[grounding]`: the grounding check's tiers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroundingConfig {
+    /// `[grounding.judge]`: the model-based tier; absent = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<crate::grounding::judge::JudgeConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -149,6 +159,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
+            grounding: GroundingConfig::default(),
         }
     }
 }
@@ -285,6 +296,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(judge) = &self.grounding.judge {
+            judge
+                .validate()
+                .map_err(|(key, message)| invalid(format!("grounding.judge.{key}"), message))?;
+        }
         if self.cache.max_bytes < 1024 * 1024 {
             return Err(invalid("cache.max_bytes", "must be at least 1 MiB"));
         }
@@ -346,6 +362,29 @@ mod tests {
         std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[store]\nurll = \"x\"\n").unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn judge_section_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[grounding.judge]\nmodel = \"mock-1\"\nmode = \"sync\"\nflag = \"either\"\n",
+        )
+        .unwrap();
+        let judge = Config::load(Some(&path)).unwrap().grounding.judge.unwrap();
+        assert_eq!(judge.mode, crate::grounding::judge::JudgeMode::Sync);
+        assert_eq!(judge.flag, crate::grounding::judge::FlagRule::Either);
+        assert_eq!(judge.sample_rate, 1.0);
+        std::fs::write(
+            &path,
+            "[grounding.judge]\nmodel = \"mock-1\"\nsample_rate = 1.5\n",
+        )
+        .unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("grounding.judge.sample_rate"), "{err}");
+        assert!(Config::load(None).unwrap().grounding.judge.is_none());
     }
 
     #[test]
