@@ -43,6 +43,9 @@ pub enum JudgeError {
     Status { status: u16, message: String },
     #[error("the judge's answer is not a valid verdict: {0}")]
     Invalid(String),
+    /// The calling team's budget cannot pay for the judge call.
+    #[error("the judge call was refused: {0}")]
+    Budget(String),
 }
 
 impl JudgeError {
@@ -50,9 +53,9 @@ impl JudgeError {
     pub fn code(&self) -> &'static str {
         match self {
             JudgeError::Timeout(_) => "timeout",
-            JudgeError::Status { status: 429, .. } => "rate_limited_or_budget",
             JudgeError::Status { .. } => "upstream_error",
             JudgeError::Invalid(_) => "invalid_verdict",
+            JudgeError::Budget(_) => "budget_exceeded",
         }
     }
 }
