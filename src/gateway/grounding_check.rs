@@ -84,7 +84,10 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
     let tiers = match field.tiers {
         None | Some(Value::Null) => None,
         Some(v) => Some(Tiers::parse(&v).map_err(|message| {
-            ApiError::invalid(format!("'grounding.tiers' {message}"), Some("grounding.tiers"))
+            ApiError::invalid(
+                format!("'grounding.tiers' {message}"),
+                Some("grounding.tiers"),
+            )
         })?),
     };
     Ok(Ask {

@@ -71,7 +71,10 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
     }
     let body = judge::request_body(&config.model, q.context, q.claims);
     let mut headers = HeaderMap::new();
-    if let Some(id) = q.parent.and_then(|p| HeaderValue::from_str(&format!("{p}:judge")).ok()) {
+    if let Some(id) = q
+        .parent
+        .and_then(|p| HeaderValue::from_str(&format!("{p}:judge")).ok())
+    {
         headers.insert(REQUEST_ID, id);
     }
     let deadline = Duration::from_millis(config.timeout_ms);
@@ -95,13 +98,7 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
         return Err(refusal(status.as_u16(), &bytes));
     }
     let context = ContextText::new(q.context);
-    let report = judge::read_verdicts(
-        &bytes,
-        q.claims,
-        &context,
-        &config.model,
-        config.threshold,
-    )?;
+    let report = judge::read_verdicts(&bytes, q.claims, &context, &config.model, config.threshold)?;
     if let Ok(json) = serde_json::to_vec(&report) {
         let ttl = Duration::from_secs(config.cache_ttl_s);
         state.cache.put(&key, Bytes::from(json), None, ttl).await;

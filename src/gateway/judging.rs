@@ -118,7 +118,9 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig) {
             });
             Box::pin(async move {
                 let outcome = task.await.unwrap_or_else(|e| {
-                    Err(judge::JudgeError::Invalid(format!("judge task failed: {e}")))
+                    Err(judge::JudgeError::Invalid(format!(
+                        "judge task failed: {e}"
+                    )))
                 });
                 patch(outcome, rule)
             })

@@ -117,13 +117,17 @@ async fn async_verdict_lands_on_the_record_and_in_flagged_listings() {
     assert_eq!(rec["grounding"]["combined"]["rule"], "judge");
     assert_eq!(rec["flagged"], true);
     // The fast tier's report is still there, whole.
-    assert!(rec["grounding"]["claims"].as_array().is_some_and(|c| !c.is_empty()));
+    assert!(rec["grounding"]["claims"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty()));
 
     let good = ask(&app, &key, "The Eiffel Tower opened in 1889.", json!({})).await;
     let good_id = id_of(&good);
     let good_rec = judged_record(&app, &key, &good_id).await;
     assert_eq!(good_rec["grounding"]["judge"]["score"], 1.0, "{good_rec}");
-    let quote = good_rec["grounding"]["judge"]["claims"][0]["quote"].as_str().unwrap();
+    let quote = good_rec["grounding"]["judge"]["claims"][0]["quote"]
+        .as_str()
+        .unwrap();
     assert!(CONTEXT.contains(quote), "{quote}");
     assert_eq!(good_rec["flagged"], false);
 
@@ -173,7 +177,10 @@ async fn sync_verdict_comes_in_headers_and_the_judge_rule_decides() {
     let id = id_of(&resp);
     assert_eq!(content_of(resp).await, answer);
     let rec = app.record(&key, &id).await;
-    let claims = rec["grounding"]["judge"]["claims"].as_array().unwrap().clone();
+    let claims = rec["grounding"]["judge"]["claims"]
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(claims.len(), 2, "{rec}");
     assert_eq!(claims[0]["supported"], true);
     assert_eq!(claims[1]["supported"], false);
@@ -263,7 +270,12 @@ async fn the_judge_call_is_the_callers_tagged_ledger_row_and_counts_against_the_
     let expected = micro(dec(&main["cost_usd"])) + micro(judge_cost);
     let mut spent = Decimal::ZERO;
     for _ in 0..100 {
-        let budget: Value = app.get(&key, "/v1/teams/t/budget").await.json().await.unwrap();
+        let budget: Value = app
+            .get(&key, "/v1/teams/t/budget")
+            .await
+            .json()
+            .await
+            .unwrap();
         spent = dec(&budget["spent_usd"]);
         if spent == expected {
             break;
@@ -293,7 +305,9 @@ async fn an_identical_second_call_is_a_verdict_cache_hit() {
     let second = app.record(&key, &second_id).await;
     assert_eq!(second["grounding"]["judge"]["cached"], true, "{second}");
     assert_eq!(served(judges).await, 1, "no second judge call");
-    let none = app.get(&key, &format!("/v1/requests/{second_id}:judge")).await;
+    let none = app
+        .get(&key, &format!("/v1/requests/{second_id}:judge"))
+        .await;
     assert_eq!(none.status(), 404);
 
     // Another answer is judged anew.
@@ -307,7 +321,12 @@ async fn a_fabricated_quote_is_caught() {
     let db = TestDb::sqlite();
     let app = spawn_app(judged(&db, json!({}))).await;
     let key = app.team_key("t").await;
-    let resp = sync_ask(&app, &key, "The Eiffel Tower opened in 1889 judge-fabricate.").await;
+    let resp = sync_ask(
+        &app,
+        &key,
+        "The Eiffel Tower opened in 1889 judge-fabricate.",
+    )
+    .await;
     assert_eq!(header(&resp, "x-promptgate-judge"), Some("0.0000"));
     assert_eq!(header(&resp, "x-promptgate-flagged"), Some("true"));
     let rec = app.record(&key, &id_of(&resp)).await;
@@ -347,7 +366,9 @@ async fn failing_judge(trigger: &str, code: &str, async_mode: bool) {
     let g = &rec["grounding"];
     assert!(g["judge"].is_null(), "{rec}");
     assert_eq!(g["judge_error"]["code"], code, "{rec}");
-    assert!(g["judge_error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    assert!(g["judge_error"]["message"]
+        .as_str()
+        .is_some_and(|m| !m.is_empty()));
     // The fast result stands.
     assert_eq!(rec["flagged"], g["flagged"]);
     assert_eq!(rec["flagged"].to_string(), fast_flag);

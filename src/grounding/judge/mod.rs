@@ -10,7 +10,7 @@
 //! (`gateway::judge_call`); this module is pure: the request it sends, how the
 //! answer is read, and how the tiers' flags combine.
 //!
-//! - [`config`]: `[grounding.judge]`.
+//! - [`config`]: the `grounding.judge` config table.
 //! - [`prompt`]: the judge request (its system message carries [`MARKER`]).
 //! - [`verdict`]: reading the judge's JSON into a [`JudgeReport`].
 //! - [`quote`]: is a quote really in the context?

@@ -173,7 +173,10 @@ mod tests {
             .as_str()
             .unwrap()
             .contains("200 ms"));
-        assert_eq!(report["combined"], json!({"flagged": true, "rule": "judge"}));
+        assert_eq!(
+            report["combined"],
+            json!({"flagged": true, "rule": "judge"})
+        );
         assert_eq!(report["score"], 0.2);
     }
 }

@@ -54,10 +54,7 @@ impl ContextText {
             .map(|p| p.trim().trim_matches(WRAPPERS).trim())
             .filter(|p| !p.is_empty())
             .collect();
-        if !pieces
-            .iter()
-            .any(|p| p.chars().any(char::is_alphanumeric))
-        {
+        if !pieces.iter().any(|p| p.chars().any(char::is_alphanumeric)) {
             return false;
         }
         self.0.split(PASSAGE_BREAK).any(|passage| {

@@ -173,7 +173,8 @@ mod tests {
 
     #[test]
     fn garbage_and_incomplete_verdicts_are_errors() {
-        let one = |claim: usize| json!({"claim": claim, "supported": false, "quote": "", "reason": ""});
+        let one =
+            |claim: usize| json!({"claim": claim, "supported": false, "quote": "", "reason": ""});
         for content in [
             "I think the answer is fine.".to_owned(),
             json!({"verdict": []}).to_string(),

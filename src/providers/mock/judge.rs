@@ -23,8 +23,8 @@ use crate::grounding::judge::MARKER;
 const SUPPORTED_SHARE: f64 = 0.75;
 
 const FUNCTION_WORDS: &[&str] = &[
-    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it",
-    "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "with",
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is",
+    "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "with",
 ];
 
 /// Whether `messages` is a judge request.
