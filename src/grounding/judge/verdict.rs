@@ -126,6 +126,15 @@ mod tests {
             .into_bytes()
     }
 
+    /// One verdict as a judge writes it.
+    fn v(claim: usize, supported: bool, quote: &str, reason: &str) -> Value {
+        json!({"claim": claim, "supported": supported, "quote": quote, "reason": reason})
+    }
+
+    fn verdicts(items: Vec<Value>) -> String {
+        json!({ "verdicts": items }).to_string()
+    }
+
     fn read(content: &str) -> Result<JudgeReport, JudgeError> {
         let ctx = ContextText::new(&CONTEXT);
         read_verdicts(&completion(content), &claims(), &ctx, "m", 1.0)
@@ -133,11 +142,10 @@ mod tests {
 
     #[test]
     fn supported_claims_with_real_quotes_count() {
-        let content = json!({"verdicts": [
-            {"claim": 2, "supported": false, "quote": "", "reason": "the context says 1889"},
-            {"claim": 1, "supported": true, "quote": "the Eiffel Tower is 330 metres tall.", "reason": "stated"},
-        ]})
-        .to_string();
+        let content = verdicts(vec![
+            v(2, false, "", "the context says 1889"),
+            v(1, true, "the Eiffel Tower is 330 metres tall.", "stated"),
+        ]);
         let r = read(&content).unwrap();
         assert_eq!(r.score, 0.5);
         assert!(r.flagged);
@@ -149,24 +157,25 @@ mod tests {
 
     #[test]
     fn a_fabricated_or_missing_quote_makes_the_claim_unsupported() {
-        let content = json!({"verdicts": [
-            {"claim": 1, "supported": true, "quote": "The tower is 330 m tall.", "reason": "x"},
-            {"claim": 2, "supported": true, "quote": "", "reason": "x"},
-        ]})
-        .to_string();
-        let r = read(&content).unwrap();
-        assert_eq!(r.score, 0.0);
-        assert!(!r.claims[0].quote_found);
-        assert_eq!(r.claims[0].reason, "the quote is not in the context");
-        assert!(r.claims[1].reason.contains("without a quote"));
+        let fabricated = v(1, true, "The tower is 330 m tall.", "x");
+        let r = read(&verdicts(vec![fabricated, v(2, true, "", "x")])).unwrap();
+        let reasons: Vec<&str> = r.claims.iter().map(|c| c.reason.as_str()).collect();
+        assert_eq!((r.score, r.claims[0].quote_found), (0.0, false));
+        assert_eq!(
+            reasons,
+            [
+                "the quote is not in the context",
+                "judged supported without a quote from the context"
+            ]
+        );
     }
 
     #[test]
     fn fenced_json_is_read() {
-        let inner = json!({"verdicts": [
-            {"claim": 1, "supported": true, "quote": "It opened in 1889.", "reason": ""},
-            {"claim": 2, "supported": false, "quote": "", "reason": ""},
-        ]});
+        let inner = verdicts(vec![
+            v(1, true, "It opened in 1889.", ""),
+            v(2, false, "", ""),
+        ]);
         let r = read(&format!("```json\n{inner}\n```")).unwrap();
         assert_eq!(r.score, 0.5);
     }
@@ -178,11 +187,11 @@ mod tests {
         for content in [
             "I think the answer is fine.".to_owned(),
             json!({"verdict": []}).to_string(),
-            json!({"verdicts": [one(1)]}).to_string(),
-            json!({"verdicts": [one(1), one(1), one(2)]}).to_string(),
-            json!({"verdicts": [one(1), one(3)]}).to_string(),
-            json!({"verdicts": [one(0), one(1)]}).to_string(),
-            json!({"verdicts": [{"claim": 1, "supported": "yes"}, one(2)]}).to_string(),
+            verdicts(vec![one(1)]),
+            verdicts(vec![one(1), one(1), one(2)]),
+            verdicts(vec![one(1), one(3)]),
+            verdicts(vec![one(0), one(1)]),
+            verdicts(vec![json!({"claim": 1, "supported": "yes"}), one(2)]),
         ] {
             assert!(
                 matches!(read(&content), Err(JudgeError::Invalid(_))),

@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn supported_claims_quote_the_best_sentence() {
         let ctx = ["The Eiffel Tower is 330 metres tall. It opened in 1889."];
-        let v = verdict(1, "The Eiffel Tower opened in 1889.", &ctx);
+        let v = verdict(1, "The tower opened in 1889.", &ctx);
         assert_eq!(v["supported"], true);
         assert_eq!(v["quote"], "It opened in 1889.");
         let v = verdict(2, "It opened in 1925 in Berlin.", &ctx);
