@@ -331,7 +331,9 @@ fn send_when_done(sink: RecordSink, mut record: RequestRecord, later: Deferred) 
         sink.send_now(record);
         return;
     };
+    let hold = sink.hold();
     runtime.spawn(async move {
+        let _hold = hold;
         let patch = later.await;
         patch(&mut record);
         sink.send(record).await;

@@ -458,3 +458,56 @@ async fn a_judge_model_no_upstream_serves_stops_the_start() {
     let err = promptgate::App::build(config).await.err().expect("refused");
     assert!(err.to_string().contains("grounding.judge.model"), "{err}");
 }
+
+#[tokio::test]
+async fn streamed_answers_get_the_verdict_on_the_record() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(judged(&db, json!({"mode": "sync"}))).await;
+    let key = app.team_key("t").await;
+    let resp = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "mock-repeat", "stream": true,
+                   "messages": [{"role": "user", "content": "The Eiffel Tower opened in 1925 in Berlin."}],
+                   "grounding": {"context": [CONTEXT], "tiers": ["fast", "judge"]}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    // A stream cannot wait for the judge: no judge header.
+    assert!(header(&resp, "x-promptgate-judge").is_none());
+    let id = id_of(&resp);
+    let text = resp.text().await.unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+    let rec = judged_record(&app, &key, &id).await;
+    assert_eq!(rec["grounding"]["judge"]["score"], 0.0, "{rec}");
+    assert_eq!(rec["flagged"], true);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn shutdown_waits_for_a_pending_verdict() {
+    let db = TestDb::sqlite();
+    let judges = mock_upstream().await;
+    let mut config = judged_by_server(&db, judges, json!({}));
+    // The judge model is slow (100 ms): the answer is back long before the verdict.
+    config
+        .aliases
+        .insert("slow-judge".into(), "judges/mock-slow".into());
+    config.grounding.judge.as_mut().unwrap().model = "slow-judge".into();
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+    let resp = ask(&app, &key, "The Eiffel Tower opened in 1889.", json!({})).await;
+    assert_eq!(header(&resp, "x-promptgate-judge"), Some("pending"));
+    let id = id_of(&resp);
+    let state = app.state.clone();
+    app.stop().await;
+    let rec = state
+        .store
+        .get_record(&id, None)
+        .await
+        .unwrap()
+        .expect("record written");
+    let grounding: Value = serde_json::from_str(rec.grounding.as_deref().unwrap()).unwrap();
+    assert_eq!(grounding["judge"]["score"], 1.0, "{grounding}");
+}
