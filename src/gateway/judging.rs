@@ -59,8 +59,10 @@ pub async fn stage(call: &mut Call<'_>, plan: &Plan, answer: Answer) -> Answer {
             }
             Answer::Done { response, usage }
         }
-        Answer::Stream(s) => {
+        Answer::Stream(mut s) => {
             later(call, config);
+            s.headers
+                .insert(headers::JUDGE, HeaderValue::from_static("pending"));
             Answer::Stream(s)
         }
         other => other,

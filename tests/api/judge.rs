@@ -474,8 +474,8 @@ async fn streamed_answers_get_the_verdict_on_the_record() {
         )
         .await;
     assert_eq!(resp.status(), 200);
-    // A stream cannot wait for the judge: no judge header.
-    assert!(header(&resp, "x-promptgate-judge").is_none());
+    // A stream cannot wait for the judge: its verdict goes to the record.
+    assert_eq!(header(&resp, "x-promptgate-judge"), Some("pending"));
     let id = id_of(&resp);
     let text = resp.text().await.unwrap();
     assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
