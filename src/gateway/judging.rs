@@ -94,7 +94,14 @@ async fn judge_now(call: &mut Call<'_>, config: &JudgeConfig, response: &mut Res
             h.insert(headers::JUDGE_ERROR, HeaderValue::from_static(e.code()));
         }
     }
-    call.recorder.patch(patch(outcome, config.flag));
+    call.recorder
+        .patch(patch(outcome, config.flag, counts_fast(call)));
+}
+
+/// Whether the fast tier's flag counts in the combined one: not when the
+/// request asked for the judge tier alone.
+fn counts_fast(call: &Call<'_>) -> bool {
+    call.grounding_tiers.is_none_or(|t| t.fast)
 }
 
 /// The asynchronous judge, started by the record once the answer is scored.
@@ -104,6 +111,7 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig) {
     let caller: Caller = call.caller.clone();
     let parent = call.recorder.id().to_owned();
     let context = call.recorder.grounding_context().map(<[String]>::to_vec);
+    let with_fast = counts_fast(call);
     call.recorder
         .judge_later(Box::new(move |report: &GroundingReport| -> Deferred {
             let (context, claims) = question_parts(context.as_deref(), report);
@@ -124,7 +132,7 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig) {
                         "judge task failed: {e}"
                     )))
                 });
-                patch(outcome, rule)
+                patch(outcome, rule, with_fast)
             })
         }));
 }
@@ -139,15 +147,16 @@ fn question_parts(
 }
 
 /// Writes the judge's outcome into the record's grounding report; `flagged`
-/// becomes the combined flag.
-fn patch(outcome: JudgeOutcome, rule: FlagRule) -> RecordPatch {
+/// becomes the combined flag (it stays the fast tier's when there is none).
+fn patch(outcome: JudgeOutcome, rule: FlagRule, with_fast: bool) -> RecordPatch {
     Box::new(move |record: &mut RequestRecord| {
+        let fast = record.flagged.filter(|_| with_fast);
         let mut report = record
             .grounding
             .as_deref()
             .and_then(|g| serde_json::from_str(g).ok())
             .unwrap_or_default();
-        let flagged = judge::annotate(&mut report, &outcome, rule, record.flagged);
+        let flagged = judge::annotate(&mut report, &outcome, rule, fast);
         if flagged.is_some() {
             record.flagged = flagged;
         }

@@ -511,3 +511,30 @@ async fn shutdown_waits_for_a_pending_verdict() {
     let grounding: Value = serde_json::from_str(rec.grounding.as_deref().unwrap()).unwrap();
     assert_eq!(grounding["judge"]["score"], 1.0, "{grounding}");
 }
+
+#[tokio::test]
+async fn the_flag_rule_decides_and_a_judge_only_request_ignores_the_fast_flag() {
+    let db = TestDb::sqlite();
+    // threshold 0: this judge never flags; the fast tier flags this answer.
+    let app = spawn_app(judged(&db, json!({"flag": "fast", "threshold": 0.0}))).await;
+    let key = app.team_key("t").await;
+    let answer = "The Eiffel Tower opened in 1925 in Berlin.";
+    let both = sync_ask(&app, &key, answer).await;
+    assert_eq!(header(&both, "x-promptgate-judge"), Some("0.0000"));
+    assert_eq!(header(&both, "x-promptgate-flagged"), Some("true"));
+    let judge_only = ask(&app, &key, answer, json!({"tiers": ["judge"]})).await;
+    assert_eq!(header(&judge_only, "x-promptgate-judge"), Some("0.0000"));
+    assert_eq!(header(&judge_only, "x-promptgate-flagged"), Some("false"));
+    let rec = app.record(&key, &id_of(&judge_only)).await;
+    assert_eq!(rec["flagged"], false);
+    // The fast report itself still says what the fast tier found.
+    assert_eq!(rec["grounding"]["flagged"], true, "{rec}");
+    app.stop().await;
+
+    let db = TestDb::sqlite();
+    let app = spawn_app(judged(&db, json!({"flag": "either", "threshold": 0.0}))).await;
+    let key = app.team_key("t").await;
+    let resp = sync_ask(&app, &key, answer).await;
+    assert_eq!(header(&resp, "x-promptgate-flagged"), Some("true"));
+    app.stop().await;
+}
