@@ -538,3 +538,40 @@ async fn the_flag_rule_decides_and_a_judge_only_request_ignores_the_fast_flag() 
     assert_eq!(header(&resp, "x-promptgate-flagged"), Some("true"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_team_over_budget_gets_no_verdict_but_its_answer() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(judged(&db, json!({}))).await;
+    let key = app.team_key("t").await;
+    // Room for one call's worst case (16,384 output tokens at 2 USD per
+    // million), not for the judge call made while the answer's is held.
+    let put = app
+        .http
+        .put(app.url("/v1/teams/t/budget"))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"usd": 0.05, "period": "month"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let answer = "The Eiffel Tower opened in 1889.";
+    let resp = sync_ask(&app, &key, answer).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(header(&resp, "x-promptgate-judge"), Some("error"));
+    assert_eq!(
+        header(&resp, "x-promptgate-judge-error"),
+        Some("budget_exceeded")
+    );
+    let id = id_of(&resp);
+    assert_eq!(content_of(resp).await, answer);
+    let rec = app.record(&key, &id).await;
+    assert_eq!(
+        rec["grounding"]["judge_error"]["code"], "budget_exceeded",
+        "{rec}"
+    );
+    let refused = app.record(&key, &format!("{id}:judge")).await;
+    assert_eq!(refused["status"], 429);
+    assert_eq!(refused["tags"], json!(["grounding-judge"]));
+    app.stop().await;
+}
