@@ -13,7 +13,6 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::api::headers::REQUEST_ID;
-use crate::api::Endpoint;
 use crate::auth::Caller;
 use crate::grounding::judge::{self, ContextText, JudgeConfig, JudgeError, JudgeOutcome};
 use crate::state::AppState;
@@ -21,8 +20,15 @@ use crate::state::AppState;
 /// Largest judge answer read.
 const MAX_ANSWER_BYTES: usize = 4 * 1024 * 1024;
 
-/// What the judge is asked about, and on whose behalf.
+/// Runs one request through the gateway's pipeline: [`super::handle`] for a
+/// chat completion. Handed in by the caller, as this file is part of the
+/// pipeline it sends through.
+pub type Pipeline =
+    fn(AppState, Caller, HeaderMap, Bytes) -> Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// What the judge is asked about, on whose behalf, and how to ask.
 pub struct Question<'a> {
+    pub pipeline: Pipeline,
     pub caller: &'a Caller,
     /// The request being judged; its judge call gets the id `<parent>:judge`.
     pub parent: Option<&'a str>,
@@ -79,7 +85,7 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
     }
     let deadline = Duration::from_millis(config.timeout_ms);
     let call = async {
-        let response = send(
+        let response = (q.pipeline)(
             state.clone(),
             q.caller.clone(),
             headers,
@@ -104,17 +110,6 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
         state.cache.put(&key, Bytes::from(json), None, ttl).await;
     }
     Ok(report)
-}
-
-/// The judge call through the pipeline. Boxed: the pipeline's own future
-/// contains this one.
-fn send(
-    state: AppState,
-    caller: Caller,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Pin<Box<dyn Future<Output = Response> + Send>> {
-    Box::pin(async move { super::handle(&state, &caller, Endpoint::Chat, &headers, body).await })
 }
 
 /// A judge call the gateway or the upstream refused.

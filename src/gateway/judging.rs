@@ -25,10 +25,11 @@ use crate::store::RequestRecord;
 
 use super::answer::Answer;
 use super::call::{Call, Plan};
-use super::judge_call::{self, Question};
+use super::judge_call::{self, Pipeline, Question};
 use super::record::{Deferred, RecordPatch};
 
-pub async fn stage(call: &mut Call<'_>, plan: &Plan, answer: Answer) -> Answer {
+/// `pipeline` carries the judge call ([`super::judge_call::Pipeline`]).
+pub async fn stage(call: &mut Call<'_>, plan: &Plan, answer: Answer, pipeline: Pipeline) -> Answer {
     let state = call.state;
     let Some(config) = state.config.grounding.judge.as_ref() else {
         return answer;
@@ -50,9 +51,9 @@ pub async fn stage(call: &mut Call<'_>, plan: &Plan, answer: Answer) -> Answer {
             usage,
         } if response.status().is_success() => {
             if !plan.stream && (asked || config.mode == JudgeMode::Sync) {
-                judge_now(call, config, &mut response).await;
+                judge_now(call, config, pipeline, &mut response).await;
             } else {
-                later(call, config);
+                later(call, config, pipeline);
                 response
                     .headers_mut()
                     .insert(headers::JUDGE, HeaderValue::from_static("pending"));
@@ -60,7 +61,7 @@ pub async fn stage(call: &mut Call<'_>, plan: &Plan, answer: Answer) -> Answer {
             Answer::Done { response, usage }
         }
         Answer::Stream(mut s) => {
-            later(call, config);
+            later(call, config, pipeline);
             s.headers
                 .insert(headers::JUDGE, HeaderValue::from_static("pending"));
             Answer::Stream(s)
@@ -70,12 +71,18 @@ pub async fn stage(call: &mut Call<'_>, plan: &Plan, answer: Answer) -> Answer {
 }
 
 /// The synchronous judge: the verdict goes into the record now and into headers.
-async fn judge_now(call: &mut Call<'_>, config: &JudgeConfig, response: &mut Response) {
+async fn judge_now(
+    call: &mut Call<'_>,
+    config: &JudgeConfig,
+    pipeline: Pipeline,
+    response: &mut Response,
+) {
     let Some(report) = call.recorder.grounding_report() else {
         return;
     };
     let (context, claims) = question_parts(call.recorder.grounding_context(), report);
     let question = Question {
+        pipeline,
         caller: &call.caller,
         parent: Some(call.recorder.id()),
         context: &context,
@@ -105,7 +112,7 @@ fn counts_fast(call: &Call<'_>) -> bool {
 }
 
 /// The asynchronous judge, started by the record once the answer is scored.
-fn later(call: &mut Call<'_>, config: &JudgeConfig) {
+fn later(call: &mut Call<'_>, config: &JudgeConfig, pipeline: Pipeline) {
     let state: AppState = call.state.clone();
     let config = Arc::new(config.clone());
     let caller: Caller = call.caller.clone();
@@ -119,6 +126,7 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig) {
             // Spawned now, so the judge runs while the record waits for it.
             let task = tokio::spawn(async move {
                 let q = Question {
+                    pipeline,
                     caller: &caller,
                     parent: Some(&parent),
                     context: &context,

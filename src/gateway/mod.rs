@@ -40,6 +40,9 @@ mod sse;
 mod stream;
 mod streaming;
 
+use std::future::Future;
+use std::pin::Pin;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
@@ -86,5 +89,16 @@ async fn stages(call: &mut Call<'_>, raw: Bytes) -> Result<Answer, ApiError> {
             answer::stage(call, &plan, upstream, fetch).await?
         }
     };
-    Ok(judging::stage(call, &plan, answer).await)
+    Ok(judging::stage(call, &plan, answer, judge_pipeline).await)
+}
+
+/// A judge call: a chat completion through [`handle`]. Boxed, because the
+/// pipeline's own future contains this one.
+pub fn judge_pipeline(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+    Box::pin(async move { handle(&state, &caller, Endpoint::Chat, &headers, body).await })
 }

@@ -74,6 +74,7 @@ pub async fn score(
         Some(config) => {
             let claims: Vec<String> = fast.claims.iter().map(|c| c.text.clone()).collect();
             let question = Question {
+                pipeline: crate::gateway::judge_pipeline,
                 caller: &caller,
                 parent: None,
                 context: &context,
