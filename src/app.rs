@@ -90,11 +90,21 @@ impl App {
         );
         cache.spawn_clear_watch(Duration::from_millis(config.registry_refresh_ms));
         let cache_rules = crate::cache::Rules::new(&config.cache);
+        let routes = Routes::new(upstreams);
+        if let Some(judge) = &config.grounding.judge {
+            let model = config.aliases.get(&judge.model).unwrap_or(&judge.model);
+            if routes.resolve(model).is_none() {
+                anyhow::bail!(
+                    "configuration key `grounding.judge.model`: no upstream serves `{}`",
+                    judge.model
+                );
+            }
+        }
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::spawn_upkeep(&metrics);
         let state = AppState::new(Inner {
-            routes: Routes::new(upstreams),
+            routes,
             store,
             keys,
             records,

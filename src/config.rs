@@ -39,6 +39,16 @@ pub struct Config {
     pub aliases: std::collections::BTreeMap<String, String>,
     /// Price overrides and additions: `[prices."my-model"] input = "0.5"` (USD per 1M tokens).
     pub prices: std::collections::BTreeMap<String, crate::costs::PriceOverride>,
+    pub grounding: GroundingConfig,
+}
+
+/// `[grounding]`: the grounding check's tiers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroundingConfig {
+    /// `[grounding.judge]`: the model-based tier; absent = off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<crate::grounding::judge::JudgeConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -149,6 +159,7 @@ impl Default for Config {
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
+            grounding: GroundingConfig::default(),
         }
     }
 }
@@ -285,6 +296,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(judge) = &self.grounding.judge {
+            judge
+                .validate()
+                .map_err(|(key, message)| invalid(format!("grounding.judge.{key}"), message))?;
+        }
         if self.cache.max_bytes < 1024 * 1024 {
             return Err(invalid("cache.max_bytes", "must be at least 1 MiB"));
         }
@@ -339,25 +355,40 @@ mod tests {
         Config::default().validate().unwrap();
     }
 
-    #[test]
-    fn unknown_key_is_named() {
+    /// Loads a config file with `text` in it.
+    fn load(text: &str) -> Result<Config, ConfigError> {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[store]\nurll = \"x\"\n").unwrap();
-        let err = Config::load(Some(&path)).unwrap_err().to_string();
-        assert!(err.contains("urll"), "{err}");
+        std::fs::write(&path, text).unwrap();
+        Config::load(Some(&path))
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = load("listen = \"127.0.0.1:1\"\n[store]\nurll = \"x\"\n").unwrap_err();
+        assert!(err.to_string().contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn judge_section_is_read_and_checked() {
+        let config =
+            load("[grounding.judge]\nmodel = \"mock-1\"\nmode = \"sync\"\nflag = \"either\"\n");
+        let judge = config.unwrap().grounding.judge.unwrap();
+        assert_eq!(judge.mode, crate::grounding::judge::JudgeMode::Sync);
+        assert_eq!(judge.flag, crate::grounding::judge::FlagRule::Either);
+        assert_eq!(judge.sample_rate, 1.0);
+        let err = load("[grounding.judge]\nmodel = \"mock-1\"\nsample_rate = 1.5\n").unwrap_err();
+        assert!(
+            err.to_string().contains("grounding.judge.sample_rate"),
+            "{err}"
+        );
+        assert!(Config::load(None).unwrap().grounding.judge.is_none());
     }
 
     #[test]
     fn bad_upstream_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "[[upstreams]]\nname = \"x\"\nbase_url = \"ftp://a\"\nmodels = [\"*\"]\n",
-        )
-        .unwrap();
-        let err = Config::load(Some(&path)).unwrap_err().to_string();
-        assert!(err.contains("upstreams[0].base_url"), "{err}");
+        let err = load("[[upstreams]]\nname = \"x\"\nbase_url = \"ftp://a\"\nmodels = [\"*\"]\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("upstreams[0].base_url"), "{err}");
     }
 }

@@ -12,6 +12,11 @@ pub const COST_USD: HeaderName = HeaderName::from_static("x-promptgate-cost-usd"
 pub const GROUNDING: HeaderName = HeaderName::from_static("x-promptgate-grounding");
 /// `true` when the answer was flagged as likely not grounded.
 pub const FLAGGED: HeaderName = HeaderName::from_static("x-promptgate-flagged");
+/// The judge tier's score (synchronous judge), or `pending` when the
+/// verdict will land on the request record.
+pub const JUDGE: HeaderName = HeaderName::from_static("x-promptgate-judge");
+/// Why a synchronous judge gave no verdict (its result is absent, the fast one stands).
+pub const JUDGE_ERROR: HeaderName = HeaderName::from_static("x-promptgate-judge-error");
 /// `name@version` of the registry prompt the request used.
 pub const PROMPT: HeaderName = HeaderName::from_static("x-promptgate-prompt");
 /// The content hash of that prompt version.

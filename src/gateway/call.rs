@@ -23,6 +23,10 @@ pub struct Call<'a> {
     pub recorder: Recorder,
     /// The cache TTL the registry prompt declares (set by the prompt stage).
     pub prompt_ttl: Option<u64>,
+    /// Who is calling: a judge call made for this one is theirs too.
+    pub caller: Caller,
+    /// The request's `grounding.tiers`, when it names them (set by the prompt stage).
+    pub grounding_tiers: Option<crate::grounding::judge::Tiers>,
 }
 
 impl<'a> Call<'a> {
@@ -46,6 +50,8 @@ impl<'a> Call<'a> {
             headers,
             recorder,
             prompt_ttl: None,
+            caller: caller.clone(),
+            grounding_tiers: None,
         }
     }
 }

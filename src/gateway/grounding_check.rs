@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::api::{parse_field, ApiError};
+use crate::grounding::judge::Tiers;
 use crate::grounding::{GroundingReport, Scorer};
 
 use super::body::RequestBody;
@@ -20,6 +21,8 @@ struct GroundingField {
     context: Option<Value>,
     #[serde(default)]
     mode: Option<String>,
+    #[serde(default)]
+    tiers: Option<Value>,
 }
 
 /// Passages from a JSON value: one string or a list of strings.
@@ -41,6 +44,8 @@ pub struct Ask {
     pub off: bool,
     /// Passages given in the request (else the prompt's grounding variable applies).
     pub context: Option<Vec<String>>,
+    /// `tiers`: which grounding tiers the request asks for.
+    pub tiers: Option<Tiers>,
 }
 
 /// Reads (and removes) the request's `grounding` field.
@@ -57,7 +62,7 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
         Some("off") => {
             return Ok(Ask {
                 off: true,
-                context: None,
+                ..Ask::default()
             })
         }
         Some(other) => {
@@ -76,9 +81,19 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
             )
         })?),
     };
+    let tiers = match field.tiers {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(Tiers::parse(&v).map_err(|message| {
+            ApiError::invalid(
+                format!("'grounding.tiers' {message}"),
+                Some("grounding.tiers"),
+            )
+        })?),
+    };
     Ok(Ask {
         off: false,
         context,
+        tiers,
     })
 }
 

@@ -13,6 +13,7 @@
 //! | budget: hold the worst-case cost | [`budget`] | `costs/` |
 //! | send: call the upstream, map its failures | [`send`] | `providers/` |
 //! | answer: whole JSON, or the stream tee | [`answer`], [`streaming`] | `cache/`, `grounding/` |
+//! | judge: the judge tier's verdict, now or on the record | [`judging`], [`judge_call`] | `grounding/judge/` |
 //! | reply: headers, and the request record | [`reply`] | `store/` (batched) |
 //!
 //! A stage returns `Err` to end the call with an OpenAI-shaped error, or an
@@ -26,6 +27,8 @@ mod caching;
 mod call;
 mod estimate;
 mod grounding_check;
+pub mod judge_call;
+mod judging;
 mod meters;
 mod outcome;
 pub mod prompting;
@@ -36,6 +39,9 @@ mod send;
 mod sse;
 mod stream;
 mod streaming;
+
+use std::future::Future;
+use std::pin::Pin;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue};
@@ -75,11 +81,24 @@ async fn stages(call: &mut Call<'_>, raw: Bytes) -> Result<Answer, ApiError> {
     let mut body = RequestBody::parse(&raw)?;
     prompting::stage(call, &mut body)?;
     let plan = request::stage(call, &mut body)?;
-    let fetch = match caching::stage(call, &plan, &body).await? {
-        caching::Step::Answered(hit) => return Ok(hit),
-        caching::Step::Fetch(fetch) => fetch,
+    let answer = match caching::stage(call, &plan, &body).await? {
+        caching::Step::Answered(hit) => hit,
+        caching::Step::Fetch(fetch) => {
+            let upstream_body = budget::stage(call, &plan, body, &raw).await?;
+            let upstream = send::stage(call, &plan, upstream_body).await?;
+            answer::stage(call, &plan, upstream, fetch).await?
+        }
     };
-    let upstream_body = budget::stage(call, &plan, body, &raw).await?;
-    let upstream = send::stage(call, &plan, upstream_body).await?;
-    answer::stage(call, &plan, upstream, fetch).await
+    Ok(judging::stage(call, &plan, answer, judge_pipeline).await)
+}
+
+/// A judge call: a chat completion through [`handle`]. Boxed, because the
+/// pipeline's own future contains this one.
+pub fn judge_pipeline(
+    state: AppState,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Pin<Box<dyn Future<Output = Response> + Send>> {
+    Box::pin(async move { handle(&state, &caller, Endpoint::Chat, &headers, body).await })
 }

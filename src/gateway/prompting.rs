@@ -27,6 +27,7 @@ use super::record::Recorder;
 /// context (if any) the answer will be scored against.
 pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiError> {
     let asked_grounding = grounding_check::take_context(body)?;
+    call.grounding_tiers = asked_grounding.tiers;
     let mut prompt_context = None;
     if let Some(prompt) = take_prompt_ref(body, call.endpoint)? {
         let sticky = sticky_key(body, &call.recorder);

@@ -37,6 +37,10 @@ pub struct Recorder {
     reservation: Option<(Arc<Budgets>, Reservation)>,
     /// RAG passages to score the answer against.
     grounding_context: Option<Vec<String>>,
+    /// The fast tier's report, for the judge tier.
+    grounding_report: Option<crate::grounding::GroundingReport>,
+    /// An asynchronous judge to start once the answer is complete.
+    judge_later: Option<Launcher>,
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
@@ -63,6 +67,8 @@ impl Recorder {
             request_body: None,
             reservation: None,
             grounding_context: None,
+            grounding_report: None,
+            judge_later: None,
             record: RequestRecord {
                 id,
                 team,
@@ -226,6 +232,23 @@ impl Recorder {
         self.record.grounding_score = Some(report.score);
         self.record.flagged = Some(report.flagged);
         self.record.grounding = serde_json::to_string(&report).ok();
+        self.grounding_report = Some(report);
+    }
+
+    /// The fast tier's report, once the answer was scored.
+    pub fn grounding_report(&self) -> Option<&crate::grounding::GroundingReport> {
+        self.grounding_report.as_ref()
+    }
+
+    /// Changes the record in place (a synchronous judge's verdict).
+    pub fn patch(&mut self, patch: RecordPatch) {
+        patch(&mut self.record);
+    }
+
+    /// Starts `launcher` when the call ends well and its answer was scored;
+    /// the record then waits for the patch it yields (the answer does not).
+    pub fn judge_later(&mut self, launcher: Launcher) {
+        self.judge_later = Some(launcher);
     }
 
     /// `(score, flagged)` once the answer was scored.
@@ -267,22 +290,54 @@ impl Recorder {
 
     /// Sends the record, waiting for queue room if needed.
     pub async fn finish(mut self, end: Ending) {
-        let record = self.seal(end);
-        self.sink.send(record).await;
+        match self.seal(end) {
+            (record, None) => self.sink.send(record).await,
+            (record, Some(later)) => send_when_done(self.sink.clone(), record, later),
+        }
     }
 
     /// Sends the record from synchronous code (stream completion or drop).
     pub fn finish_now(mut self, end: Ending) {
-        let record = self.seal(end);
-        self.sink.send_now(record);
+        match self.seal(end) {
+            (record, None) => self.sink.send_now(record),
+            (record, Some(later)) => send_when_done(self.sink.clone(), record, later),
+        }
     }
 
-    /// The complete record, taken out to be sent (once).
-    fn seal(&mut self, end: Ending) -> RequestRecord {
+    /// The complete record, taken out to be sent (once), and the judge it
+    /// still waits for, started now.
+    fn seal(&mut self, end: Ending) -> (RequestRecord, Option<Deferred>) {
+        let answered = end.outcome == Outcome::Ok && (200..300).contains(&end.status);
         self.fill(end.status, end.outcome, end.usage, end.error);
         self.sent = true;
-        std::mem::take(&mut self.record)
+        let later = match (self.judge_later.take(), &self.grounding_report) {
+            (Some(launch), Some(report)) if answered => Some(launch(report)),
+            _ => None,
+        };
+        (std::mem::take(&mut self.record), later)
     }
+}
+
+/// A change to a record made after the call (the judge's verdict).
+pub type RecordPatch = Box<dyn FnOnce(&mut RequestRecord) + Send>;
+/// A patch still being worked out.
+pub type Deferred = std::pin::Pin<Box<dyn std::future::Future<Output = RecordPatch> + Send>>;
+/// Starts the work on a patch, given the fast tier's report.
+pub type Launcher = Box<dyn FnOnce(&crate::grounding::GroundingReport) -> Deferred + Send>;
+
+/// Sends `record` once `later` has patched it, off the caller's path.
+fn send_when_done(sink: RecordSink, mut record: RequestRecord, later: Deferred) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        sink.send_now(record);
+        return;
+    };
+    let hold = sink.hold();
+    runtime.spawn(async move {
+        let _hold = hold;
+        let patch = later.await;
+        patch(&mut record);
+        sink.send(record).await;
+    });
 }
 
 /// How a call ended, for its record.
@@ -302,7 +357,7 @@ impl Drop for Recorder {
         if !self.sent {
             // The request future was dropped: the client disconnected before
             // the answer. Record it (and release any budget reservation).
-            let record = self.seal(Ending {
+            let (record, _) = self.seal(Ending {
                 status: CLIENT_CLOSED_STATUS,
                 outcome: Outcome::ClientClosed,
                 usage: None,

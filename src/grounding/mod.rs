@@ -24,6 +24,7 @@
 //! ```
 mod claims;
 pub mod eval;
+pub mod judge;
 pub(crate) mod normalize;
 mod report;
 mod scorer;

@@ -1,13 +1,17 @@
-//! `POST /v1/grounding/score`: the proxy's grounding scorer, for answers
-//! produced elsewhere.
+//! `POST /v1/grounding/score`: the proxy's grounding tiers, for answers
+//! produced elsewhere. `tiers` (default `["fast"]`) picks the fast scorer,
+//! the judge (`[grounding.judge]`; its call is the caller's, priced and
+//! recorded), or both; the answer has each tier's result and the combined flag.
 
 use axum::extract::State;
 use axum::Json;
 use serde::Deserialize;
+use serde_json::{json, Value};
 
 use super::extract::{AppJson, Auth};
 use crate::api::{ApiError, ApiResult};
-use crate::grounding::GroundingReport;
+use crate::gateway::judge_call::{self, Question};
+use crate::grounding::judge::{self, Tiers};
 use crate::state::AppState;
 
 /// `context` may be one passage or a list of passages.
@@ -23,13 +27,15 @@ pub enum Context {
 pub struct ScoreRequest {
     context: Context,
     answer: String,
+    #[serde(default)]
+    tiers: Option<Value>,
 }
 
 pub async fn score(
     State(state): State<AppState>,
-    Auth(_caller): Auth,
+    Auth(caller): Auth,
     AppJson(req): AppJson<ScoreRequest>,
-) -> ApiResult<Json<GroundingReport>> {
+) -> ApiResult<Json<Value>> {
     let context = match req.context {
         Context::One(p) => vec![p],
         Context::Many(ps) => ps,
@@ -40,5 +46,44 @@ pub async fn score(
             Some("context"),
         ));
     }
-    Ok(Json(state.grounding.score(&context, &req.answer)))
+    let tiers = match req.tiers {
+        None | Some(Value::Null) => Tiers::default(),
+        Some(v) => Tiers::parse(&v)
+            .map_err(|m| ApiError::invalid(format!("'tiers' {m}"), Some("tiers")))?,
+    };
+    let judge_config = match (tiers.judge, state.config.grounding.judge.as_ref()) {
+        (true, None) => {
+            return Err(ApiError::invalid(
+                "'tiers': the judge tier is not configured ([grounding.judge])",
+                Some("tiers"),
+            ))
+        }
+        (true, Some(c)) => Some(c),
+        (false, _) => None,
+    };
+    // The fast scorer also splits the answer into the claims the judge checks.
+    let fast = state.grounding.score(&context, &req.answer);
+    let mut out = if tiers.fast {
+        serde_json::to_value(&fast).map_err(ApiError::internal)?
+    } else {
+        json!({})
+    };
+    out["tiers"] = json!(tiers.names());
+    let fast_flag = tiers.fast.then_some(fast.flagged);
+    match judge_config {
+        Some(config) => {
+            let claims: Vec<String> = fast.claims.iter().map(|c| c.text.clone()).collect();
+            let question = Question {
+                pipeline: crate::gateway::judge_pipeline,
+                caller: &caller,
+                parent: None,
+                context: &context,
+                claims: &claims,
+            };
+            let outcome = judge_call::run(&state, config, question).await;
+            judge::annotate(&mut out, &outcome, config.flag, fast_flag);
+        }
+        None => out["combined"] = json!({"flagged": fast_flag, "rule": "fast"}),
+    }
+    Ok(Json(out))
 }

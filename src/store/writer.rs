@@ -23,10 +23,34 @@ use super::{RequestRecord, Store};
 /// second, and shutdown writes whatever is queued.
 const LINGER: Duration = Duration::from_millis(25);
 
+/// How long shutdown waits for records that are still being completed
+/// (an asynchronous judge's verdict, bounded by its own timeout).
+const HELD_GRACE: Duration = Duration::from_secs(60);
+
 /// The sending half, cloned into every request.
 #[derive(Clone)]
 pub struct RecordSink {
     tx: mpsc::Sender<RequestRecord>,
+    held: Arc<Held>,
+}
+
+/// Records that will be sent later, which shutdown waits for.
+#[derive(Default)]
+struct Held {
+    count: std::sync::atomic::AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+/// One record that will still be sent; shutdown waits while it lives.
+pub struct Hold(Arc<Held>);
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        self.0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+        self.0.changed.notify_waiters();
+    }
 }
 
 impl RecordSink {
@@ -36,6 +60,14 @@ impl RecordSink {
             // Only after shutdown has closed the writer; log so it is never silent.
             tracing::error!(id = %err.0.id, "record dropped: writer stopped");
         }
+    }
+
+    /// Marks a record that will be sent later (keep the `Hold` until then).
+    pub fn hold(&self) -> Hold {
+        self.held
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Hold(self.held.clone())
     }
 
     /// Queues a record from synchronous code (a stream's `Drop`). Falls back to
@@ -60,6 +92,7 @@ impl RecordSink {
 pub struct RecordWriter {
     task: JoinHandle<()>,
     close: tokio::sync::oneshot::Sender<()>,
+    held: Arc<Held>,
 }
 
 pub fn spawn(
@@ -70,13 +103,30 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(capacity);
     let (close, closed) = tokio::sync::oneshot::channel();
     let task = tokio::spawn(run(store, rx, closed, batch_size));
-    (RecordSink { tx }, RecordWriter { task, close })
+    let held = Arc::new(Held::default());
+    let sink = RecordSink {
+        tx,
+        held: held.clone(),
+    };
+    (sink, RecordWriter { task, close, held })
 }
 
 impl RecordWriter {
     /// Closes the queue and waits until every queued record is written.
     /// Call after the server has stopped, once request tasks have ended.
     pub async fn finish(self) {
+        let held = async {
+            loop {
+                let changed = self.held.changed.notified();
+                if self.held.count.load(std::sync::atomic::Ordering::Acquire) == 0 {
+                    break;
+                }
+                changed.await;
+            }
+        };
+        if tokio::time::timeout(HELD_GRACE, held).await.is_err() {
+            tracing::warn!("records still waiting for a judge verdict at shutdown");
+        }
         let _ = self.close.send(());
         if let Err(err) = self.task.await {
             tracing::error!(error = %err, "record writer task failed");

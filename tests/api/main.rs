@@ -7,6 +7,7 @@ mod cache;
 mod costs;
 mod grounding;
 mod helpers;
+mod judge;
 mod prompts;
 mod proxy;
 mod replicas;

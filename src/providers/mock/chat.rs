@@ -66,13 +66,16 @@ pub async fn chat(State(state): State<Arc<MockState>>, body: Bytes) -> Response 
             None,
         );
     }
+    let prompt_tokens = prompt_tokens_of_messages(messages);
+    if messages.is_some_and(super::judge::is_judge_request) {
+        return super::judge::answer(&req, &model, prompt_tokens).await;
+    }
     let seed = digest(messages.unwrap_or(&Value::Null));
     let n = req
         .get("n")
         .and_then(Value::as_u64)
         .unwrap_or(1)
         .clamp(1, 8) as usize;
-    let prompt_tokens = prompt_tokens_of_messages(messages);
     let id = format!("chatcmpl-mock{}", hex::encode(&seed[..6]));
     let tool = if model == "mock-tools" {
         req.pointer("/tools/0/function/name")

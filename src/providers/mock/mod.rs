@@ -17,6 +17,9 @@
 //! | `mock-no-usage` | answers without `usage` (token estimation) |
 //! | `mock-stream-cut` | a stream that stops half-way without `[DONE]` |
 //! | any other `mock-*` | a short deterministic answer with realistic `usage` |
+//!
+//! Any model answers a judge request (system message starting with the
+//! judge marker) with deterministic verdicts: see [`judge`].
 
 //!
 //! One file per endpoint (`chat`, `completions`, `embeddings`, `responses`,
@@ -27,6 +30,7 @@ mod answer;
 mod chat;
 mod completions;
 mod embeddings;
+mod judge;
 mod models;
 mod request;
 mod responses;
