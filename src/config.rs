@@ -33,6 +33,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub records: RecordsConfig,
     pub keys: KeysConfig,
+    pub grounding: GroundingConfig,
     pub upstreams: Vec<UpstreamConfig>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
@@ -112,6 +113,15 @@ pub struct KeysConfig {
     pub refresh_ms: u64,
 }
 
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroundingConfig {
+    /// Answers whose grounding score (the probability that the answer is
+    /// supported) is below this are flagged; absent = the threshold shipped with
+    /// the weights. A request may override it (`grounding.threshold`).
+    pub threshold: Option<f64>,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamConfig {
@@ -146,6 +156,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             records: RecordsConfig::default(),
             keys: KeysConfig::default(),
+            grounding: GroundingConfig::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
@@ -285,6 +296,11 @@ impl Config {
                 ));
             }
         }
+        if let Some(t) = self.grounding.threshold {
+            if !crate::grounding::valid_threshold(t) {
+                return Err(invalid("grounding.threshold", "must be between 0 and 1"));
+            }
+        }
         if self.cache.max_bytes < 1024 * 1024 {
             return Err(invalid("cache.max_bytes", "must be at least 1 MiB"));
         }
@@ -346,6 +362,20 @@ mod tests {
         std::fs::write(&path, "listen = \"127.0.0.1:1\"\n[store]\nurll = \"x\"\n").unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("urll"), "{err}");
+    }
+
+    #[test]
+    fn grounding_threshold_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[grounding]\nthreshold = 0.6\n").unwrap();
+        assert_eq!(
+            Config::load(Some(&path)).unwrap().grounding.threshold,
+            Some(0.6)
+        );
+        std::fs::write(&path, "[grounding]\nthreshold = 1.5\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("grounding.threshold"), "{err}");
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub struct Recorder {
     reservation: Option<(Arc<Budgets>, Reservation)>,
     /// RAG passages to score the answer against.
     grounding_context: Option<Vec<String>>,
+    /// The request's own flag threshold (`grounding.threshold`).
+    grounding_threshold: Option<f64>,
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
@@ -63,6 +65,7 @@ impl Recorder {
             request_body: None,
             reservation: None,
             grounding_context: None,
+            grounding_threshold: None,
             record: RequestRecord {
                 id,
                 team,
@@ -220,6 +223,14 @@ impl Recorder {
 
     pub fn grounding_context(&self) -> Option<&[String]> {
         self.grounding_context.as_deref()
+    }
+
+    pub fn set_grounding_threshold(&mut self, threshold: Option<f64>) {
+        self.grounding_threshold = threshold;
+    }
+
+    pub fn grounding_threshold(&self) -> Option<f64> {
+        self.grounding_threshold
     }
 
     pub fn set_grounding(&mut self, report: crate::grounding::GroundingReport) {

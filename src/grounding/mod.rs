@@ -39,5 +39,10 @@ pub use report::{Claim, GroundingReport};
 pub use features::CANDIDATES as FEATURES;
 pub use scoring::Scorer;
 
+/// A flag threshold must lie in [0, 1] (0: never flag; 1: flag every answer).
+pub fn valid_threshold(t: f64) -> bool {
+    (0.0..=1.0).contains(&t)
+}
+
 #[cfg(test)]
 mod tests;

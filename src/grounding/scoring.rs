@@ -56,10 +56,21 @@ impl Scorer {
         &self.model
     }
 
-    /// Scores `answer` against the context passages.
+    /// Scores `answer` against the context passages (flagged below the scorer's threshold).
     pub fn score(&self, context: &[impl AsRef<str>], answer: &str) -> GroundingReport {
+        self.score_at(context, answer, self.model.threshold)
+    }
+
+    /// Scores `answer`, flagging it when its score is below `threshold` (a
+    /// per-request override of the configured threshold).
+    pub fn score_at(
+        &self,
+        context: &[impl AsRef<str>],
+        answer: &str,
+        threshold: f64,
+    ) -> GroundingReport {
         let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        let report = self.score_with(context, answer, &mut sc);
+        let report = self.score_with(context, answer, threshold, &mut sc);
         SCRATCH.with(|s| *s.borrow_mut() = sc);
         report
     }
@@ -68,6 +79,7 @@ impl Scorer {
         &self,
         context: &[impl AsRef<str>],
         answer: &str,
+        threshold: f64,
         sc: &mut Scratch,
     ) -> GroundingReport {
         let ix = ContextIndex::build(context, &self.lex, sc);
@@ -103,8 +115,8 @@ impl Scorer {
         let score = self.model.support(&tally.features());
         GroundingReport {
             score,
-            flagged: score < self.model.threshold,
-            threshold: self.model.threshold,
+            flagged: score < threshold,
+            threshold,
             claims: claims_out,
         }
     }

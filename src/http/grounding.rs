@@ -23,6 +23,9 @@ pub enum Context {
 pub struct ScoreRequest {
     context: Context,
     answer: String,
+    /// Flag threshold for this call (else the configured one).
+    #[serde(default)]
+    threshold: Option<f64>,
 }
 
 pub async fn score(
@@ -40,5 +43,9 @@ pub async fn score(
             Some("context"),
         ));
     }
-    Ok(Json(state.grounding.score(&context, &req.answer)))
+    let threshold = crate::gateway::grounding_threshold(req.threshold, "threshold")?
+        .unwrap_or_else(|| state.grounding.threshold());
+    Ok(Json(
+        state.grounding.score_at(&context, &req.answer, threshold),
+    ))
 }
