@@ -162,8 +162,11 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
     if let Some((_, extra_rows)) = &extra {
         let mut with = all.clone();
         with.extend(extra_rows.iter().copied());
-        let trained: [(&str, fn(&Row) -> bool); 3] = [
-            ("fit on FaithBench, test on extra", |r| r.dataset == FAITHBENCH),
+        type TrainOn = fn(&Row) -> bool;
+        let trained: [(&str, TrainOn); 3] = [
+            ("fit on FaithBench, test on extra", |r| {
+                r.dataset == FAITHBENCH
+            }),
             ("fit on HaluEval, test on extra", |r| r.dataset == HALUEVAL),
             ("fit on both, test on extra", |r| r.dataset != EXTRA),
         ];
@@ -230,10 +233,26 @@ fn ablation(all: &[Row], p: &Procedure) -> Vec<(String, [f64; 4])> {
         };
         let auc = |name: &str, test, oos| Split::new(name, test, oos).model.auroc;
         let cols = [
-            auc("", Dataset::FaithBench, cross_validate(all, FAITHBENCH, |r| r.dataset == FAITHBENCH, &q)),
-            auc("", Dataset::HaluEval, cross_validate(all, HALUEVAL, |r| r.dataset == HALUEVAL, &q)),
-            auc("", Dataset::HaluEval, cross_dataset(all, |r| r.dataset == FAITHBENCH, HALUEVAL, &q)),
-            auc("", Dataset::FaithBench, cross_dataset(all, |r| r.dataset == HALUEVAL, FAITHBENCH, &q)),
+            auc(
+                "",
+                Dataset::FaithBench,
+                cross_validate(all, FAITHBENCH, |r| r.dataset == FAITHBENCH, &q),
+            ),
+            auc(
+                "",
+                Dataset::HaluEval,
+                cross_validate(all, HALUEVAL, |r| r.dataset == HALUEVAL, &q),
+            ),
+            auc(
+                "",
+                Dataset::HaluEval,
+                cross_dataset(all, |r| r.dataset == FAITHBENCH, HALUEVAL, &q),
+            ),
+            auc(
+                "",
+                Dataset::FaithBench,
+                cross_dataset(all, |r| r.dataset == HALUEVAL, FAITHBENCH, &q),
+            ),
         ];
         let name: Vec<&str> = set.iter().map(|j| FEATURES[*j]).collect();
         out.push((name.join(" + "), cols));

@@ -35,8 +35,8 @@ mod scoring;
 mod signals;
 
 pub use eval::{Dataset, EvalReport};
-pub use report::{Claim, GroundingReport};
 pub use features::CANDIDATES as FEATURES;
+pub use report::{Claim, GroundingReport};
 pub use scoring::Scorer;
 
 /// A flag threshold must lie in [0, 1] (0: never flag; 1: flag every answer).

@@ -42,7 +42,8 @@ const FALLBACK: Model = Model {
     threshold: 0.5,
 };
 
-const MODEL_TEXT: &str = "score = P(supported) = 1 - sigmoid(bias + sum_j w_j * x_j); flagged = score < threshold";
+const MODEL_TEXT: &str =
+    "score = P(supported) = 1 - sigmoid(bias + sum_j w_j * x_j); flagged = score < threshold";
 
 /// `σ(z)` without overflow for large `|z|`.
 #[inline]

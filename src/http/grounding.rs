@@ -45,7 +45,9 @@ pub async fn score(
     }
     let threshold = crate::gateway::grounding_threshold(req.threshold, "threshold")?
         .unwrap_or_else(|| state.grounding.threshold());
-    Ok(Json(
-        state.grounding.score_at(&context, &req.answer, threshold),
-    ))
+    Ok(Json(state.grounding.score_at(
+        &context,
+        &req.answer,
+        threshold,
+    )))
 }

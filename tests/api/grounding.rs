@@ -231,7 +231,10 @@ async fn request_threshold_overrides_the_configured_one() {
     // 0.99: even the supported answer (a probability below 1) is flagged
     let strict = chat_with_threshold(&app, &key, good, json!(0.99)).await;
     assert_eq!(strict.headers()["x-promptgate-flagged"], "true");
-    let id = strict.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let id = strict.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let rec = app.record(&key, &id).await;
     assert_eq!(rec["grounding"]["threshold"], 0.99);
     // 0: nothing is flagged

@@ -53,7 +53,10 @@ pub fn balance(rows: &mut [Row]) {
         }
     }
     for r in rows.iter_mut() {
-        let n = totals.iter().find(|t| t.0 == r.dataset).map_or(1.0, |t| t.1);
+        let n = totals
+            .iter()
+            .find(|t| t.0 == r.dataset)
+            .map_or(1.0, |t| t.1);
         r.weight = 1.0 / n;
     }
 }

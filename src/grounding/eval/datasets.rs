@@ -254,7 +254,11 @@ pub fn load_extra(path: &Path) -> Result<Vec<Sample>, String> {
         let l: ExtraLine =
             serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
         if l.label > 1 {
-            return Err(format!("{}:{}: label must be 0 or 1", path.display(), i + 1));
+            return Err(format!(
+                "{}:{}: label must be 0 or 1",
+                path.display(),
+                i + 1
+            ));
         }
         out.push(Sample {
             source_id: i,

@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use super::cross_validation::{OutOfSample, FOLDS};
 use super::datasets::Dataset;
-use super::ABLATION_COLUMNS;
 use super::metrics::{auroc, Metrics};
 use super::tables::{calibration_error, operating_points, reliability};
+use super::ABLATION_COLUMNS;
 use crate::grounding::features::CANDIDATES;
 use crate::grounding::scorer::Model;
 
@@ -161,7 +161,10 @@ fn details(f: &mut fmt::Formatter<'_>, s: &Split) -> fmt::Result {
         s.test,
         calibration_error(&buckets)
     )?;
-    writeln!(f, "  score bucket     n  mean predicted  observed supported")?;
+    writeln!(
+        f,
+        "  score bucket     n  mean predicted  observed supported"
+    )?;
     for b in &buckets {
         writeln!(
             f,
@@ -170,10 +173,7 @@ fn details(f: &mut fmt::Formatter<'_>, s: &Split) -> fmt::Result {
         )?;
     }
     writeln!(f, "operating points, {} ({}):", s.name, s.test)?;
-    writeln!(
-        f,
-        "  threshold  flagged   Prec  Recall     F1  BalAcc"
-    )?;
+    writeln!(f, "  threshold  flagged   Prec  Recall     F1  BalAcc")?;
     for o in operating_points(&s.oos.scores, &s.oos.ys) {
         writeln!(
             f,

@@ -75,7 +75,10 @@ fn eval_beats_the_baseline_out_of_sample() {
         .iter()
         .find(|(d, _)| *d == Dataset::HaluEval)
         .map(|(_, m)| m.auroc);
-    assert!(qa.is_some_and(|a| a >= 0.95), "HaluEval AUROC {qa:?} < 0.95");
+    assert!(
+        qa.is_some_and(|a| a >= 0.95),
+        "HaluEval AUROC {qa:?} < 0.95"
+    );
 }
 
 /// Refits `weights.json`: `GROUNDING_WRITE_WEIGHTS=path cargo test ... refit_weights -- --ignored`
@@ -95,26 +98,4 @@ fn refit_weights() {
             panic!("writing {p}: {e}");
         }
     }
-}
-
-#[test]
-#[ignore]
-fn dump_features() {
-    let Some(root) = datasets() else { return };
-    let inputs = Inputs::under(&root);
-    let mut out = String::from("dataset,source,y");
-    for c in crate::grounding::FEATURES {
-        out += &format!(",{c}");
-    }
-    out += "\n";
-    let fb = load_faithbench(&inputs.faithbench).unwrap();
-    let qa = load_halueval(&inputs.halueval).unwrap();
-    for r in rows(&fb, FAITHBENCH).iter().chain(rows(&qa, HALUEVAL).iter()) {
-        out += &format!("{},{},{}", r.dataset, r.group & 0xffff_ffff, u8::from(r.hallucinated));
-        for v in r.x {
-            out += &format!(",{v}");
-        }
-        out += "\n";
-    }
-    std::fs::write("/tmp/pg-grounding-features.csv", out).unwrap();
 }

@@ -119,12 +119,14 @@ fn solve(mut h: Vec<Vec<f64>>, mut g: Vec<f64>) -> Option<Vec<f64>> {
         }
         h.swap(col, piv);
         g.swap(col, piv);
-        for row in col + 1..n {
-            let f = h[row][col] / h[col][col];
-            for k in col..n {
-                h[row][k] -= f * h[col][k];
+        let (upper, lower) = h.split_at_mut(col + 1);
+        let pivot_row = &upper[col];
+        for (row, hr) in lower.iter_mut().enumerate() {
+            let f = hr[col] / pivot_row[col];
+            for (x, p) in hr[col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= f * p;
             }
-            g[row] -= f * g[col];
+            g[col + 1 + row] -= f * g[col];
         }
     }
     let mut s = vec![0.0; n];
@@ -148,13 +150,15 @@ pub fn best_threshold(scores: &[f64], rows: &[Row]) -> f64 {
     let totals: Vec<(f64, f64)> = sets
         .iter()
         .map(|d| {
-            rows.iter().filter(|r| r.dataset == *d).fold((0.0, 0.0), |t, r| {
-                if r.hallucinated {
-                    (t.0 + r.weight, t.1)
-                } else {
-                    (t.0, t.1 + r.weight)
-                }
-            })
+            rows.iter()
+                .filter(|r| r.dataset == *d)
+                .fold((0.0, 0.0), |t, r| {
+                    if r.hallucinated {
+                        (t.0 + r.weight, t.1)
+                    } else {
+                        (t.0, t.1 + r.weight)
+                    }
+                })
         })
         .collect();
     if totals.iter().any(|t| t.0 <= 0.0 || t.1 <= 0.0) {

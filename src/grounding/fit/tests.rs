@@ -52,7 +52,10 @@ fn a_signal_that_fits_one_set_at_the_others_expense_does_not_carry_over() {
     assert!(both.weights[0] > 3.0, "{both:?}");
     assert!(only.weights[3] > 2.0, "{only:?}");
     assert!(both.weights[3] < 0.3, "{both:?}");
-    assert!(both.weights[5] < 0.3 && only.weights[5] < 0.3, "{both:?} {only:?}");
+    assert!(
+        both.weights[5] < 0.3 && only.weights[5] < 0.3,
+        "{both:?} {only:?}"
+    );
     assert!(both.weights.iter().all(|w| *w >= 0.0));
     assert!(both.threshold > 0.0 && both.threshold < 1.0);
 }
