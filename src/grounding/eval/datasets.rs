@@ -204,14 +204,8 @@ pub fn load_halueval(path: &Path) -> Result<Vec<Sample>, String> {
             }
         }
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let q: QaLine =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
+    for (i, q) in jsonl::<QaLine>(&file)? {
         out.push(Sample {
             source_id: i,
             context: q.knowledge.clone(),
@@ -245,14 +239,8 @@ struct ExtraLine {
 /// Loads an extra test set: JSONL, one `{"context", "answer", "label"}` per line,
 /// `label` 1 = supported, 0 = hallucinated. Each line is its own source.
 pub fn load_extra(path: &Path) -> Result<Vec<Sample>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let l: ExtraLine =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))?;
+    for (i, l) in jsonl::<ExtraLine>(path)? {
         if l.label > 1 {
             return Err(format!(
                 "{}:{}: label must be 0 or 1",
@@ -272,4 +260,18 @@ pub fn load_extra(path: &Path) -> Result<Vec<Sample>, String> {
         return Err(format!("{}: no samples", path.display()));
     }
     Ok(out)
+}
+
+/// The non-blank lines of a JSONL file, parsed, with their 0-based line index.
+fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map(|v| (i, v))
+                .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
 }
