@@ -257,8 +257,9 @@ impl fmt::Display for EvalReport {
         }
         writeln!(
             f,
-            "\nweights per fit (0 = left out); dropped = removed by the selection \
-             (largest per-data-set inner-CV log-loss rise on removal; weights < 0 left out silently)"
+            "\nweights per fit (left out: not shown); dropped = removed by the selection, with the \
+             change of the inner-CV log-loss (mean over the data sets) on removal; \
+             features whose weight came out negative are left out without a line"
         )?;
         for s in &self.splits {
             writeln!(f, "  {} [{}]", s.name, s.test)?;
