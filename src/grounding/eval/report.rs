@@ -91,13 +91,6 @@ pub struct EvalReport {
     pub p99_us: f64,
 }
 
-impl EvalReport {
-    /// The out-of-sample split by name.
-    pub fn split(&self, name: &str) -> Option<&Split> {
-        self.splits.iter().find(|s| s.name == name)
-    }
-}
-
 fn metric_row(f: &mut fmt::Formatter<'_>, name: &str, m: &Metrics) -> fmt::Result {
     writeln!(
         f,
