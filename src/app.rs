@@ -110,7 +110,7 @@ impl App {
             records,
             metrics,
             models: ModelList::default(),
-            grounding: Arc::new(crate::grounding::Scorer::new()),
+            grounding: Arc::new(grounding_scorer(&config)),
             cache,
             cache_rules,
             registry,
@@ -181,5 +181,14 @@ impl App {
         writer.finish().await;
         tracing::info!("all request records written");
         Ok(())
+    }
+}
+
+/// The grounding scorer with the shipped weights and the configured threshold.
+fn grounding_scorer(config: &Config) -> crate::grounding::Scorer {
+    let scorer = crate::grounding::Scorer::new();
+    match config.grounding.threshold {
+        Some(t) => scorer.with_threshold(t),
+        None => scorer,
     }
 }

@@ -33,19 +33,24 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub records: RecordsConfig,
     pub keys: KeysConfig,
+    pub grounding: GroundingConfig,
     pub upstreams: Vec<UpstreamConfig>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
     pub aliases: std::collections::BTreeMap<String, String>,
     /// Price overrides and additions: `[prices."my-model"] input = "0.5"` (USD per 1M tokens).
     pub prices: std::collections::BTreeMap<String, crate::costs::PriceOverride>,
-    pub grounding: GroundingConfig,
 }
 
 /// `[grounding]`: the grounding check's tiers.
 #[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroundingConfig {
+    /// Answers whose grounding score (the probability that the answer is
+    /// supported) is below this are flagged; absent = the threshold shipped with
+    /// the weights. A request may override it (`grounding.threshold`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
     /// `[grounding.judge]`: the model-based tier; absent = off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub judge: Option<crate::grounding::judge::JudgeConfig>,
@@ -156,10 +161,10 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             records: RecordsConfig::default(),
             keys: KeysConfig::default(),
+            grounding: GroundingConfig::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
-            grounding: GroundingConfig::default(),
         }
     }
 }
@@ -301,6 +306,11 @@ impl Config {
                 .validate()
                 .map_err(|(key, message)| invalid(format!("grounding.judge.{key}"), message))?;
         }
+        if let Some(t) = self.grounding.threshold {
+            if !crate::grounding::valid_threshold(t) {
+                return Err(invalid("grounding.threshold", "must be between 0 and 1"));
+            }
+        }
         if self.cache.max_bytes < 1024 * 1024 {
             return Err(invalid("cache.max_bytes", "must be at least 1 MiB"));
         }
@@ -383,6 +393,20 @@ mod tests {
             "{err}"
         );
         assert!(Config::load(None).unwrap().grounding.judge.is_none());
+    }
+
+    #[test]
+    fn grounding_threshold_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[grounding]\nthreshold = 0.6\n").unwrap();
+        assert_eq!(
+            Config::load(Some(&path)).unwrap().grounding.threshold,
+            Some(0.6)
+        );
+        std::fs::write(&path, "[grounding]\nthreshold = 1.5\n").unwrap();
+        let err = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(err.contains("grounding.threshold"), "{err}");
     }
 
     #[test]

@@ -84,17 +84,11 @@ struct Remote {
 
 #[derive(Subcommand)]
 enum EvalCommand {
-    /// Grounding (hallucination) scorer: balanced accuracy, precision/recall/F1
-    /// for the hallucinated class, AUROC and scoring time, beside the other
-    /// detectors' stored predictions.
-    Grounding {
-        /// `faithbench` or `halueval`.
-        #[arg(long)]
-        dataset: promptgate::grounding::eval::Dataset,
-        /// Folder holding the data set's files.
-        #[arg(long)]
-        path: PathBuf,
-    },
+    /// Grounding (hallucination) scorer, out of sample: cross-validation by
+    /// source and cross-dataset, beside the one-signal coverage baseline
+    /// (balanced accuracy, precision/recall/F1 for the hallucinated class,
+    /// AUROC), reliability and operating-point tables, scoring time.
+    Grounding(promptgate::cli::eval::GroundingArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -151,10 +145,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             promptgate::cli::costs::run(command, &gateway.url, &gateway.key).await
         }
         Command::Eval {
-            what: EvalCommand::Grounding { dataset, path },
+            what: EvalCommand::Grounding(args),
         } => {
-            let report =
-                promptgate::grounding::eval::run(dataset, &path).map_err(anyhow::Error::msg)?;
+            let report = promptgate::cli::eval::grounding(args).map_err(anyhow::Error::msg)?;
             println!("{report}");
             Ok(())
         }

@@ -23,6 +23,7 @@ struct GroundingField {
     mode: Option<String>,
     #[serde(default)]
     tiers: Option<Value>,
+    threshold: Option<f64>,
 }
 
 /// Passages from a JSON value: one string or a list of strings.
@@ -46,6 +47,19 @@ pub struct Ask {
     pub context: Option<Vec<String>>,
     /// `tiers`: which grounding tiers the request asks for.
     pub tiers: Option<Tiers>,
+    /// Flag threshold for this request (else the configured one).
+    pub threshold: Option<f64>,
+}
+
+/// Checks a request's flag threshold; `param` names the field in the error.
+pub fn threshold(t: Option<f64>, param: &str) -> Result<Option<f64>, ApiError> {
+    match t {
+        Some(t) if !crate::grounding::valid_threshold(t) => Err(ApiError::invalid(
+            format!("'{param}' must be a number between 0 and 1"),
+            Some(param),
+        )),
+        t => Ok(t),
+    }
 }
 
 /// Reads (and removes) the request's `grounding` field.
@@ -94,6 +108,7 @@ pub fn take_context(body: &mut RequestBody<'_>) -> Result<Ask, ApiError> {
         off: false,
         context,
         tiers,
+        threshold: threshold(field.threshold, "grounding.threshold")?,
     })
 }
 
@@ -106,16 +121,24 @@ pub fn score_json(call: &mut Call<'_>, bytes: &[u8]) {
         return;
     };
     let text = estimate::answer_text(call.endpoint, &answer);
-    if let Some(report) = score(&call.state.grounding, context, &text) {
+    let threshold = call.recorder.grounding_threshold();
+    if let Some(report) = score(&call.state.grounding, context, &text, threshold) {
         call.recorder.set_grounding(report);
     }
 }
 
-/// Scores an answer; a scorer fault is logged and yields no report.
-pub fn score(scorer: &Scorer, context: &[String], answer: &str) -> Option<GroundingReport> {
+/// Scores an answer (flagged below `threshold`, else the scorer's configured
+/// threshold); a scorer fault is logged and yields no report.
+pub fn score(
+    scorer: &Scorer,
+    context: &[String],
+    answer: &str,
+    threshold: Option<f64>,
+) -> Option<GroundingReport> {
     let started = std::time::Instant::now();
+    let t = threshold.unwrap_or_else(|| scorer.threshold());
     let report = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        scorer.score(context, answer)
+        scorer.score_at(context, answer, t)
     }));
     metrics::histogram!("promptgate_grounding_seconds").record(started.elapsed().as_secs_f64());
     match report {

@@ -55,6 +55,8 @@ use crate::state::AppState;
 use answer::Answer;
 use body::RequestBody;
 use call::Call;
+/// The check of a flag threshold given with a request (also used by `POST /v1/grounding/score`).
+pub use grounding_check::threshold as grounding_threshold;
 
 /// Runs one model call end to end. Never fails: errors become OpenAI-shaped
 /// responses, and every outcome leaves a request record.

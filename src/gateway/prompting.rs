@@ -49,6 +49,8 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiE
     };
     if let Some(ctx) = context.filter(|c| !c.is_empty()) {
         call.recorder.set_grounding_context(ctx);
+        call.recorder
+            .set_grounding_threshold(asked_grounding.threshold);
     }
     Ok(())
 }

@@ -41,6 +41,8 @@ pub struct Recorder {
     grounding_report: Option<crate::grounding::GroundingReport>,
     /// An asynchronous judge to start once the answer is complete.
     judge_later: Option<Launcher>,
+    /// The request's own flag threshold (`grounding.threshold`).
+    grounding_threshold: Option<f64>,
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
@@ -69,6 +71,7 @@ impl Recorder {
             grounding_context: None,
             grounding_report: None,
             judge_later: None,
+            grounding_threshold: None,
             record: RequestRecord {
                 id,
                 team,
@@ -226,6 +229,14 @@ impl Recorder {
 
     pub fn grounding_context(&self) -> Option<&[String]> {
         self.grounding_context.as_deref()
+    }
+
+    pub fn set_grounding_threshold(&mut self, threshold: Option<f64>) {
+        self.grounding_threshold = threshold;
+    }
+
+    pub fn grounding_threshold(&self) -> Option<f64> {
+        self.grounding_threshold
     }
 
     pub fn set_grounding(&mut self, report: crate::grounding::GroundingReport) {

@@ -73,7 +73,8 @@ impl StreamHooks for ProxyHooks {
         }
         if let Some(context) = rec.grounding_context() {
             let text = estimate::streamed_text(self.endpoint, &seen.chunks());
-            if let Some(report) = grounding_check::score(&self.scorer, context, &text) {
+            let threshold = rec.grounding_threshold();
+            if let Some(report) = grounding_check::score(&self.scorer, context, &text, threshold) {
                 facts.grounding = Some(GroundingFacts {
                     flagged: report.flagged,
                     score: report.score,

@@ -6,8 +6,10 @@
 //! stemming; word pairs the context never uses together; numbers with `1,200` =
 //! `1200` = `1.2 thousand`; capitalised names; added or dropped negations; facts
 //! scattered over several passages). The best-matching context sentence (BM25) is
-//! reported as evidence. Signals are combined with weights fitted on dev data
-//! (`weights.json`, see [`scorer`] and [`eval`]).
+//! reported as evidence. The claim signals are folded into a few answer features
+//! ([`features`]) and a small logistic model turns them into the probability that
+//! the answer is supported (`weights.json`, see [`scorer`]; fitted by [`fit`] with
+//! the procedure [`eval`] cross-validates).
 //!
 //! Offsets: `Claim::start` / `Claim::end` are **Unicode scalar value (code point)
 //! offsets** into the answer, half-open, i.e. Python `answer[start:end]`. (JavaScript
@@ -24,6 +26,8 @@
 //! ```
 mod claims;
 pub mod eval;
+mod features;
+pub mod fit;
 pub mod judge;
 pub(crate) mod normalize;
 mod report;
@@ -32,15 +36,13 @@ mod scoring;
 mod signals;
 
 pub use eval::{Dataset, EvalReport};
+pub use features::CANDIDATES as FEATURES;
 pub use report::{Claim, GroundingReport};
 pub use scoring::Scorer;
-pub use signals::FEATURES as SIGNALS;
 
-use signals::{FEATURES, NF};
-
-/// Names of the signals, in weight order.
-pub fn signal_names() -> [&'static str; NF] {
-    FEATURES
+/// A flag threshold must lie in [0, 1] (0: never flag; 1: flag every answer).
+pub fn valid_threshold(t: f64) -> bool {
+    (0.0..=1.0).contains(&t)
 }
 
 #[cfg(test)]

@@ -3,16 +3,17 @@
 
 use serde::Serialize;
 
-use super::scorer::Model;
-use super::signals::{
-    ClaimSignals, Findings, F_ENT, F_NEG_ADD, F_NEG_DROP, F_NOVEL, F_NUM, F_PAIRS, F_RATIO,
-    F_SCATTER,
+use super::features::{
+    ANSWER_GAP, NAMES, NC, NEG_ADDED, NEG_DROPPED, NUMBERS, PAIR_RATE, WORST_GAP, WORST_SCATTER,
 };
+use super::scorer::Model;
+use super::signals::Findings;
 
 /// Result of scoring one answer.
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct GroundingReport {
-    /// 1.0 when every claim is fully supported; product of the claim supports.
+    /// Probability that the answer is supported by the context (calibrated on the
+    /// evaluation data, see `docs/grounding.md`).
     pub score: f64,
     /// `score < threshold`
     pub flagged: bool,
@@ -28,7 +29,7 @@ pub struct Claim {
     pub start: usize,
     /// Code point offset one past the claim's last character.
     pub end: usize,
-    /// 0.0–1.0; 1.0 when no signal found anything unsupported.
+    /// The same probability for the claim on its own.
     pub support: f64,
     /// Best-matching context sentence (empty when nothing matches).
     pub evidence: String,
@@ -36,66 +37,63 @@ pub struct Claim {
     pub reasons: Vec<String>,
 }
 
-/// Why a claim lost support, most important (largest weighted signal) first.
-pub(crate) fn reasons(model: &Model, text: &str, sig: &ClaimSignals, fd: &Findings) -> Vec<String> {
+/// What a claim's signals found, most important first: ordered by what each
+/// finding costs the claim under the model (`weight × feature`); findings the
+/// model gives no weight are listed last, as notes.
+pub(crate) fn reasons(model: &Model, text: &str, x: &[f64; NC], fd: &Findings) -> Vec<String> {
     let w = &model.weights;
     let surf = |r: &(u32, u32)| {
         text.get(r.0 as usize..r.1 as usize)
             .unwrap_or("")
             .to_string()
     };
+    let cost = |j: usize| w[j] * x[j];
     let mut out: Vec<(f64, String)> = Vec::new();
-    let contrib = |j: usize| w[j] * sig.f[j];
-    if contrib(F_NUM) > 0.0 {
-        for r in &fd.numbers {
-            out.push((w[F_NUM], format!("number {} not in context", surf(r))));
-        }
+    for r in &fd.numbers {
+        out.push((cost(NUMBERS), format!("number {} not in context", surf(r))));
     }
-    if contrib(F_ENT) > 0.0 {
-        for r in &fd.entities {
-            out.push((w[F_ENT], format!("name \"{}\" not in context", surf(r))));
-        }
+    for r in &fd.entities {
+        out.push((cost(NAMES), format!("name \"{}\" not in context", surf(r))));
     }
-    let novel_c = contrib(F_NOVEL) + contrib(F_RATIO);
-    if novel_c > 0.0 && !fd.novel.is_empty() {
+    if !fd.novel.is_empty() {
         let words: Vec<String> = fd.novel.iter().map(&surf).collect();
         out.push((
-            novel_c,
+            cost(WORST_GAP) + cost(ANSWER_GAP),
             format!(
                 "words not in context ({:.0}% of content words): {}",
-                100.0 * sig.f[F_RATIO],
+                100.0 * x[WORST_GAP],
                 words.join(", ")
             ),
         ));
     }
-    if contrib(F_NEG_ADD) > 0.0 {
-        let cue = fd.negation.as_ref().map(&surf).unwrap_or_default();
+    if let Some(cue) = &fd.negation {
         out.push((
-            contrib(F_NEG_ADD),
-            format!("negation \"{cue}\" not backed by the evidence"),
+            cost(NEG_ADDED),
+            format!("negation \"{}\" not backed by the evidence", surf(cue)),
         ));
     }
-    if contrib(F_NEG_DROP) > 0.0 {
+    if x[NEG_DROPPED] > 0.0 {
         out.push((
-            contrib(F_NEG_DROP),
+            cost(NEG_DROPPED),
             "the evidence is negated but the claim is not".to_string(),
         ));
     }
-    if contrib(F_PAIRS) > 0.0 {
+    if fd.pairs > 0 {
         out.push((
-            contrib(F_PAIRS),
+            cost(PAIR_RATE),
             format!(
                 "{} word pair(s) never used together in the context",
                 fd.pairs
             ),
         ));
     }
-    if contrib(F_SCATTER) > 0.0 {
+    if x[WORST_SCATTER] > 0.0 {
         out.push((
-            contrib(F_SCATTER),
+            cost(WORST_SCATTER),
             "combines words from different context sentences".to_string(),
         ));
     }
+    // stable: equal costs keep the order above
     out.sort_by(|a, b| b.0.total_cmp(&a.0));
     out.into_iter().map(|x| x.1).collect()
 }

@@ -1,13 +1,15 @@
 //! The grounding scorer: splits an answer into claims, computes each claim's
-//! signals against the context and combines them with the model's weights.
+//! signals against the context, folds them into answer features and turns those
+//! into `P(supported)` with the calibrated model.
 
 use std::cell::RefCell;
 
 use super::claims;
+use super::features::{of_claim, Tally, NC};
 use super::normalize::{tokenize, Lexicon, NormText, Token};
 use super::report::{reasons, Claim, GroundingReport};
 use super::scorer::Model;
-use super::signals::{claim_signals, ContextIndex, Cues, Findings, Scratch, NF};
+use super::signals::{claim_signals, ContextIndex, Cues, Findings, Scratch};
 
 /// The grounding scorer. Cheap to share (`Send + Sync`); build it once.
 pub struct Scorer {
@@ -54,10 +56,21 @@ impl Scorer {
         &self.model
     }
 
-    /// Scores `answer` against the context passages.
+    /// Scores `answer` against the context passages (flagged below the scorer's threshold).
     pub fn score(&self, context: &[impl AsRef<str>], answer: &str) -> GroundingReport {
+        self.score_at(context, answer, self.model.threshold)
+    }
+
+    /// Scores `answer`, flagging it when its score is below `threshold` (a
+    /// per-request override of the configured threshold).
+    pub fn score_at(
+        &self,
+        context: &[impl AsRef<str>],
+        answer: &str,
+        threshold: f64,
+    ) -> GroundingReport {
         let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
-        let report = self.score_with(context, answer, &mut sc);
+        let report = self.score_with(context, answer, threshold, &mut sc);
         SCRATCH.with(|s| *s.borrow_mut() = sc);
         report
     }
@@ -66,6 +79,7 @@ impl Scorer {
         &self,
         context: &[impl AsRef<str>],
         answer: &str,
+        threshold: f64,
         sc: &mut Scratch,
     ) -> GroundingReport {
         let ix = ContextIndex::build(context, &self.lex, sc);
@@ -75,16 +89,12 @@ impl Scorer {
         let mut ranges = Vec::new();
         claims::split(&toks, &mut ranges);
         let mut claims_out = Vec::with_capacity(ranges.len());
-        let mut total = 0.0f64;
+        let mut tally = Tally::default();
         for &(a, b) in &ranges {
             let mut fd = Findings::default();
             let sig = claim_signals(&ix, &self.cues, &toks[a..b], sc, Some(&mut fd));
-            let lambda = if sig.refusal {
-                0.0
-            } else {
-                self.model.lambda(&sig.f)
-            };
-            total += lambda;
+            tally.add(&sig);
+            let x = of_claim(&sig);
             let (s, e) = (toks[a].start as usize, toks[b - 1].end as usize);
             let text = answer
                 .get(nt.orig_byte(s)..nt.orig_byte(e))
@@ -94,25 +104,25 @@ impl Scorer {
                 text,
                 start: nt.orig_char(s),
                 end: nt.orig_char(e),
-                support: (-lambda).exp(),
+                support: self.model.support(&x),
                 evidence: sig
                     .best
                     .map(|i| ix.evidence(i).to_string())
                     .unwrap_or_default(),
-                reasons: reasons(&self.model, &nt.text, &sig, &fd),
+                reasons: reasons(&self.model, &nt.text, &x, &fd),
             });
         }
-        let score = (-total).exp();
+        let score = self.model.support(&tally.features());
         GroundingReport {
             score,
-            flagged: score < self.model.threshold,
-            threshold: self.model.threshold,
+            flagged: score < threshold,
+            threshold,
             claims: claims_out,
         }
     }
 
-    /// Per-answer sums of the claim signals (what the model is fitted on).
-    pub fn answer_signals(&self, context: &[impl AsRef<str>], answer: &str) -> [f64; NF] {
+    /// The answer's features (what the model is fitted on).
+    pub fn answer_features(&self, context: &[impl AsRef<str>], answer: &str) -> [f64; NC] {
         let mut sc = SCRATCH.with(|s| std::mem::take(&mut *s.borrow_mut()));
         let ix = ContextIndex::build(context, &self.lex, &mut sc);
         let nt = NormText::new(answer);
@@ -120,16 +130,11 @@ impl Scorer {
         tokenize(&nt.text, &self.lex, &mut toks, &mut sc.buf);
         let mut ranges = Vec::new();
         claims::split(&toks, &mut ranges);
-        let mut sum = [0.0; NF];
+        let mut tally = Tally::default();
         for &(a, b) in &ranges {
-            let sig = claim_signals(&ix, &self.cues, &toks[a..b], &mut sc, None);
-            if !sig.refusal {
-                for (total, x) in sum.iter_mut().zip(sig.f) {
-                    *total += x;
-                }
-            }
+            tally.add(&claim_signals(&ix, &self.cues, &toks[a..b], &mut sc, None));
         }
         SCRATCH.with(|s| *s.borrow_mut() = sc);
-        sum
+        tally.features()
     }
 }

@@ -19,18 +19,7 @@ use super::normalize::{Kind, Token, CAP, DIGITS, NEG, STOP};
 /// Number of signals per claim.
 pub const NF: usize = 8;
 
-/// Signal names, in weight order (also the keys of `weights.json`).
-pub const FEATURES: [&str; NF] = [
-    "novel_words",
-    "novel_ratio",
-    "cross_sentence_pairs",
-    "numbers",
-    "entities",
-    "negation_added",
-    "negation_dropped",
-    "scatter",
-];
-
+// Signal indices (claim-level; `features` folds them per answer).
 pub(crate) const F_NOVEL: usize = 0;
 pub(crate) const F_RATIO: usize = 1;
 pub(crate) const F_PAIRS: usize = 2;
@@ -57,6 +46,8 @@ pub(crate) struct Findings {
 /// Signals of one claim.
 pub(crate) struct ClaimSignals {
     pub f: [f64; NF],
+    /// unique content stems of the claim (the denominator of its coverage)
+    pub content: usize,
     pub best: Option<usize>,
     pub refusal: bool,
 }
@@ -73,6 +64,7 @@ pub(crate) fn claim_signals(
     if cues.is_refusal(toks) {
         return ClaimSignals {
             f,
+            content: 0,
             best: None,
             refusal: true,
         };
@@ -214,6 +206,7 @@ pub(crate) fn claim_signals(
     }
     ClaimSignals {
         f,
+        content,
         best,
         refusal: false,
     }

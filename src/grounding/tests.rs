@@ -120,9 +120,20 @@ fn answer_of(facts: &[Fact], idx: &[usize]) -> String {
         .join(" ")
 }
 
+/// The score of an answer none of whose signals found anything: the highest the
+/// calibrated model gives.
+fn top_score(scorer: &Scorer) -> f64 {
+    scorer.score(&["x"], "").score
+}
+
+/// Verbatim answers get the top score; every edit lowers it, so at the strictest
+/// threshold (just below the top) verbatim answers pass and every edit is flagged.
+/// (At the shipped threshold one wrong number alone need not flag: see
+/// `docs/grounding.md` for the operating points.)
 #[test]
 fn property_context_sentences_are_supported_and_edits_flag() {
-    let scorer = Scorer::new();
+    let top = top_score(&Scorer::new());
+    let scorer = Scorer::new().with_threshold(top - 1e-9);
     let mut r = Rng(0x5eed_1234);
     for case in 0..200 {
         let facts = world(&mut r, 8);
@@ -134,7 +145,7 @@ fn property_context_sentences_are_supported_and_edits_flag() {
             !base.flagged,
             "case {case}: verbatim answer flagged: {base:?}"
         );
-        assert!(base.score > 0.999, "case {case}: {base:?}");
+        assert_eq!(base.score, top, "case {case}: {base:?}");
 
         let target = &facts[picks[0]];
         // 1. change a number
@@ -224,14 +235,16 @@ fn refusals_and_empty_answers_are_supported() {
         "   ",
     ] {
         let r = scorer.score(&ctx, a);
-        assert_eq!(r.score, 1.0, "{a:?} {r:?}");
+        assert_eq!(r.score, top_score(&scorer), "{a:?} {r:?}");
         assert!(!r.flagged);
     }
     let r = scorer.score(
         &ctx,
         "The bridge opened in 1932. The context does not mention its architect.",
     );
-    assert_eq!(r.score, 1.0, "{r:?}");
+    assert_eq!(r.score, top_score(&scorer), "{r:?}");
+    let r = scorer.score(&ctx, "The bridge opened in 1932 in Lisbon.");
+    assert!(r.score < top_score(&scorer), "{r:?}");
 }
 
 #[test]
@@ -241,8 +254,10 @@ fn threshold_controls_flag() {
     let r = s.score(&["a b c"], "Completely unrelated statement about Jupiter.");
     assert!(!r.flagged);
     assert!(r.score < 1.0);
-    let s = Scorer::new().with_threshold(1.01);
+    let s = Scorer::new().with_threshold(1.0);
     assert!(s.score(&["a b c"], "Jupiter.").flagged);
+    let r = Scorer::new().score_at(&["a b c"], "Jupiter.", 0.0);
+    assert!(!r.flagged && r.threshold == 0.0);
 }
 
 #[test]
@@ -250,9 +265,10 @@ fn context_passages_may_be_strings_or_strs() {
     let scorer = Scorer::new();
     let owned = vec![String::from("Mars has two moons, Phobos and Deimos.")];
     let r = scorer.score(&owned, "Mars has two moons.");
-    assert_eq!(r.score, 1.0);
-    let r = scorer.score(&owned, "Mars has three moons.");
+    assert_eq!(r.score, top_score(&scorer));
+    let r = scorer.score_at(&owned, "Mars has three moons.", top_score(&scorer) - 1e-9);
     assert!(r.flagged, "{r:?}");
+    assert_eq!(r.claims[0].reasons[0], "number three not in context");
 }
 
 mod prop {
@@ -283,7 +299,8 @@ mod prop {
             let ctx = words.join(" ") + ".";
             let scorer = Scorer::new();
             let r = scorer.score(&[ctx.as_str()], &ctx);
-            prop_assert!(r.score > 0.999, "{:?}", r);
+            prop_assert_eq!(r.score, super::top_score(&scorer), "{:?}", r);
+            prop_assert!(!r.flagged);
         }
     }
 }

@@ -29,6 +29,9 @@ pub struct ScoreRequest {
     answer: String,
     #[serde(default)]
     tiers: Option<Value>,
+    /// Flag threshold for this call (else the configured one).
+    #[serde(default)]
+    threshold: Option<f64>,
 }
 
 pub async fn score(
@@ -61,8 +64,10 @@ pub async fn score(
         (true, Some(c)) => Some(c),
         (false, _) => None,
     };
+    let threshold = crate::gateway::grounding_threshold(req.threshold, "threshold")?
+        .unwrap_or_else(|| state.grounding.threshold());
     // The fast scorer also splits the answer into the claims the judge checks.
-    let fast = state.grounding.score(&context, &req.answer);
+    let fast = state.grounding.score_at(&context, &req.answer, threshold);
     let mut out = if tiers.fast {
         serde_json::to_value(&fast).map_err(ApiError::internal)?
     } else {

@@ -89,12 +89,15 @@ async fn inline_scores_non_stream_answers_with_headers_and_records() {
     let key = app.team_key("t").await;
     let good = chat_with_context(&app, &key, "The Eiffel Tower opened in 1889.", false).await;
     assert_eq!(good.headers()["x-promptgate-flagged"], "false");
-    let score: f64 = good.headers()["x-promptgate-grounding"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(score > 0.5);
+    let header = |r: &reqwest::Response| -> f64 {
+        r.headers()["x-promptgate-grounding"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let good_score = header(&good);
+    assert!((0.0..=1.0).contains(&good_score));
     let good_id = good.headers()["x-request-id"].to_str().unwrap().to_owned();
 
     let bad = chat_with_context(
@@ -105,6 +108,7 @@ async fn inline_scores_non_stream_answers_with_headers_and_records() {
     )
     .await;
     assert_eq!(bad.headers()["x-promptgate-flagged"], "true");
+    assert!(header(&bad) < good_score);
     let bad_id = bad.headers()["x-request-id"].to_str().unwrap().to_owned();
     let rec = app.record(&key, &bad_id).await;
     assert_eq!(rec["flagged"], true);
@@ -193,5 +197,103 @@ async fn mode_off_and_bad_fields() {
     assert_eq!(bad.status(), 400);
     let v: Value = bad.json().await.unwrap();
     assert_eq!(error_of(&v).1, Some("grounding.context"));
+    app.stop().await;
+}
+
+async fn chat_with_threshold(
+    app: &crate::helpers::TestApp,
+    key: &str,
+    answer: &str,
+    threshold: Value,
+) -> reqwest::Response {
+    app.post(
+        key,
+        "/v1/chat/completions",
+        json!({"model": "mock-repeat",
+               "messages": [{"role": "user", "content": answer}],
+               "grounding": {"context": [CONTEXT], "threshold": threshold}}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn request_threshold_overrides_the_configured_one() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let good = "The Eiffel Tower opened in 1889.";
+    let bad = "The Eiffel Tower opened in 1925 in Berlin.";
+    // default threshold: the good answer passes, the bad one is flagged
+    assert_eq!(
+        chat_with_context(&app, &key, good, false).await.headers()["x-promptgate-flagged"],
+        "false"
+    );
+    // 0.99: even the supported answer (a probability below 1) is flagged
+    let strict = chat_with_threshold(&app, &key, good, json!(0.99)).await;
+    assert_eq!(strict.headers()["x-promptgate-flagged"], "true");
+    let id = strict.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let rec = app.record(&key, &id).await;
+    assert_eq!(rec["grounding"]["threshold"], 0.99);
+    // 0: nothing is flagged
+    let lax = chat_with_threshold(&app, &key, bad, json!(0)).await;
+    assert_eq!(lax.headers()["x-promptgate-flagged"], "false");
+
+    for wrong in [json!(1.5), json!(-0.1), json!("0.6")] {
+        let resp = chat_with_threshold(&app, &key, good, wrong.clone()).await;
+        assert_eq!(resp.status(), 400, "{wrong}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(error_of(&v).0, "invalid_request_error", "{v}");
+        assert_eq!(error_of(&v).1, Some("grounding.threshold"), "{v}");
+    }
+
+    // the scoring endpoint takes the same override
+    let scored: Value = app
+        .post(
+            &key,
+            "/v1/grounding/score",
+            json!({"context": [CONTEXT], "answer": good, "threshold": 0.99}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(scored["flagged"], true, "{scored}");
+    assert_eq!(scored["threshold"], 0.99);
+    let wrong = app
+        .post(
+            &key,
+            "/v1/grounding/score",
+            json!({"context": [CONTEXT], "answer": good, "threshold": 2}),
+        )
+        .await;
+    assert_eq!(wrong.status(), 400);
+    let v: Value = wrong.json().await.unwrap();
+    assert_eq!(error_of(&v).1, Some("threshold"), "{v}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn configured_threshold_applies() {
+    let db = TestDb::sqlite();
+    let mut config = base_config(db.url());
+    config.grounding.threshold = Some(0.99);
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+    let resp = chat_with_context(&app, &key, "The Eiffel Tower opened in 1889.", false).await;
+    assert_eq!(resp.headers()["x-promptgate-flagged"], "true");
+    let scored: Value = app
+        .post(
+            &key,
+            "/v1/grounding/score",
+            json!({"context": [CONTEXT], "answer": "The Eiffel Tower opened in 1889."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(scored["threshold"], 0.99);
     app.stop().await;
 }

@@ -1,6 +1,7 @@
 //! The evaluation data sets and their loaders: FaithBench dev batches and
 //! HaluEval QA, read from the folder given (nothing is copied into the repo),
-//! plus the other detectors' predictions FaithBench stores beside each sample.
+//! plus the other detectors' predictions FaithBench stores beside each sample,
+//! and an optional extra test set in a plain JSONL form.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -12,6 +13,8 @@ use serde::Deserialize;
 pub enum Dataset {
     FaithBench,
     HaluEval,
+    /// The optional extra test set (`--extra`).
+    Extra,
 }
 
 impl FromStr for Dataset {
@@ -32,6 +35,7 @@ impl fmt::Display for Dataset {
         f.write_str(match self {
             Dataset::FaithBench => "faithbench",
             Dataset::HaluEval => "halueval",
+            Dataset::Extra => "extra",
         })
     }
 }
@@ -200,14 +204,8 @@ pub fn load_halueval(path: &Path) -> Result<Vec<Sample>, String> {
             }
         }
     };
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let q: QaLine =
-            serde_json::from_str(line).map_err(|e| format!("{}:{}: {e}", file.display(), i + 1))?;
+    for (i, q) in jsonl::<QaLine>(&file)? {
         out.push(Sample {
             source_id: i,
             context: q.knowledge.clone(),
@@ -224,4 +222,56 @@ pub fn load_halueval(path: &Path) -> Result<Vec<Sample>, String> {
         });
     }
     Ok(out)
+}
+
+/// One line of the extra set. Field names of the common factual-consistency
+/// benchmarks are accepted (`doc`/`claim` as in LLM-AggreFact, `document`/`summary`).
+#[derive(Deserialize)]
+struct ExtraLine {
+    #[serde(alias = "doc", alias = "document", alias = "source")]
+    context: String,
+    #[serde(alias = "claim", alias = "summary")]
+    answer: String,
+    /// 1 = consistent (supported), 0 = not: the benchmarks' convention.
+    label: u8,
+}
+
+/// Loads an extra test set: JSONL, one `{"context", "answer", "label"}` per line,
+/// `label` 1 = supported, 0 = hallucinated. Each line is its own source.
+pub fn load_extra(path: &Path) -> Result<Vec<Sample>, String> {
+    let mut out = Vec::new();
+    for (i, l) in jsonl::<ExtraLine>(path)? {
+        if l.label > 1 {
+            return Err(format!(
+                "{}:{}: label must be 0 or 1",
+                path.display(),
+                i + 1
+            ));
+        }
+        out.push(Sample {
+            source_id: i,
+            context: l.context,
+            answer: l.answer,
+            hallucinated: l.label == 0,
+            detectors: vec![],
+        });
+    }
+    if out.is_empty() {
+        return Err(format!("{}: no samples", path.display()));
+    }
+    Ok(out)
+}
+
+/// The non-blank lines of a JSONL file, parsed, with their 0-based line index.
+fn jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<(usize, T)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .map(|v| (i, v))
+                .map_err(|e| format!("{}:{}: {e}", path.display(), i + 1))
+        })
+        .collect()
 }

@@ -2,17 +2,22 @@ use std::path::PathBuf;
 
 use super::*;
 
+/// The shared data sets: `GROUNDING_DATASETS`, else `../shared/datasets` beside
+/// the checkout or one level further up (worktrees).
 fn datasets() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!(
-            "notice: {} not found; skipping the grounding eval test",
-            p.display()
-        );
-        None
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let found = std::env::var_os("GROUNDING_DATASETS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain([
+            here.join("../shared/datasets"),
+            here.join("../../shared/datasets"),
+        ])
+        .find(|p| p.join("faithbench-dev").is_dir() && p.join("halueval-qa").is_dir());
+    if found.is_none() {
+        eprintln!("notice: grounding data sets not found; skipping the grounding eval test");
     }
+    found
 }
 
 #[test]
@@ -30,29 +35,49 @@ fn metrics_definitions() {
 }
 
 #[test]
-fn eval_meets_acceptance_thresholds() {
+fn extra_set_loads_benchmark_field_names() {
+    let dir = std::env::temp_dir().join(format!("pg-extra-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("x.jsonl");
+    std::fs::write(
+        &p,
+        "{\"doc\": \"A b.\", \"claim\": \"A.\", \"label\": 1}\n\n{\"context\": \"C.\", \"answer\": \"D.\", \"label\": 0}\n",
+    )
+    .unwrap();
+    let s = load_extra(&p).unwrap();
+    assert_eq!(s.len(), 2);
+    assert!(!s[0].hallucinated && s[1].hallucinated);
+    std::fs::write(&p, "{\"doc\": \"A\", \"claim\": \"A\", \"label\": 2}\n").unwrap();
+    assert!(load_extra(&p).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn eval_beats_the_baseline_out_of_sample() {
     let Some(root) = datasets() else { return };
-    let fb = run(Dataset::FaithBench, &root.join("faithbench-dev"));
-    let fb = match fb {
+    let r = match run(&Inputs::under(&root)) {
         Ok(r) => r,
-        Err(e) => panic!("faithbench eval failed: {e}"),
+        Err(e) => panic!("grounding eval failed: {e}"),
     };
-    println!("{fb}");
-    let cv = fb.cross_validated.clone().unwrap_or_default();
+    println!("{r}");
+    for s in &r.splits {
+        assert_eq!(s.oos.ys.len(), s.oos.scores.len());
+        assert!(
+            s.model.auroc >= s.baseline.auroc,
+            "{}: AUROC {:.3} < baseline {:.3}",
+            s.name,
+            s.model.auroc,
+            s.baseline.auroc
+        );
+    }
+    let qa = r
+        .in_sample
+        .iter()
+        .find(|(d, _)| *d == Dataset::HaluEval)
+        .map(|(_, m)| m.auroc);
     assert!(
-        cv.balanced_accuracy >= 0.60,
-        "cross-validated balanced accuracy {:.3} < 0.60",
-        cv.balanced_accuracy
-    );
-    let qa = match run(Dataset::HaluEval, &root.join("halueval-qa")) {
-        Ok(r) => r,
-        Err(e) => panic!("halueval eval failed: {e}"),
-    };
-    println!("{qa}");
-    assert!(
-        qa.builtin.auroc >= 0.95,
-        "HaluEval AUROC {:.3} < 0.95",
-        qa.builtin.auroc
+        qa.is_some_and(|a| a >= 0.95),
+        "HaluEval AUROC {qa:?} < 0.95"
     );
 }
 
@@ -62,12 +87,12 @@ fn eval_meets_acceptance_thresholds() {
 #[ignore]
 fn refit_weights() {
     let Some(root) = datasets() else { return };
-    let (m, json) = match fit_builtin(&root.join("faithbench-dev")) {
+    let (fitted, json) = match fit_builtin(&Inputs::under(&root)) {
         Ok(x) => x,
         Err(e) => panic!("{e}"),
     };
     println!("{json}");
-    println!("{m:?}");
+    println!("{fitted:?}");
     if let Ok(p) = std::env::var("GROUNDING_WRITE_WEIGHTS") {
         if let Err(e) = std::fs::write(&p, json + "\n") {
             panic!("writing {p}: {e}");

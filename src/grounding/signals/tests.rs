@@ -76,8 +76,8 @@ fn numbers_entity_and_negation_signals() {
         assert_eq!(
             signals(ctx, claim).f[signal],
             expected,
-            "{} of {claim:?}",
-            FEATURES[signal]
+            "signal {} of {claim:?}",
+            signal
         );
     }
 }
