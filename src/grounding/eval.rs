@@ -21,6 +21,7 @@ mod cross_validation;
 mod datasets;
 mod metrics;
 mod report;
+mod splits;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -58,9 +59,9 @@ impl Inputs {
 }
 
 /// Data set indices of [`Row::dataset`].
-pub const FAITHBENCH: u8 = 0;
-pub const HALUEVAL: u8 = 1;
-pub const EXTRA: u8 = 2;
+pub const FAITHBENCH: u8 = Dataset::FaithBench as u8;
+pub const HALUEVAL: u8 = Dataset::HaluEval as u8;
+pub const EXTRA: u8 = Dataset::Extra as u8;
 
 /// Fitting rows of `samples`: features from the scorer's signals, one group per source.
 pub fn rows(samples: &[Sample], dataset: u8) -> Vec<Row> {
@@ -126,54 +127,18 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
         None => None,
     };
     let p = Procedure::default();
-    let both = |r: &Row| r.dataset != EXTRA;
-    let mut splits = vec![
-        Split::new(
-            "FaithBench CV by source, trained on FaithBench",
-            Dataset::FaithBench,
-            cross_validate(&all, FAITHBENCH, |r| r.dataset == FAITHBENCH, &p),
-        ),
-        Split::new(
-            "FaithBench CV by source, trained on both",
-            Dataset::FaithBench,
-            cross_validate(&all, FAITHBENCH, both, &p),
-        ),
-        Split::new(
-            "HaluEval CV by source, trained on HaluEval",
-            Dataset::HaluEval,
-            cross_validate(&all, HALUEVAL, |r| r.dataset == HALUEVAL, &p),
-        ),
-        Split::new(
-            "HaluEval CV by source, trained on both",
-            Dataset::HaluEval,
-            cross_validate(&all, HALUEVAL, both, &p),
-        ),
-        Split::new(
-            "fit on FaithBench, test on HaluEval",
-            Dataset::HaluEval,
-            cross_dataset(&all, |r| r.dataset == FAITHBENCH, HALUEVAL, &p),
-        ),
-        Split::new(
-            "fit on HaluEval, test on FaithBench",
-            Dataset::FaithBench,
-            cross_dataset(&all, |r| r.dataset == HALUEVAL, FAITHBENCH, &p),
-        ),
-    ];
+    let mut splits: Vec<Split> = splits::SHARED
+        .into_iter()
+        .map(|split| splits::run(&all, split, &p))
+        .collect();
     if let Some((_, extra_rows)) = &extra {
         let mut with = all.clone();
         with.extend(extra_rows.iter().copied());
-        type TrainOn = fn(&Row) -> bool;
-        let trained: [(&str, TrainOn); 3] = [
-            ("fit on FaithBench, test on extra", |r| {
-                r.dataset == FAITHBENCH
-            }),
-            ("fit on HaluEval, test on extra", |r| r.dataset == HALUEVAL),
-            ("fit on both, test on extra", |r| r.dataset != EXTRA),
-        ];
-        for (name, train_on) in trained {
-            let oos = cross_dataset(&with, train_on, EXTRA, &p);
-            splits.push(Split::new(name, Dataset::Extra, oos));
-        }
+        splits.extend(
+            splits::EXTRA
+                .into_iter()
+                .map(|split| splits::run(&with, split, &p)),
+        );
     }
 
     let ablation = ablation(&all, &p);

@@ -28,13 +28,14 @@ pub const CANDIDATES: [&str; NC] = [
 /// Index of the one-signal baseline's feature: `1 - coverage` of the answer's
 /// least covered claim, coverage = share of its content words in the context.
 pub const WORST_GAP: usize = 0;
-pub(crate) const ANSWER_GAP: usize = 1;
-pub(crate) const NUMBERS: usize = 2;
-pub(crate) const NAMES: usize = 3;
-pub(crate) const NEG_ADDED: usize = 4;
-pub(crate) const NEG_DROPPED: usize = 5;
-pub(crate) const PAIR_RATE: usize = 6;
-pub(crate) const WORST_SCATTER: usize = 7;
+// The others follow in `CANDIDATES` order.
+pub(crate) const ANSWER_GAP: usize = WORST_GAP + 1;
+pub(crate) const NUMBERS: usize = ANSWER_GAP + 1;
+pub(crate) const NAMES: usize = NUMBERS + 1;
+pub(crate) const NEG_ADDED: usize = NAMES + 1;
+pub(crate) const NEG_DROPPED: usize = NEG_ADDED + 1;
+pub(crate) const PAIR_RATE: usize = NEG_DROPPED + 1;
+pub(crate) const WORST_SCATTER: usize = PAIR_RATE + 1;
 
 /// Counts of hard evidence are capped: a third unsupported number says little
 /// more than the second, and an uncapped count lets one long answer dominate a fit.

@@ -35,8 +35,8 @@ pub struct ScoreRequest {
 }
 
 pub async fn score(
-    State(state): State<AppState>,
     Auth(caller): Auth,
+    State(state): State<AppState>,
     AppJson(req): AppJson<ScoreRequest>,
 ) -> ApiResult<Json<Value>> {
     let context = match req.context {

@@ -16,14 +16,20 @@ pub struct OutOfSample {
     pub fold: Vec<usize>,
     /// The model's `P(supported)` and flag.
     pub scores: Vec<f64>,
-    pub flags: Vec<bool>,
-    /// The baseline's score (least covered claim's coverage) and flag.
-    pub base_scores: Vec<f64>,
-    pub base_flags: Vec<bool>,
-    /// One fit per training split.
+    pub flags: Flags,
+    /// The model fitted on each training split.
     pub fits: Vec<Fitted>,
-    pub base_thresholds: Vec<f64>,
+    /// The baseline's score (least covered claim's coverage) and flag, and
+    /// its threshold on each training split.
+    pub base_scores: Vec<f64>,
+    pub base_flags: Flags,
+    pub base_thresholds: Thresholds,
 }
+
+/// Each tested row's flag (answer judged hallucinated).
+pub type Flags = Vec<bool>;
+/// One threshold per training split.
+pub type Thresholds = Vec<f64>;
 
 impl OutOfSample {
     fn score(&mut self, fitted: Fitted, base_t: f64, test: &[Row]) {

@@ -17,6 +17,22 @@ pub enum Dataset {
     Extra,
 }
 
+impl Dataset {
+    /// The name tables print.
+    pub fn label(self) -> &'static str {
+        match self {
+            Dataset::FaithBench => "FaithBench",
+            Dataset::HaluEval => "HaluEval",
+            Dataset::Extra => "extra",
+        }
+    }
+
+    /// The index rows carry (`Row::dataset`).
+    pub fn id(self) -> u8 {
+        self as u8
+    }
+}
+
 impl FromStr for Dataset {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -117,14 +117,19 @@ fn metric_header(f: &mut fmt::Formatter<'_>, first: &str) -> fmt::Result {
     )
 }
 
+/// `name=weight` of the features a model kept (weight above 0).
+fn kept_weights(model: &Model, digits: usize) -> Vec<String> {
+    CANDIDATES
+        .iter()
+        .zip(model.weights)
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(n, w)| format!("{n}={w:.digits$}"))
+        .collect()
+}
+
 fn fits(f: &mut fmt::Formatter<'_>, s: &Split) -> fmt::Result {
     for (k, (fit, bt)) in s.oos.fits.iter().zip(&s.oos.base_thresholds).enumerate() {
-        let kept: Vec<String> = CANDIDATES
-            .iter()
-            .zip(fit.model.weights)
-            .filter(|(_, w)| *w > 0.0)
-            .map(|(n, w)| format!("{n}={w:.2}"))
-            .collect();
+        let kept = kept_weights(&fit.model, 2);
         let dropped: Vec<String> = fit
             .dropped
             .iter()
@@ -263,12 +268,7 @@ impl fmt::Display for EvalReport {
         for s in self.splits.iter().filter(|s| s.detailed()) {
             details(f, s)?;
         }
-        let w: Vec<String> = CANDIDATES
-            .iter()
-            .zip(self.shipped.weights)
-            .filter(|(_, w)| *w > 0.0)
-            .map(|(n, w)| format!("{n}={w:.3}"))
-            .collect();
+        let w = kept_weights(&self.shipped, 3);
         writeln!(
             f,
             "\nshipped weights (fitted on both sets): {}; bias={:.3}; threshold={:.3}",
