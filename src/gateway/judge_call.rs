@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use crate::api::headers::REQUEST_ID;
-use crate::auth::Caller;
+use crate::auth::{Caller, ADMIN_TEAM};
 use crate::grounding::judge::{self, ContextText, JudgeConfig, JudgeError, JudgeOutcome};
 use crate::state::AppState;
 
@@ -68,7 +68,14 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
             Vec::new(),
         ));
     }
-    let key = judge::cache_key(&config.model, q.context, q.claims);
+    // Verdicts are kept apart per team like cached answers are, so a team
+    // cannot learn from a hit what another team asked.
+    let scope = match (state.config.cache.shared_namespace, q.caller.team()) {
+        (true, _) => "*",
+        (false, Some(team)) => team,
+        (false, None) => ADMIN_TEAM,
+    };
+    let key = judge::cache_key(scope, &config.model, q.context, q.claims);
     if let Some(hit) = state.cache.get(&key).await {
         if let Ok(mut report) = serde_json::from_slice::<judge::JudgeReport>(&hit.body) {
             report.cached = true;

@@ -313,6 +313,14 @@ async fn an_identical_second_call_is_a_verdict_cache_hit() {
     // Another answer is judged anew.
     sync_ask(&app, &key, "The Eiffel Tower opened in 1889.").await;
     assert_eq!(served(judges).await, 2);
+
+    // Another team's identical call is judged for that team: verdicts are
+    // kept per team, like cached answers.
+    let other = app.team_key("u").await;
+    let theirs = sync_ask(&app, &other, answer).await;
+    let theirs = app.record(&other, &id_of(&theirs)).await;
+    assert_eq!(theirs["grounding"]["judge"]["cached"], false, "{theirs}");
+    assert_eq!(served(judges).await, 3);
     app.stop().await;
 }
 

@@ -64,14 +64,16 @@ fn schema() -> Value {
     })
 }
 
-/// The verdict cache key: the judge model, the context and the claims (the
-/// answer as the judge sees it). Length-prefixed so no two inputs collide.
-pub fn cache_key(model: &str, context: &[String], claims: &[String]) -> String {
+/// The verdict cache key: the team scope (`*` for a shared namespace), the
+/// judge model, the context and the claims (the answer as the judge sees
+/// it). Length-prefixed so no two inputs collide.
+pub fn cache_key(scope: &str, model: &str, context: &[String], claims: &[String]) -> String {
     let mut h = Sha256::new();
     let mut part = |s: &str| {
         h.update((s.len() as u64).to_le_bytes());
         h.update(s.as_bytes());
     };
+    part(scope);
     part(model);
     part(&context.len().to_string());
     context.iter().for_each(|p| part(p));
@@ -102,11 +104,12 @@ mod tests {
 
     #[test]
     fn cache_keys_separate_model_context_and_claims() {
-        let k = cache_key("m", &s(&["a b"]), &s(&["c"]));
-        assert_eq!(k, cache_key("m", &s(&["a b"]), &s(&["c"])));
-        assert_ne!(k, cache_key("m2", &s(&["a b"]), &s(&["c"])));
-        assert_ne!(k, cache_key("m", &s(&["a", "b"]), &s(&["c"])));
-        assert_ne!(k, cache_key("m", &s(&["a b", "c"]), &s(&[])));
-        assert_ne!(k, cache_key("m", &s(&["a b"]), &s(&["d"])));
+        let k = cache_key("t", "m", &s(&["a b"]), &s(&["c"]));
+        assert_eq!(k, cache_key("t", "m", &s(&["a b"]), &s(&["c"])));
+        assert_ne!(k, cache_key("u", "m", &s(&["a b"]), &s(&["c"])));
+        assert_ne!(k, cache_key("t", "m2", &s(&["a b"]), &s(&["c"])));
+        assert_ne!(k, cache_key("t", "m", &s(&["a", "b"]), &s(&["c"])));
+        assert_ne!(k, cache_key("t", "m", &s(&["a b", "c"]), &s(&[])));
+        assert_ne!(k, cache_key("t", "m", &s(&["a b"]), &s(&["d"])));
     }
 }
