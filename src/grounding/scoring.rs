@@ -104,7 +104,7 @@ impl Scorer {
                 text,
                 start: nt.orig_char(s),
                 end: nt.orig_char(e),
-                support: self.model.support(&x),
+                support: shown(&self.model, &x),
                 evidence: sig
                     .best
                     .map(|i| ix.evidence(i).to_string())
@@ -112,7 +112,7 @@ impl Scorer {
                 reasons: reasons(&self.model, &nt.text, &x, &fd),
             });
         }
-        let score = self.model.support(&tally.features());
+        let score = shown(&self.model, &tally.features());
         GroundingReport {
             score,
             flagged: score < threshold,
@@ -136,5 +136,20 @@ impl Scorer {
         }
         SCRATCH.with(|s| *s.borrow_mut() = sc);
         tally.features()
+    }
+}
+
+/// The score a report shows for features `x`: the model's `P(supported)`,
+/// except that an answer (or claim) with nothing against it (no feature the
+/// model weighs fires) scores 1.0, as the API promises ("1 = fully
+/// supported"). The order of scores is unchanged (that case is the model's
+/// highest score, `σ(−b)`, since weights and features are never negative),
+/// so flags at any threshold up to that value and every ranking metric stay
+/// the same; the calibrated probability of such an answer is `σ(−b)`.
+fn shown(model: &Model, x: &[f64; NC]) -> f64 {
+    if model.logit(x) <= model.bias {
+        1.0
+    } else {
+        model.support(x)
     }
 }

@@ -304,3 +304,17 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn an_answer_with_nothing_against_it_scores_one_as_the_api_promises() {
+    let scorer = Scorer::new();
+    let ctx = ["The Eiffel Tower is 330 metres tall and stands in Paris."];
+    let clean = scorer.score(&ctx, "The Eiffel Tower is 330 metres tall.");
+    assert_eq!(clean.score, 1.0, "{clean:?}");
+    assert!(clean.claims.iter().all(|c| c.support == 1.0));
+    assert!(!clean.flagged);
+    let wrong = scorer.score(&ctx, "The Eiffel Tower is 340 metres tall.");
+    assert!(wrong.score < 1.0, "{wrong:?}");
+    // Below 1.0 the score is the calibrated probability, at most σ(−b).
+    assert!(wrong.score <= scorer.model().support(&[0.0; super::features::NC]));
+}
