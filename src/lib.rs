@@ -15,7 +15,7 @@
 //!   `http/model_api.rs` hands model calls to the gateway. Nothing else in
 //!   the crate imports `http/` (checked by `tests/layout.rs`).
 //! - [`gateway`]: the request pipeline. [`gateway::handle`] runs the stages
-//!   (prompt → request → cache → budget → send → answer → reply) over one
+//!   (prompt → request → cache → budget → send → answer → judge → reply) over one
 //!   per-call context; each stage is a file, thin over its domain module.
 //! - [`providers`]: upstreams and how they are reached (the inline HTTP/1
 //!   pool, the pooled https client, the built-in [`providers::mock`]), model
@@ -28,7 +28,9 @@
 //! - `cache/`: the response cache (in process, and Redis), its policy and keys,
 //!   and single-flight fetching.
 //! - [`costs`]: prices, exact costs, token counting and budgets.
-//! - [`grounding`]: the grounding scorer (pure functions) and its evaluation.
+//! - [`grounding`]: the grounding scorer (pure functions), its calibrated
+//!   model and fitting, its evaluation, and the judge tier's pure parts
+//!   (request, verdict reading, quote check, flag rules).
 //! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
 //!   writer that keeps database writes off the request path.
 //!
