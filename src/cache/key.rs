@@ -61,6 +61,16 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// The namespace a team's cached answers (and judge verdicts) live in: the
+/// team's own, or one for all teams with `cache.shared_namespace`.
+pub fn scope(shared_namespace: bool, team: &str) -> &str {
+    if shared_namespace {
+        "*"
+    } else {
+        team
+    }
+}
+
 /// The key for one request. `fields` are the upstream body's top-level fields.
 pub fn cache_key<'a>(
     scope: &str,

@@ -25,11 +25,7 @@ pub async fn stage(
         return Ok(Step::Fetch(None));
     };
     let state = call.state;
-    let scope = if state.config.cache.shared_namespace {
-        "*"
-    } else {
-        call.recorder.team()
-    };
+    let scope = cache::key::scope(state.config.cache.shared_namespace, call.recorder.team());
     let key = cache::key::cache_key(
         scope,
         &format!("{}:{}", plan.upstream.name, call.endpoint.as_str()),

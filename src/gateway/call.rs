@@ -24,7 +24,7 @@ pub struct Call<'a> {
     /// The cache TTL the registry prompt declares (set by the prompt stage).
     pub prompt_ttl: Option<u64>,
     /// Who is calling: a judge call made for this one is theirs too.
-    pub caller: Caller,
+    pub caller: &'a Caller,
     /// The request's `grounding.tiers`, when it names them (set by the prompt stage).
     pub grounding_tiers: Option<crate::grounding::judge::Tiers>,
 }
@@ -32,7 +32,7 @@ pub struct Call<'a> {
 impl<'a> Call<'a> {
     pub fn new(
         state: &'a AppState,
-        caller: &Caller,
+        caller: &'a Caller,
         endpoint: Endpoint,
         headers: &'a HeaderMap,
         id: String,
@@ -50,7 +50,7 @@ impl<'a> Call<'a> {
             headers,
             recorder,
             prompt_ttl: None,
-            caller: caller.clone(),
+            caller,
             grounding_tiers: None,
         }
     }

@@ -70,11 +70,8 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
     }
     // Verdicts are kept apart per team like cached answers are, so a team
     // cannot learn from a hit what another team asked.
-    let scope = match (state.config.cache.shared_namespace, q.caller.team()) {
-        (true, _) => "*",
-        (false, Some(team)) => team,
-        (false, None) => ADMIN_TEAM,
-    };
+    let team = q.caller.team().unwrap_or(ADMIN_TEAM);
+    let scope = crate::cache::key::scope(state.config.cache.shared_namespace, team);
     let key = judge::cache_key(scope, &config.model, q.context, q.claims);
     if let Some(hit) = state.cache.get(&key).await {
         if let Ok(mut report) = serde_json::from_slice::<judge::JudgeReport>(&hit.body) {

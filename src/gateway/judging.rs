@@ -80,12 +80,13 @@ async fn judge_now(
     let Some(report) = call.recorder.grounding_report() else {
         return;
     };
-    let (context, claims) = question_parts(call.recorder.grounding_context(), report);
+    let context = call.recorder.grounding_context().unwrap_or_default();
+    let claims = claims_of(report);
     let question = Question {
         pipeline,
-        caller: &call.caller,
+        caller: call.caller,
         parent: Some(call.recorder.id()),
-        context: &context,
+        context,
         claims: &claims,
     };
     let outcome = judge_call::run(call.state, config, question).await;
@@ -117,11 +118,15 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig, pipeline: Pipeline) {
     let config = Arc::new(config.clone());
     let caller: Caller = call.caller.clone();
     let parent = call.recorder.id().to_owned();
-    let context = call.recorder.grounding_context().map(<[String]>::to_vec);
+    let context = call
+        .recorder
+        .grounding_context()
+        .unwrap_or_default()
+        .to_vec();
     let with_fast = counts_fast(call);
     call.recorder
         .judge_later(Box::new(move |report: &GroundingReport| -> Deferred {
-            let (context, claims) = question_parts(context.as_deref(), report);
+            let claims = claims_of(report);
             let rule = config.flag;
             // Spawned now, so the judge runs while the record waits for it.
             let task = tokio::spawn(async move {
@@ -145,13 +150,9 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig, pipeline: Pipeline) {
         }));
 }
 
-/// The context and the fast tier's claims: what the judge is asked about.
-fn question_parts(
-    context: Option<&[String]>,
-    report: &GroundingReport,
-) -> (Vec<String>, Vec<String>) {
-    let claims = report.claims.iter().map(|c| c.text.clone()).collect();
-    (context.map(<[String]>::to_vec).unwrap_or_default(), claims)
+/// The fast tier's claims: what the judge is asked about.
+fn claims_of(report: &GroundingReport) -> Vec<String> {
+    report.claims.iter().map(|c| c.text.clone()).collect()
 }
 
 /// Writes the judge's outcome into the record's grounding report; `flagged`
