@@ -184,14 +184,7 @@ async fn get_json(app: &TestApp, key: &str, path: &str) -> (u16, Value) {
 }
 
 async fn put_json(app: &TestApp, key: &str, path: &str, body: Value) -> (u16, Value) {
-    let resp = app
-        .http
-        .put(app.url(path))
-        .bearer_auth(key)
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
+    let resp = app.put(key, path, body).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }

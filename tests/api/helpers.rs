@@ -198,6 +198,16 @@ impl TestApp {
             .expect("request")
     }
 
+    pub async fn put(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
+        self.http
+            .put(self.url(path))
+            .bearer_auth(key)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
     pub async fn get(&self, key: &str, path: &str) -> reqwest::Response {
         self.http
             .get(self.url(path))

@@ -229,13 +229,12 @@ async fn the_judge_call_is_the_callers_tagged_ledger_row_and_counts_against_the_
     let app = spawn_app(judged(&db, json!({}))).await;
     let key = app.team_key("t").await;
     let put = app
-        .http
-        .put(app.url("/v1/teams/t/budget"))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({"usd": 100.0, "period": "month"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            ADMIN_KEY,
+            "/v1/teams/t/budget",
+            json!({"usd": 100.0, "period": "month"}),
+        )
+        .await;
     assert_eq!(put.status(), 200);
     let resp = sync_ask(&app, &key, "The Eiffel Tower opened in 1889.").await;
     assert_eq!(header(&resp, "x-promptgate-judge"), Some("1.0000"));
@@ -555,13 +554,12 @@ async fn a_team_over_budget_gets_no_verdict_but_its_answer() {
     // Room for one call's worst case (16,384 output tokens at 2 USD per
     // million), not for the judge call made while the answer's is held.
     let put = app
-        .http
-        .put(app.url("/v1/teams/t/budget"))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({"usd": 0.05, "period": "month"}))
-        .send()
-        .await
-        .unwrap();
+        .put(
+            ADMIN_KEY,
+            "/v1/teams/t/budget",
+            json!({"usd": 0.05, "period": "month"}),
+        )
+        .await;
     assert_eq!(put.status(), 200);
     let answer = "The Eiffel Tower opened in 1889.";
     let resp = sync_ask(&app, &key, answer).await;
