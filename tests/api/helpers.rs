@@ -189,18 +189,23 @@ impl TestApp {
     }
 
     pub async fn post(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(path))
-            .bearer_auth(key)
-            .json(&body)
-            .send()
-            .await
-            .expect("request")
+        self.send_json(reqwest::Method::POST, key, path, body).await
     }
 
     pub async fn put(&self, key: &str, path: &str, body: Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::PUT, key, path, body).await
+    }
+
+    /// A JSON-bodied request with `key` as the bearer token.
+    async fn send_json(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
         self.http
-            .put(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(key)
             .json(&body)
             .send()
