@@ -52,9 +52,15 @@ impl App {
         let registry = Arc::new(LiveRegistry::load(store.as_ref()).await?);
         let (created, unchanged) =
             service::sync_dir(store.as_ref(), &registry, &config.prompts_dir).await?;
-        if created + unchanged > 0 {
-            tracing::info!(created, unchanged, dir = %config.prompts_dir.display(), "prompt files synced");
-        }
+        // Always said, with the absolute folder: "why is my prompt a 404" is
+        // most often a gateway started from another folder.
+        tracing::info!(
+            files = created + unchanged,
+            created,
+            unchanged,
+            dir = %config.prompts_dir_absolute().display(),
+            "prompt files synced"
+        );
         registry.spawn_refresh(
             store.clone(),
             Duration::from_millis(config.registry_refresh_ms),

@@ -233,6 +233,9 @@ impl Config {
         }
         fig = fig.merge(Env::prefixed("PROMPTGATE__").split("__"));
         let mut config: Config = fig.extract().map_err(Box::new)?;
+        if let Some(folder) = file.and_then(Path::parent) {
+            config.prompts_dir = relative_to(folder, &config.prompts_dir);
+        }
         if config.admin_key.is_none() {
             if let Ok(key) = std::env::var("PROMPTGATE_ADMIN_KEY") {
                 if !key.is_empty() {
@@ -242,6 +245,12 @@ impl Config {
         }
         config.validate()?;
         Ok(config)
+    }
+
+    /// Where the prompt files are, as an absolute path when it can be made one
+    /// (what the start-up log shows).
+    pub fn prompts_dir_absolute(&self) -> std::path::PathBuf {
+        std::path::absolute(&self.prompts_dir).unwrap_or_else(|_| self.prompts_dir.clone())
     }
 
     /// Checks what serde cannot: value ranges, URL schemes, duplicate names.
@@ -356,6 +365,17 @@ impl Config {
     }
 }
 
+/// A relative path in a config file means "next to the file": started from
+/// another folder, the gateway must find the same prompts (the working
+/// directory counts only when there is no config file).
+fn relative_to(folder: &Path, path: &Path) -> std::path::PathBuf {
+    if path.is_relative() && !folder.as_os_str().is_empty() {
+        folder.join(path)
+    } else {
+        path.to_path_buf()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,6 +427,33 @@ mod tests {
         std::fs::write(&path, "[grounding]\nthreshold = 1.5\n").unwrap();
         let err = Config::load(Some(&path)).unwrap_err().to_string();
         assert!(err.contains("grounding.threshold"), "{err}");
+    }
+
+    #[test]
+    fn relative_prompts_dir_is_next_to_the_config_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "prompts_dir = \"p/q\"\n").unwrap();
+        assert_eq!(
+            Config::load(Some(&path)).unwrap().prompts_dir,
+            dir.path().join("p/q")
+        );
+        // the default too
+        std::fs::write(&path, "").unwrap();
+        assert_eq!(
+            Config::load(Some(&path)).unwrap().prompts_dir,
+            dir.path().join("prompts")
+        );
+        // absolute paths stay; no file: the working directory's `prompts`
+        std::fs::write(&path, "prompts_dir = \"/srv/prompts\"\n").unwrap();
+        assert_eq!(
+            Config::load(Some(&path)).unwrap().prompts_dir,
+            std::path::PathBuf::from("/srv/prompts")
+        );
+        assert_eq!(
+            Config::load(None).unwrap().prompts_dir,
+            std::path::PathBuf::from("prompts")
+        );
     }
 
     #[test]

@@ -184,7 +184,7 @@ pub fn take_prompt_ref(
 
 pub fn resolve_error(e: ResolveError) -> ApiError {
     match e {
-        ResolveError::UnknownPrompt(_) => ApiError::NotFound(e.to_string()),
+        ResolveError::UnknownPrompt(..) => ApiError::NotFound(e.to_string()),
         ResolveError::UnknownVersion(..) | ResolveError::UnknownLabel(..) => {
             ApiError::invalid(e.to_string(), Some("prompt"))
         }

@@ -195,7 +195,7 @@ fn get_prompt(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Respons
         .registry
         .resolve(name, &selector, "")
         .map_err(|e| match e {
-            crate::registry::live::ResolveError::UnknownPrompt(_) => {
+            crate::registry::live::ResolveError::UnknownPrompt(..) => {
                 ApiError::NotFound(e.to_string())
             }
             other => ApiError::NotFound(other.to_string()),
@@ -306,7 +306,7 @@ fn diff(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
             .registry
             .resolve(name, &Selector::Version(v), "")
             .map_err(|e| match e {
-                crate::registry::live::ResolveError::UnknownPrompt(_) => {
+                crate::registry::live::ResolveError::UnknownPrompt(..) => {
                     ApiError::NotFound(e.to_string())
                 }
                 other => ApiError::invalid(other.to_string(), Some(param)),

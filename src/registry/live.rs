@@ -57,8 +57,10 @@ impl Default for Selector {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
-    #[error("prompt `{0}` not found")]
-    UnknownPrompt(String),
+    /// The name asked for, and how many prompts the registry holds (so that
+    /// "none loaded" is told apart from a misspelt name).
+    #[error("prompt `{0}` not found ({1} prompts loaded)")]
+    UnknownPrompt(String, usize),
     #[error("prompt `{0}` has no version {1}")]
     UnknownVersion(String, i64),
     #[error("prompt `{0}` has no label `{1}`")]
@@ -179,12 +181,18 @@ impl LiveRegistry {
     ) -> Result<Arc<LiveVersion>, ResolveError> {
         let snap = self.snapshot();
         let entry = snap.prompts.get(name).filter(|p| !p.versions.is_empty());
-        let entry = entry.ok_or_else(|| ResolveError::UnknownPrompt(name.to_owned()))?;
+        let entry = entry
+            .ok_or_else(|| ResolveError::UnknownPrompt(name.to_owned(), snap.prompts.len()))?;
         let version = match selector {
             Selector::Version(n) => *n,
             Selector::Label(l) if l == LATEST_LABEL => match entry.latest() {
                 Some(v) => v.version.version,
-                None => return Err(ResolveError::UnknownPrompt(name.to_owned())),
+                None => {
+                    return Err(ResolveError::UnknownPrompt(
+                        name.to_owned(),
+                        snap.prompts.len(),
+                    ))
+                }
             },
             Selector::Label(l) => {
                 let target = entry

@@ -662,6 +662,17 @@ async fn unknown_prompt_is_404() {
     )
     .await;
     assert_eq!(a.status, 404, "{}", a.body);
+    // The 404 says how many prompts are loaded (a gateway that found no prompt
+    // files tells "none loaded" apart from a misspelt name).
+    let loaded = get(&app, ADMIN_KEY, "/v1/prompts").await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    let message = a.body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains(&format!("({loaded} prompts loaded)")),
+        "{message}"
+    );
     app.stop().await;
 }
 
