@@ -12,5 +12,6 @@ mod prompts;
 mod proxy;
 mod replicas;
 mod shutdown;
+mod start_folder;
 mod store;
 mod streaming;
