@@ -81,7 +81,14 @@ pub async fn handle(
 /// The stages up to the answer, in the order they run.
 async fn stages(call: &mut Call<'_>, raw: Bytes) -> Result<Answer, ApiError> {
     let mut body = RequestBody::parse(&raw)?;
-    prompting::stage(call, &mut body)?;
+    if let Err(e) = prompting::stage(call, &mut body) {
+        // Rejected before routing: the record (and the cost report) still
+        // names the model the client asked for.
+        if let Ok(Some(model)) = body.str_field("model") {
+            call.recorder.set_model(&model);
+        }
+        return Err(e);
+    }
     let plan = request::stage(call, &mut body)?;
     let answer = match caching::stage(call, &plan, &body).await? {
         caching::Step::Answered(hit) => hit,

@@ -676,6 +676,25 @@ async fn unknown_prompt_is_404() {
     app.stop().await;
 }
 
+#[tokio::test]
+async fn a_call_rejected_before_routing_keeps_its_model_and_status() {
+    let (_db, app, _, _) = greet_app().await;
+    let key = app.team_key("t").await;
+    let resp = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "mock-1", "messages": [], "prompt": {"id": "nope"}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 404);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let record = app.record(&key, &id).await;
+    assert_eq!(record["model"], "mock-1", "{record}");
+    assert_eq!(record["status"], 404, "{record}");
+    app.stop().await;
+}
+
 // --- 2. strict variables ------------------------------------------------------------------
 
 #[tokio::test]
