@@ -93,6 +93,12 @@ pub async fn stage(
     let bytes = collect(resp.body, upstream.timeout)
         .await
         .map_err(|e| send::failure(upstream, e))?;
+    if call.recorder.model().is_none() {
+        // a call without `model` is priced and recorded by the one the answer names
+        if let Some(model) = answer_model(&bytes) {
+            call.recorder.set_model(&model);
+        }
+    }
     let usage = match usage::from_body(&bytes) {
         Some(u) => Some(u),
         None => estimate_from_answer(call.endpoint, bytes.clone(), &mut call.recorder).await,
@@ -141,6 +147,15 @@ pub fn from_cache(
     );
     grounding_check::score_json(call, &entry.body);
     Ok(Answer::Done { response, usage })
+}
+
+/// The top-level `model` of a JSON answer.
+fn answer_model(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Named {
+        model: Option<String>,
+    }
+    serde_json::from_slice::<Named>(bytes).ok()?.model
 }
 
 /// Counts tokens locally for an answer that came without `usage`.

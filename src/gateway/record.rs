@@ -137,6 +137,12 @@ impl Recorder {
         self.record.stream = stream;
     }
 
+    /// The route of a call whose model the answer will name (see `set_model`).
+    pub fn set_upstream(&mut self, upstream: &str, stream: bool) {
+        self.record.upstream = Some(upstream.to_owned());
+        self.record.stream = stream;
+    }
+
     pub fn set_model(&mut self, model: &str) {
         self.record.model = Some(model.to_owned());
     }

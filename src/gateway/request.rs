@@ -13,9 +13,9 @@ use super::call::{Call, Plan};
 pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, ApiError> {
     let state = call.state;
     let endpoint = call.endpoint;
-    let mut model = body
-        .str_field("model")?
-        .ok_or_else(|| ApiError::invalid("you must provide a model parameter", Some("model")))?;
+    let Some(mut model) = body.str_field("model")? else {
+        return model_less(call, body);
+    };
     // `[aliases]`: a stable name for clients, the real model for upstreams,
     // prices and records.
     if let Some(target) = state.config.aliases.get(&model) {
@@ -72,6 +72,41 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
         stream,
         client_wants_usage,
         cache,
+    })
+}
+
+/// A call without `model`. The Responses API accepts one (a stored `prompt`,
+/// `previous_response_id` or `conversation` names the model upstream), so it
+/// goes to the catch-all upstream as the client sent it; the record takes the
+/// model from the answer. Every other endpoint needs a model.
+fn model_less(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, ApiError> {
+    let missing = || ApiError::invalid("you must provide a model parameter", Some("model"));
+    if call.endpoint != Endpoint::Responses {
+        return Err(missing());
+    }
+    let upstream = call
+        .state
+        .routes
+        .default_upstream()
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "you must provide a model parameter (a call without one goes to the catch-all upstream, models = [\"*\"], and none is configured)",
+                Some("model"),
+            )
+        })?
+        .clone();
+    let stream = body.bool_field("stream")?.unwrap_or(false);
+    call.recorder.set_upstream(&upstream.name, stream);
+    take_metadata(call, body)?;
+    body.strip_extensions(true);
+    Ok(Plan {
+        model: String::new(),
+        upstream,
+        stream,
+        // the Responses API always reports usage
+        client_wants_usage: true,
+        // no model to key and price an answer by: never cached
+        cache: None,
     })
 }
 

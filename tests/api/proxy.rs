@@ -381,3 +381,85 @@ fn aliases_are_validated() {
     let err = config.validate().unwrap_err().to_string();
     assert!(err.contains("aliases.a"), "{err}");
 }
+
+/// The Responses API accepts a call without `model` (a stored prompt names
+/// it): it goes to the catch-all upstream byte for byte, and the record is
+/// priced by the model the answer names.
+#[tokio::test]
+async fn model_less_responses_call_goes_to_the_catch_all_upstream_unchanged() {
+    let db = TestDb::sqlite();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let s = seen.clone();
+    let router = axum::Router::new().route(
+        "/v1/responses",
+        axum::routing::post(move |body: String| {
+            let s = s.clone();
+            async move {
+                s.lock().unwrap().push(body);
+                axum::Json(json!({
+                    "id": "resp_1", "object": "response", "status": "completed",
+                    "model": "gpt-4o-mini", "output": [],
+                    "usage": {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}
+                }))
+            }
+        }),
+    );
+    let addr = serve(router).await;
+    let mut config = base_config(db.url());
+    config.upstreams = vec![http_upstream("vendor", addr, &["*"], 30)];
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+
+    let sent = r#"{"prompt": {"id": "pmpt_abc", "version": "2", "variables": {"city": "Oslo"}}, "input": "hi"}"#;
+    let resp = app
+        .http
+        .post(app.url("/v1/responses"))
+        .bearer_auth(&key)
+        .header("content-type", "application/json")
+        .body(sent)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(seen.lock().unwrap().as_slice(), [sent.to_owned()]);
+    let rec = app.record(&key, &id).await;
+    assert_eq!(rec["model"], "gpt-4o-mini", "{rec}");
+    assert_eq!(rec["upstream"], "vendor");
+    assert!(rec["cost_usd"].as_str().is_some_and(|c| c != "0"), "{rec}");
+
+    // Other endpoints still need a model.
+    let chat = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"messages": [{"role": "user", "content": "hi"}]}),
+        )
+        .await;
+    assert_eq!(chat.status(), 400);
+    let err: Value = chat.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "model");
+    app.stop().await;
+}
+
+/// Without a catch-all upstream a model-less Responses call is a 400 naming `model`.
+#[tokio::test]
+async fn model_less_responses_call_without_a_catch_all_is_400() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let resp = app
+        .post(&key, "/v1/responses", json!({"input": "hi"}))
+        .await;
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["param"], "model");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("catch-all"),
+        "{err}"
+    );
+    app.stop().await;
+}
