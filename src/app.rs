@@ -34,6 +34,7 @@ impl App {
         let store = crate::store::connect(&config.store.url, config.store.max_connections).await?;
         let keys = Arc::new(KeyCache::load(store.as_ref(), config.admin_key.as_ref()).await?);
         keys.spawn_refresh(store.clone(), Duration::from_millis(config.keys.refresh_ms));
+        keys.follow_revocations(store.as_ref()).await;
         let (records, writer) = writer::spawn(
             store.clone(),
             config.records.queue_capacity,

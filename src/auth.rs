@@ -4,9 +4,12 @@
 //! Keys carry 192 random bits, so a plain SHA-256 is the right hash: there is
 //! nothing to brute-force, and a slow password hash would cost every request.
 
+mod misses;
+
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
@@ -68,10 +71,16 @@ pub fn generate_key() -> String {
 }
 
 /// Active keys by hash, shared by all request tasks. Rebuilt from the store on
-/// a short poll so that revocations on another replica take effect here.
+/// a short poll; a key created on another replica is looked up in the store on
+/// first use ([`KeyCache::authenticate`]), and a revocation elsewhere arrives
+/// at once where the store sends notifications (PostgreSQL).
 pub struct KeyCache {
     admin_hash: String,
     keys: RwLock<HashMap<String, Caller>>,
+    /// Unknown keys recently looked up, and the bound on store lookups.
+    misses: Mutex<misses::Misses>,
+    /// Store lookups of unknown keys made by this cache (for tests and `/metrics`).
+    store_lookups: AtomicU64,
     /// Bumped (under the write lock) by every local insert or removal, so a
     /// refresh that read the store before such a change does not undo it.
     generation: std::sync::atomic::AtomicU64,
@@ -104,7 +113,9 @@ impl KeyCache {
         let cache = KeyCache {
             admin_hash,
             keys: RwLock::new(HashMap::new()),
-            generation: std::sync::atomic::AtomicU64::new(0),
+            misses: Mutex::default(),
+            store_lookups: AtomicU64::new(0),
+            generation: AtomicU64::new(0),
         };
         cache.refresh(store).await?;
         Ok(cache)
@@ -113,7 +124,6 @@ impl KeyCache {
     /// Replaces the map with the store's active keys, unless a local change
     /// happened meanwhile (then the next refresh picks everything up).
     pub async fn refresh(&self, store: &dyn Store) -> anyhow::Result<()> {
-        use std::sync::atomic::Ordering;
         let before = self.generation.load(Ordering::Acquire);
         let rows = store.active_keys().await?;
         let map: HashMap<String, Caller> = rows
@@ -130,27 +140,115 @@ impl KeyCache {
 
     pub fn insert(&self, row: &ApiKeyRow) {
         if let Ok(mut keys) = self.keys.write() {
-            self.generation
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.generation.fetch_add(1, Ordering::AcqRel);
             keys.insert(row.key_hash.clone(), caller_of(row));
+        }
+        if let Ok(mut misses) = self.misses.lock() {
+            misses.forget(&row.key_hash);
         }
     }
 
     pub fn remove_id(&self, id: &str) {
         if let Ok(mut keys) = self.keys.write() {
-            self.generation
-                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.generation.fetch_add(1, Ordering::AcqRel);
             keys.retain(|_, c| !matches!(c, Caller::Team { key_id, .. } if &**key_id == id));
         }
     }
 
     /// Memory-only lookup; `None` for unknown keys.
     pub fn lookup(&self, key: &str) -> Option<Caller> {
-        let hash = hash_key(key);
+        self.lookup_hash(&hash_key(key))
+    }
+
+    fn lookup_hash(&self, hash: &str) -> Option<Caller> {
         if hash == self.admin_hash {
             return Some(Caller::Admin);
         }
-        self.keys.read().ok()?.get(&hash).cloned()
+        self.keys.read().ok()?.get(hash).cloned()
+    }
+
+    /// The caller of `key`: from memory, else (for a key of our shape that
+    /// was not looked up lately, within the process-wide bound) from the
+    /// store, so a key made on another replica works on first use here.
+    pub async fn authenticate(&self, key: &str, store: &dyn Store) -> Option<Caller> {
+        let hash = hash_key(key);
+        if let Some(caller) = self.lookup_hash(&hash) {
+            return Some(caller);
+        }
+        if !key.starts_with(KEY_PREFIX) {
+            return None;
+        }
+        let now = Instant::now();
+        let allowed = self
+            .misses
+            .lock()
+            .map(|mut m| m.may_look_up(&hash, now))
+            .unwrap_or(false);
+        if !allowed {
+            metrics::counter!("promptgate_key_store_lookups_total", "result" => "skipped")
+                .increment(1);
+            return None;
+        }
+        self.store_lookups.fetch_add(1, Ordering::Relaxed);
+        let found = match store.find_key_by_hash(&hash).await {
+            Ok(row) => row.filter(|r| r.revoked_at.is_none()),
+            Err(err) => {
+                tracing::warn!(error = %err, "key lookup in the store failed");
+                metrics::counter!("promptgate_key_store_lookups_total", "result" => "error")
+                    .increment(1);
+                return None;
+            }
+        };
+        let result = if found.is_some() { "found" } else { "unknown" };
+        metrics::counter!("promptgate_key_store_lookups_total", "result" => result).increment(1);
+        match found {
+            Some(row) => {
+                self.insert(&row);
+                Some(caller_of(&row))
+            }
+            None => {
+                if let Ok(mut m) = self.misses.lock() {
+                    m.note_miss(hash, now);
+                }
+                None
+            }
+        }
+    }
+
+    /// How many times this cache asked the store about an unknown key.
+    pub fn store_lookups(&self) -> u64 {
+        self.store_lookups.load(Ordering::Relaxed)
+    }
+
+    /// Drops keys as other processes revoke them, for as long as this cache
+    /// lives, where the store notifies (PostgreSQL `LISTEN`); elsewhere the
+    /// periodic refresh does it.
+    pub async fn follow_revocations(self: &Arc<Self>, store: &dyn Store) {
+        let mut events = match store.key_revocations().await {
+            Ok(Some(events)) => events,
+            Ok(None) => return,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for key revocations; relying on the periodic refresh");
+                return;
+            }
+        };
+        let cache = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut alive = tokio::time::interval(Duration::from_secs(1));
+            loop {
+                tokio::select! {
+                    id = events.recv() => {
+                        let (Some(id), Some(cache)) = (id, cache.upgrade()) else { return };
+                        cache.remove_id(&id);
+                    }
+                    _ = alive.tick() => {
+                        if cache.strong_count() == 0 {
+                            return; // dropping `events` ends the listener
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /// Keeps the cache in step with the store until the process ends.

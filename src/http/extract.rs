@@ -28,7 +28,8 @@ impl FromRequestParts<AppState> for Auth {
         let key = presented_key(&parts.headers).ok_or(ApiError::InvalidApiKey)?;
         state
             .keys
-            .lookup(key)
+            .authenticate(key, state.store.as_ref())
+            .await
             .map(Auth)
             .ok_or(ApiError::InvalidApiKey)
     }

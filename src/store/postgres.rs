@@ -7,7 +7,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::Postgres;
 
 use super::sql::{Flavor, Row, SqlStore};
-use super::StoreResult;
+use super::{KeyRevocations, StoreResult};
+
+/// The notification channel of revoked key ids.
+const KEY_REVOKED_CHANNEL: &str = "promptgate_key_revoked";
 
 pub type PgStore = SqlStore<Postgres>;
 
@@ -19,6 +22,38 @@ impl Flavor for Postgres {
                  LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
     const NUMBERED_PARAMS: bool = true;
+
+    const NOTIFY_KEY_REVOKED: Option<&'static str> =
+        Some("SELECT pg_notify('promptgate_key_revoked', $1)");
+
+    async fn key_revocations(pool: &PgPool) -> StoreResult<Option<KeyRevocations>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(KEY_REVOKED_CHANNEL).await?;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            loop {
+                // `recv` reconnects by itself after a lost connection (what was
+                // sent meanwhile is missed: the periodic refresh covers it).
+                let received = tokio::select! {
+                    // the key cache is gone: give the connection back
+                    () = tx.closed() => return,
+                    r = listener.recv() => r,
+                };
+                match received {
+                    Ok(n) => {
+                        if tx.send(n.payload().to_owned()).await.is_err() {
+                            return; // the key cache is gone
+                        }
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "key revocation listener failed; retrying");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+        });
+        Ok(Some(rx))
+    }
 
     fn decode<T: Row>(row: &PgRow) -> StoreResult<T> {
         T::from_row(row)

@@ -20,6 +20,9 @@ pub trait TeamStore: Send + Sync {
     async fn list_teams(&self) -> StoreResult<Vec<Team>>;
 }
 
+/// Revoked key ids from other processes (see [`KeyStore::key_revocations`]).
+pub type KeyRevocations = tokio::sync::mpsc::Receiver<String>;
+
 #[async_trait]
 pub trait KeyStore: Send + Sync {
     async fn insert_key(&self, key: &ApiKeyRow) -> StoreResult<()>;
@@ -30,6 +33,9 @@ pub trait KeyStore: Send + Sync {
     async fn list_keys(&self, team: &str) -> StoreResult<Vec<ApiKeyRow>>;
     /// `Ok(false)` when the key does not exist or was already revoked.
     async fn revoke_key(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Ids of keys other processes revoke, as they happen; `None` where the
+    /// backend has no notifications (SQLite).
+    async fn key_revocations(&self) -> StoreResult<Option<KeyRevocations>>;
 }
 
 #[async_trait]

@@ -88,6 +88,19 @@ pub trait Flavor: Database {
     /// which made a 64-record `INSERT` quadratic in its 1,920 parameters.
     const NUMBERED_PARAMS: bool;
 
+    /// A statement that tells the other processes on this database that the
+    /// key `$1` was revoked (`None`: the backend cannot; they learn it from
+    /// their periodic key refresh).
+    const NOTIFY_KEY_REVOKED: Option<&'static str> = None;
+
+    /// Ids of keys revoked by other processes, as they happen (`None` where
+    /// the backend has no notifications).
+    fn key_revocations(
+        _pool: &sqlx::Pool<Self>,
+    ) -> impl Future<Output = StoreResult<Option<crate::store::KeyRevocations>>> + Send {
+        std::future::ready(Ok(None))
+    }
+
     /// Reads one of the driver's rows as a `T`. Generic code cannot: a
     /// [`Row`] is readable from each driver's rows by name, not from `DB`'s.
     fn decode<T: Row>(row: &Self::Row) -> StoreResult<T>;

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Engine, SqlStore};
-use crate::store::{ApiKeyRow, KeyStore, StoreResult};
+use crate::store::{ApiKeyRow, KeyRevocations, KeyStore, StoreResult};
 
 /// The columns of an [`ApiKeyRow`], in its field order.
 const KEY_COLUMNS: &str = "id, team, key_hash, hint, created_at, revoked_at";
@@ -52,6 +52,18 @@ impl<DB: Engine> KeyStore for SqlStore<DB> {
                 &[at.into(), id.into()],
             )
             .await?;
+        if revoked.is_some() {
+            if let Some(notify) = DB::NOTIFY_KEY_REVOKED {
+                // Best effort: a replica that misses it catches up at its next refresh.
+                if let Err(err) = self.run(notify, &[id.into()]).await {
+                    tracing::warn!(error = %err, "could not notify replicas of a revoked key");
+                }
+            }
+        }
         Ok(revoked.is_some())
+    }
+
+    async fn key_revocations(&self) -> StoreResult<Option<KeyRevocations>> {
+        DB::key_revocations(&self.pool).await
     }
 }
