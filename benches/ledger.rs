@@ -59,6 +59,7 @@ fn record(i: usize, team: usize, created_at: i64) -> RequestRecord {
         grounding_score: None,
         flagged: None,
         grounding: None,
+        key_hint: Some("pg-abcdef".into()),
     }
 }
 

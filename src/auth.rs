@@ -29,7 +29,15 @@ pub const ADMIN_TEAM: &str = "_admin";
 #[derive(Debug, Clone)]
 pub enum Caller {
     Admin,
-    Team { team: Arc<str>, key_id: Arc<str> },
+    Team {
+        team: Arc<str>,
+        /// Stable across rotations.
+        key_id: Arc<str>,
+        /// The hint of the secret presented (after a rotation: new or old).
+        hint: Arc<str>,
+        /// The models the key may call; `None` = any.
+        models: Option<Arc<[String]>>,
+    },
 }
 
 impl Caller {
@@ -47,6 +55,17 @@ impl Caller {
             Caller::Team { .. } => Err(ApiError::PermissionDenied(
                 "this endpoint needs the admin key".into(),
             )),
+        }
+    }
+
+    /// Whether the key may call `model` (the name after `[aliases]`).
+    pub fn may_call(&self, model: &str) -> bool {
+        match self {
+            Caller::Team {
+                models: Some(allowed),
+                ..
+            } => allowed.iter().any(|m| m == model),
+            _ => true,
         }
     }
 
@@ -76,7 +95,7 @@ pub fn generate_key() -> String {
 /// at once where the store sends notifications (PostgreSQL).
 pub struct KeyCache {
     admin_hash: String,
-    keys: RwLock<HashMap<String, Caller>>,
+    keys: RwLock<HashMap<String, Known>>,
     /// Unknown keys recently looked up, and the bound on store lookups.
     misses: Mutex<misses::Misses>,
     /// Store lookups of unknown keys made by this cache (for tests and `/metrics`).
@@ -126,10 +145,8 @@ impl KeyCache {
     pub async fn refresh(&self, store: &dyn Store) -> anyhow::Result<()> {
         let before = self.generation.load(Ordering::Acquire);
         let rows = store.active_keys().await?;
-        let map: HashMap<String, Caller> = rows
-            .into_iter()
-            .map(|r| (r.key_hash.clone(), caller_of(&r)))
-            .collect();
+        let now = crate::time::now_ms();
+        let map: HashMap<String, Known> = rows.iter().flat_map(|r| secrets_of(r, now)).collect();
         if let Ok(mut keys) = self.keys.write() {
             if self.generation.load(Ordering::Acquire) == before {
                 *keys = map;
@@ -141,7 +158,7 @@ impl KeyCache {
     pub fn insert(&self, row: &ApiKeyRow) {
         if let Ok(mut keys) = self.keys.write() {
             self.generation.fetch_add(1, Ordering::AcqRel);
-            keys.insert(row.key_hash.clone(), caller_of(row));
+            keys.extend(secrets_of(row, crate::time::now_ms()));
         }
         if let Ok(mut misses) = self.misses.lock() {
             misses.forget(&row.key_hash);
@@ -151,7 +168,9 @@ impl KeyCache {
     pub fn remove_id(&self, id: &str) {
         if let Ok(mut keys) = self.keys.write() {
             self.generation.fetch_add(1, Ordering::AcqRel);
-            keys.retain(|_, c| !matches!(c, Caller::Team { key_id, .. } if &**key_id == id));
+            keys.retain(
+                |_, k| !matches!(&k.caller, Caller::Team { key_id, .. } if &**key_id == id),
+            );
         }
     }
 
@@ -164,7 +183,15 @@ impl KeyCache {
         if hash == self.admin_hash {
             return Some(Caller::Admin);
         }
-        self.keys.read().ok()?.get(hash).cloned()
+        let keys = self.keys.read().ok()?;
+        let known = keys.get(hash)?;
+        if known
+            .expires_at
+            .is_some_and(|at| at <= crate::time::now_ms())
+        {
+            return None;
+        }
+        Some(known.caller.clone())
     }
 
     /// The caller of `key`: from memory, else (for a key of our shape that
@@ -190,7 +217,7 @@ impl KeyCache {
             return None;
         }
         self.store_lookups.fetch_add(1, Ordering::Relaxed);
-        let found = match store.find_key_by_hash(&hash).await {
+        let row = match store.find_key_by_hash(&hash).await {
             Ok(row) => row.filter(|r| r.revoked_at.is_none()),
             Err(err) => {
                 tracing::warn!(error = %err, "key lookup in the store failed");
@@ -199,13 +226,15 @@ impl KeyCache {
                 return None;
             }
         };
+        if let Some(row) = &row {
+            self.insert(row);
+        }
+        // expired keys and old secrets past their grace are not inserted
+        let found = row.and_then(|_| self.lookup_hash(&hash));
         let result = if found.is_some() { "found" } else { "unknown" };
         metrics::counter!("promptgate_key_store_lookups_total", "result" => result).increment(1);
         match found {
-            Some(row) => {
-                self.insert(&row);
-                Some(caller_of(&row))
-            }
+            Some(caller) => Some(caller),
             None => {
                 if let Ok(mut m) = self.misses.lock() {
                     m.note_miss(hash, now);
@@ -261,11 +290,46 @@ impl KeyCache {
     }
 }
 
-fn caller_of(row: &ApiKeyRow) -> Caller {
-    Caller::Team {
+/// A secret the cache accepts, and until when.
+struct Known {
+    caller: Caller,
+    expires_at: Option<i64>,
+}
+
+/// The secrets of a key that work at `now`: its current one, and the one
+/// before its last rotation while the grace lasts.
+fn secrets_of(row: &ApiKeyRow, now: i64) -> Vec<(String, Known)> {
+    let models: Option<Arc<[String]>> = row.models().map(Arc::from);
+    let caller = |hint: &str| Caller::Team {
         team: Arc::from(row.team.as_str()),
         key_id: Arc::from(row.id.as_str()),
+        hint: Arc::from(hint),
+        models: models.clone(),
+    };
+    let mut out = Vec::with_capacity(2);
+    if row.expires_at.is_some_and(|at| at <= now) {
+        return out;
     }
+    out.push((
+        row.key_hash.clone(),
+        Known {
+            caller: caller(&row.hint),
+            expires_at: row.expires_at,
+        },
+    ));
+    if let (Some(hash), Some(until)) = (&row.previous_hash, row.previous_expires_at) {
+        if until > now {
+            let hint = row.previous_hint.as_deref().unwrap_or_default();
+            out.push((
+                hash.clone(),
+                Known {
+                    caller: caller(hint),
+                    expires_at: Some(row.expires_at.map_or(until, |e| e.min(until))),
+                },
+            ));
+        }
+    }
+    out
 }
 
 /// The key from `Authorization: Bearer …` or `x-api-key`.

@@ -47,6 +47,20 @@ enum Command {
         #[command(subcommand)]
         command: promptgate::cli::costs::CostsCommand,
     },
+    /// Teams of a running gateway (admin key).
+    Teams {
+        #[command(flatten)]
+        gateway: Remote,
+        #[command(subcommand)]
+        command: promptgate::cli::keys::TeamsCommand,
+    },
+    /// API keys of a running gateway: create, list, revoke, rotate (admin key).
+    Keys {
+        #[command(flatten)]
+        gateway: Remote,
+        #[command(subcommand)]
+        command: promptgate::cli::keys::KeysCommand,
+    },
     /// Evaluate a built-in scorer on a labelled data set.
     Eval {
         #[command(subcommand)]
@@ -140,6 +154,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Prompts { gateway, command } => {
             promptgate::cli::prompts::run(command, &gateway.url, &gateway.key).await
+        }
+        Command::Teams { gateway, command } => {
+            promptgate::cli::keys::teams(command, &gateway.url, &gateway.key).await
+        }
+        Command::Keys { gateway, command } => {
+            promptgate::cli::keys::keys(command, &gateway.url, &gateway.key).await
         }
         Command::Costs { gateway, command } => {
             promptgate::cli::costs::run(command, &gateway.url, &gateway.key).await

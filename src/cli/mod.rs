@@ -5,5 +5,6 @@
 mod client;
 pub mod costs;
 pub mod eval;
+pub mod keys;
 pub mod prompts;
 mod table;

@@ -57,9 +57,15 @@ impl Recorder {
         caller: &Caller,
         endpoint: Endpoint,
     ) -> Recorder {
-        let (team, key_id) = match caller {
-            Caller::Admin => (ADMIN_TEAM.to_owned(), None),
-            Caller::Team { team, key_id } => (team.to_string(), Some(key_id.to_string())),
+        let (team, key_id, key_hint) = match caller {
+            Caller::Admin => (ADMIN_TEAM.to_owned(), None, None),
+            Caller::Team {
+                team, key_id, hint, ..
+            } => (
+                team.to_string(),
+                Some(key_id.to_string()),
+                Some(hint.to_string()),
+            ),
         };
         Recorder {
             sink,
@@ -76,6 +82,7 @@ impl Recorder {
                 id,
                 team,
                 key_id,
+                key_hint,
                 endpoint: endpoint.as_str().to_owned(),
                 created_at: crate::time::now_ms(),
                 outcome: Outcome::Ok.as_str().to_owned(),

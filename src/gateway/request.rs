@@ -26,6 +26,11 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
         );
     }
     call.recorder.set_model(&model);
+    if !call.caller.may_call(&model) {
+        return Err(ApiError::PermissionDenied(format!(
+            "this key may not call model `{model}` (its allowed models are set when the key is created)"
+        )));
+    }
     let stream = body.bool_field("stream")?.unwrap_or(false);
     match endpoint {
         Endpoint::Chat => body.require_array("messages")?,

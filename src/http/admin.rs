@@ -63,19 +63,94 @@ pub async fn list_teams(State(state): State<AppState>, _: Admin) -> ApiResult<Js
     Ok(Json(json!({"object": "list", "data": teams})))
 }
 
+/// `POST /v1/teams/{team}/keys`: every field optional (an empty body is a
+/// key with no name, no expiry and every model).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    name: Option<String>,
+    /// RFC 3339 time after which the key is refused.
+    expires_at: Option<String>,
+    /// The only models (after `[aliases]`) the key may call.
+    models: Option<Vec<String>>,
+}
+
+impl NewKey {
+    fn read(body: &[u8]) -> ApiResult<NewKey> {
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(NewKey::default());
+        }
+        crate::api::parse_json(body)
+    }
+}
+
+/// The part of a key shown to the client: 9 characters (`pg-2e10d8`).
+fn hint_of(key: &str) -> String {
+    key[..crate::auth::KEY_PREFIX.len() + 6].to_owned()
+}
+
 pub async fn create_key(
     State(state): State<AppState>,
-    Admin(Path(team)): Admin<Path<String>>,
+    Admin((Path(team), body)): Admin<(Path<String>, axum::body::Bytes)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
+    let new = NewKey::read(&body)?;
+    let now = now_ms();
+    if new
+        .name
+        .as_ref()
+        .is_some_and(|n| n.is_empty() || n.len() > 100)
+    {
+        return Err(ApiError::invalid(
+            "name must be 1 to 100 characters",
+            Some("name"),
+        ));
+    }
+    let expires_at = match &new.expires_at {
+        None => None,
+        Some(text) => {
+            let at = chrono::DateTime::parse_from_rfc3339(text).map_err(|e| {
+                ApiError::invalid(
+                    format!("expires_at must be an RFC 3339 time: {e}"),
+                    Some("expires_at"),
+                )
+            })?;
+            let ms = at.timestamp_millis();
+            if ms <= now {
+                return Err(ApiError::invalid(
+                    "expires_at is in the past",
+                    Some("expires_at"),
+                ));
+            }
+            Some(ms)
+        }
+    };
+    if let Some(models) = &new.models {
+        if models.is_empty() || models.iter().any(|m| m.is_empty()) {
+            return Err(ApiError::invalid(
+                "models must list at least one model name (leave it out for every model)",
+                Some("models"),
+            ));
+        }
+    }
     require_existing_team(&state, &team).await?;
     let key = generate_key();
     let row = ApiKeyRow {
         id: format!("key_{}", uuid::Uuid::new_v4().simple()),
         team,
         key_hash: hash_key(&key),
-        hint: key[..crate::auth::KEY_PREFIX.len() + 6].to_owned(),
-        created_at: now_ms(),
+        hint: hint_of(&key),
+        created_at: now,
         revoked_at: None,
+        name: new.name,
+        expires_at,
+        allowed_models: new
+            .models
+            .map(|m| serde_json::to_string(&m))
+            .transpose()
+            .map_err(ApiError::internal)?,
+        previous_hash: None,
+        previous_hint: None,
+        previous_expires_at: None,
     };
     state.store.insert_key(&row).await?;
     state.keys.insert(&row);
@@ -83,6 +158,59 @@ pub async fn create_key(
     // The only time the key itself is shown.
     body["key"] = Value::String(key);
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+/// `POST /v1/keys/{id}/rotate`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// Seconds the old secret keeps working (default 0: it stops now).
+    grace_s: Option<i64>,
+}
+
+/// Most a rotation's grace may be: a month.
+const MAX_GRACE_S: i64 = 31 * 24 * 3600;
+
+/// A new secret for key `id`, same id; the old secret works for `grace_s` more.
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    Admin((Path(id), body)): Admin<(Path<String>, axum::body::Bytes)>,
+) -> ApiResult<Json<Value>> {
+    let rotation: Rotation = if body.iter().all(u8::is_ascii_whitespace) {
+        Rotation::default()
+    } else {
+        crate::api::parse_json(&body)?
+    };
+    let grace_s = rotation.grace_s.unwrap_or(0);
+    if !(0..=MAX_GRACE_S).contains(&grace_s) {
+        return Err(ApiError::invalid(
+            format!("grace_s must be between 0 and {MAX_GRACE_S}"),
+            Some("grace_s"),
+        ));
+    }
+    let key = generate_key();
+    let (hash, hint) = (hash_key(&key), hint_of(&key));
+    let old_valid_until = now_ms() + grace_s * 1000;
+    let rotation = crate::store::KeyRotation {
+        id: &id,
+        new_hash: &hash,
+        new_hint: &hint,
+        old_valid_until,
+    };
+    if !state.store.rotate_key(&rotation).await? {
+        return Err(ApiError::NotFound(format!("key `{id}` not found")));
+    }
+    let row = state
+        .store
+        .get_key(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("key `{id}` not found")))?;
+    // both secrets as the store now has them (the old one until its grace ends)
+    state.keys.remove_id(&id);
+    state.keys.insert(&row);
+    let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
+    body["key"] = Value::String(key);
+    Ok(Json(body))
 }
 
 pub async fn list_keys(

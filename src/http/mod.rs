@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
                 .delete(admin::delete_budget),
         )
         .route("/v1/keys/{id}", delete(admin::revoke_key))
+        .route("/v1/keys/{id}/rotate", post(admin::rotate_key))
         .route("/v1/grounding/score", post(grounding::score))
         .route("/v1/prompts", get(prompts::list))
         .route("/v1/prompts/{*rest}", axum::routing::any(prompts::dispatch))

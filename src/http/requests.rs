@@ -18,6 +18,7 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "object": "request",
         "team": r.team,
         "key_id": r.key_id,
+        "key_hint": r.key_hint,
         "endpoint": r.endpoint,
         "model": r.model,
         "upstream": r.upstream,

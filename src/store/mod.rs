@@ -24,8 +24,8 @@ pub use rows::{
 };
 pub use sqlite::SqliteStore;
 pub use traits::{
-    BudgetStore, CacheClearStore, CostStore, KeyRevocations, KeyStore, PromptStore, RecordStore,
-    SettingStore, Store, StoreResult, TeamStore,
+    BudgetStore, CacheClearStore, CostStore, KeyRevocations, KeyRotation, KeyStore, PromptStore,
+    RecordStore, SettingStore, Store, StoreResult, TeamStore,
 };
 
 /// Opens the store named by `url` and brings its schema up to date.

@@ -23,6 +23,33 @@ pub struct ApiKeyRow {
     pub created_at: i64,
     #[serde(serialize_with = "crate::time::ser_opt_ms")]
     pub revoked_at: Option<i64>,
+    /// An operator's label for the key.
+    pub name: Option<String>,
+    /// After this the key is refused.
+    #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    pub expires_at: Option<i64>,
+    /// JSON array of the models the key may call; `None` = any.
+    #[serde(serialize_with = "ser_models")]
+    pub allowed_models: Option<String>,
+    /// The secret before the last rotation, valid until `previous_expires_at`.
+    #[serde(skip)]
+    pub previous_hash: Option<String>,
+    pub previous_hint: Option<String>,
+    #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    pub previous_expires_at: Option<i64>,
+}
+
+impl ApiKeyRow {
+    /// The models the key may call (`None` = any).
+    pub fn models(&self) -> Option<Vec<String>> {
+        serde_json::from_str(self.allowed_models.as_deref()?).ok()
+    }
+}
+
+fn ser_models<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    let parsed: Option<Vec<String>> = v.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    parsed.serialize(s)
 }
 
 /// One proxied call, success or failure.
@@ -67,6 +94,8 @@ pub struct RequestRecord {
     pub flagged: Option<bool>,
     /// The grounding report (claims, evidence, reasons) as JSON.
     pub grounding: Option<String>,
+    /// The hint of the key secret used (after a rotation: the new one or the old one).
+    pub key_hint: Option<String>,
 }
 
 /// One stored prompt version. `content` is the version's canonical JSON

@@ -20,6 +20,14 @@ pub trait TeamStore: Send + Sync {
     async fn list_teams(&self) -> StoreResult<Vec<Team>>;
 }
 
+/// A key's new secret, and until when the old one works.
+pub struct KeyRotation<'a> {
+    pub id: &'a str,
+    pub new_hash: &'a str,
+    pub new_hint: &'a str,
+    pub old_valid_until: i64,
+}
+
 /// Revoked key ids from other processes (see [`KeyStore::key_revocations`]).
 pub type KeyRevocations = tokio::sync::mpsc::Receiver<String>;
 
@@ -33,6 +41,9 @@ pub trait KeyStore: Send + Sync {
     async fn list_keys(&self, team: &str) -> StoreResult<Vec<ApiKeyRow>>;
     /// `Ok(false)` when the key does not exist or was already revoked.
     async fn revoke_key(&self, id: &str, at: i64) -> StoreResult<bool>;
+    /// Gives key `id` a new secret; the old one stays valid until
+    /// `old_valid_until`. `false` if there is no such active key.
+    async fn rotate_key(&self, rotation: &KeyRotation<'_>) -> StoreResult<bool>;
     /// Ids of keys other processes revoke, as they happen; `None` where the
     /// backend has no notifications (SQLite).
     async fn key_revocations(&self) -> StoreResult<Option<KeyRevocations>>;

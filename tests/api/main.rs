@@ -8,6 +8,7 @@ mod costs;
 mod grounding;
 mod helpers;
 mod judge;
+mod keys;
 mod prompts;
 mod proxy;
 mod replicas;

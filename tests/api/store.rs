@@ -63,6 +63,7 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         grounding_score: None,
         flagged: None,
         grounding: None,
+        key_hint: Some("pg-abcdef".into()),
     }
 }
 
@@ -108,9 +109,40 @@ on_both_backends!(keys_store_hashes_and_revoke_once, |s| {
         hint: "pg-abc".into(),
         created_at: 5,
         revoked_at: None,
+        name: Some("ci".into()),
+        expires_at: Some(4_000_000_000_000),
+        allowed_models: Some(r#"["mock-1"]"#.into()),
+        previous_hash: None,
+        previous_hint: None,
+        previous_expires_at: None,
     };
     s.insert_key(&key).await.unwrap();
-    assert_eq!(s.find_key_by_hash("h1").await.unwrap().unwrap().id, "key_a");
+    let stored = s.get_key("key_a").await.unwrap().unwrap();
+    assert_eq!(stored.name.as_deref(), Some("ci"));
+    assert_eq!(stored.expires_at, Some(4_000_000_000_000));
+    assert_eq!(stored.models(), Some(vec!["mock-1".to_owned()]));
+    // rotation: the new secret finds the key, the old one too (until its grace)
+    let rotation = promptgate::store::KeyRotation {
+        id: "key_a",
+        new_hash: "h2",
+        new_hint: "pg-def",
+        old_valid_until: 77,
+    };
+    assert!(s.rotate_key(&rotation).await.unwrap());
+    let by_new = s.find_key_by_hash("h2").await.unwrap().unwrap();
+    assert_eq!(
+        (by_new.id.as_str(), by_new.hint.as_str()),
+        ("key_a", "pg-def")
+    );
+    let by_old = s.find_key_by_hash("h1").await.unwrap().unwrap();
+    assert_eq!(by_old.previous_hint.as_deref(), Some("pg-abc"));
+    assert_eq!(by_old.previous_expires_at, Some(77));
+    let unknown = promptgate::store::KeyRotation {
+        id: "key_nope",
+        ..rotation
+    };
+    assert!(!s.rotate_key(&unknown).await.unwrap());
+    assert_eq!(s.find_key_by_hash("h2").await.unwrap().unwrap().id, "key_a");
     assert_eq!(s.active_keys().await.unwrap().len(), 1);
     assert!(s.revoke_key("key_a", 9).await.unwrap());
     assert!(!s.revoke_key("key_a", 10).await.unwrap(), "already revoked");
