@@ -90,7 +90,7 @@ pub async fn stage(
             store,
         }));
     }
-    let bytes = collect(resp.body, upstream.timeout)
+    let bytes = collect(resp.body, resp.deadline)
         .await
         .map_err(|e| send::failure(upstream, e))?;
     let usage = match usage::from_body(&bytes) {

@@ -14,3 +14,4 @@ mod replicas;
 mod shutdown;
 mod store;
 mod streaming;
+mod upstream_faults;
