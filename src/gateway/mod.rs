@@ -39,6 +39,7 @@ mod send;
 mod sse;
 mod stream;
 mod streaming;
+mod usage_member;
 
 use std::future::Future;
 use std::pin::Pin;
