@@ -26,6 +26,7 @@ mod budget;
 mod caching;
 mod call;
 mod estimate;
+mod first_event;
 mod grounding_check;
 pub mod judge_call;
 mod judging;

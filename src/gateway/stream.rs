@@ -253,9 +253,7 @@ impl Stream for TeeStream {
             match this.upstream.as_mut().poll_next(cx) {
                 Poll::Ready(Some(Ok(chunk))) => {
                     if this.seen.ttft.is_none() {
-                        let ttft = this.started.elapsed();
-                        this.seen.ttft = Some(ttft);
-                        super::meters::call_meters().ttft.record(ttft.as_secs_f64());
+                        this.first_bytes_at(std::time::Instant::now());
                     }
                     got_bytes = true;
                     this.events.push(chunk);
@@ -316,6 +314,20 @@ impl Stream for TeeStream {
 }
 
 impl TeeStream {
+    /// Takes the bytes read before the response head (the stream's first
+    /// event, see `first_event`) as if they had just arrived at `at`.
+    pub fn read_ahead(&mut self, bytes: Bytes, at: std::time::Instant) {
+        self.first_bytes_at(at);
+        self.events.push(bytes);
+        self.drain_events();
+    }
+
+    fn first_bytes_at(&mut self, at: std::time::Instant) {
+        let ttft = at.saturating_duration_since(self.started);
+        self.seen.ttft = Some(ttft);
+        super::meters::call_meters().ttft.record(ttft.as_secs_f64());
+    }
+
     /// Gathers what the upstream has ready before the response head is sent,
     /// so head and first events leave in one write. An upstream body that
     /// asks to be polled again at once (it woke its own task: it is gathering

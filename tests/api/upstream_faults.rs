@@ -64,3 +64,95 @@ async fn trickling_body_is_cut_at_the_total_deadline_with_504() {
     assert_eq!(app.record(&key, &id).await["outcome"], "timeout");
     app.stop().await;
 }
+
+const HTML: &str = "<!DOCTYPE html><html><body>SECRET-PAGE 502 Bad Gateway</body></html>";
+
+fn html_page() -> Response {
+    Response::builder()
+        .header("content-type", "text/html")
+        .body(Body::from(HTML))
+        .unwrap()
+}
+
+fn not_json() -> Response {
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(Body::from("SECRET-PAGE ok"))
+        .unwrap()
+}
+
+/// Says it is an event stream; sends an HTML page.
+fn html_as_event_stream() -> Response {
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from(HTML.replace("><", ">\n\n<")))
+        .unwrap()
+}
+
+/// Says it is an event stream; sends nothing, and stays open.
+fn silent_event_stream() -> Response {
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(futures_util::stream::pending::<
+            Result<Bytes, std::io::Error>,
+        >()))
+        .unwrap()
+}
+
+/// A 502 `upstream_error` without the upstream's bytes; its record says why.
+async fn assert_bad_gateway(app: &TestApp, key: &str, resp: reqwest::Response, what: &str) {
+    assert_eq!(resp.status(), 502, "{what}");
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("SECRET-PAGE"), "{what}: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(error_of(&body).0, "upstream_error", "{what}: {body}");
+    let rec = app.record(key, &id).await;
+    assert_eq!(rec["outcome"], "upstream_error", "{what}");
+    assert_eq!(rec["status"], 502, "{what}");
+    let why = rec["error"].as_str().unwrap();
+    assert!(
+        why.contains("not JSON") || why.contains("not an event stream"),
+        "{what}: {why}"
+    );
+}
+
+#[tokio::test]
+async fn html_or_non_json_200_is_a_502_not_relayed() {
+    let cases: [(fn() -> Response, bool, &str); 5] = [
+        (html_page, false, "HTML page"),
+        (html_page, true, "HTML page to a stream"),
+        (not_json, false, "not JSON"),
+        (not_json, true, "not JSON to a stream"),
+        (
+            html_as_event_stream,
+            true,
+            "HTML labelled text/event-stream",
+        ),
+    ];
+    for (make, stream, what) in cases {
+        let (_db, app, key) = app_with(scripted(make).await, 5).await;
+        let resp = call(&app, &key, stream).await;
+        assert_bad_gateway(&app, &key, resp, what).await;
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn stream_without_a_first_event_is_a_504_before_the_head() {
+    let (_db, app, key) = app_with(scripted(silent_event_stream).await, 1).await;
+    let resp = call(&app, &key, true).await;
+    assert_eq!(resp.status(), 504);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(
+        error_of(&body),
+        ("upstream_error", None, Some("upstream_timeout"))
+    );
+    assert_eq!(app.record(&key, &id).await["outcome"], "timeout");
+    app.stop().await;
+}
