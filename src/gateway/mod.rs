@@ -12,7 +12,7 @@
 //! | cache: answer from an entry, or lead the fetch | [`caching`] | `cache/` |
 //! | budget: hold the worst-case cost | [`budget`] | `costs/` |
 //! | send: call the upstream, map its failures | [`send`] | `providers/` |
-//! | answer: whole JSON, or the stream tee | [`answer`], [`streaming`] | `cache/`, `grounding/` |
+//! | answer: whole JSON, or the stream tee (after its first event) | [`answer`], [`first_event`], [`streaming`] | `cache/`, `grounding/` |
 //! | judge: the judge tier's verdict, now or on the record | [`judging`], [`judge_call`] | `grounding/judge/` |
 //! | reply: headers, and the request record | [`reply`] | `store/` (batched) |
 //!
