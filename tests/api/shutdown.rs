@@ -63,22 +63,7 @@ async fn sigterm_under_load_loses_no_record() {
     let mut server = start(dir.path()).await;
     let http = reqwest::Client::new();
     let base = server.base.clone();
-    http.post(format!("{base}/v1/teams"))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({"name": "t"}))
-        .send()
-        .await
-        .unwrap();
-    let key: Value = http
-        .post(format!("{base}/v1/teams/t/keys"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let key = key["key"].as_str().unwrap().to_owned();
+    let key = team_key(&http, &base).await;
 
     // 64 concurrent requests, half streaming, against a slow model so many
     // are in flight when the signal arrives.
@@ -107,12 +92,7 @@ async fn sigterm_under_load_loses_no_record() {
         }));
     }
     tokio::time::sleep(Duration::from_millis(150)).await;
-    let pid = server.child.id().expect("pid");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    sigterm(&server);
     let mut ids = Vec::new();
     for t in tasks {
         if let Some(id) = t.await.unwrap() {
@@ -184,16 +164,14 @@ fn held_config(upstream: std::net::SocketAddr, grace_s: u64) -> String {
 }
 
 async fn team_key(http: &reqwest::Client, base: &str) -> String {
-    http.post(format!("{base}/v1/teams"))
-        .bearer_auth(ADMIN_KEY)
-        .json(&json!({"name": "t"}))
-        .send()
-        .await
-        .unwrap();
-    let key: Value = http
-        .post(format!("{base}/v1/teams/t/keys"))
-        .bearer_auth(ADMIN_KEY)
-        .send()
+    let admin = |path: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .bearer_auth(ADMIN_KEY)
+            .json(&body)
+            .send()
+    };
+    admin("/v1/teams", json!({"name": "t"})).await.unwrap();
+    let key: Value = admin("/v1/teams/t/keys", json!({}))
         .await
         .unwrap()
         .json()

@@ -13,8 +13,11 @@ use crate::helpers::{base_config, error_of, http_upstream, serve, spawn_app, Tes
 /// step may take, not a performance assertion.
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
+/// How a scripted upstream answers.
+type Script = fn() -> Response;
+
 /// An upstream whose every answer is `make()`.
-async fn scripted(make: fn() -> Response) -> std::net::SocketAddr {
+async fn scripted(make: Script) -> std::net::SocketAddr {
     serve(axum::Router::new().fallback(move || async move { make() })).await
 }
 
@@ -123,7 +126,7 @@ async fn assert_bad_gateway(app: &TestApp, key: &str, resp: reqwest::Response, w
 
 #[tokio::test]
 async fn html_or_non_json_200_is_a_502_not_relayed() {
-    let cases: [(fn() -> Response, bool, &str); 5] = [
+    let cases: [(Script, bool, &str); 5] = [
         (html_page, false, "HTML page"),
         (html_page, true, "HTML page to a stream"),
         (not_json, false, "not JSON"),
