@@ -18,10 +18,6 @@ use crate::registry::service;
 use crate::state::{AppState, Inner};
 use crate::store::writer::{self, RecordWriter};
 
-/// How long in-flight requests get to finish after a shutdown signal before
-/// their connections are cut (their records are still written).
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
-
 pub struct App {
     state: AppState,
     listener: TcpListener,
@@ -143,7 +139,8 @@ impl App {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets in-flight
-    /// requests finish (up to a grace period) and flushes every queued record.
+    /// requests finish (up to `shutdown_grace_s`; the rest are cut and
+    /// recorded) and flushes every queued record.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -153,38 +150,10 @@ impl App {
             listener,
             writer,
         } = self;
+        let grace = Duration::from_secs(state.config.shutdown_grace_s);
         let router = crate::http::router(state.clone());
         drop(state);
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            shutdown.await;
-            let _ = signalled_tx.send(());
-            let _ = stop_tx.send(());
-        });
-        use axum::serve::ListenerExt;
-        let listener = listener.tap_io(|tcp| {
-            // Small SSE frames must not wait for Nagle's algorithm.
-            let _ = tcp.set_nodelay(true);
-        });
-        let server = axum::serve(listener, router).with_graceful_shutdown(async {
-            let _ = stop_rx.await;
-        });
-        let mut server = tokio::spawn(async move { server.await });
-        tokio::select! {
-            result = &mut server => { result??; }
-            _ = signalled_rx => {
-                tracing::info!("shutting down: finishing in-flight requests");
-                match tokio::time::timeout(SHUTDOWN_GRACE, &mut server).await {
-                    Ok(result) => result??,
-                    Err(_) => {
-                        tracing::warn!("grace period over: closing remaining connections");
-                        server.abort();
-                        let _ = server.await;
-                    }
-                }
-            }
-        }
+        crate::server::serve(listener, router, shutdown, grace).await;
         writer.finish().await;
         tracing::info!("all request records written");
         Ok(())

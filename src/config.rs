@@ -29,6 +29,10 @@ pub struct Config {
     pub prompts_dir: std::path::PathBuf,
     /// How often each replica checks the store for registry changes made elsewhere.
     pub registry_refresh_ms: u64,
+    /// After SIGTERM: how long calls in flight may take to finish (new
+    /// connections are refused meanwhile); the ones still running are then
+    /// cut, and recorded as `client_closed`.
+    pub shutdown_grace_s: u64,
     pub cache: CacheConfig,
     pub limits: LimitsConfig,
     pub records: RecordsConfig,
@@ -157,6 +161,7 @@ impl Default for Config {
             store: StoreConfig::default(),
             prompts_dir: "prompts".into(),
             registry_refresh_ms: 500,
+            shutdown_grace_s: 30,
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             records: RecordsConfig::default(),

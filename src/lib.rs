@@ -10,7 +10,8 @@
 //! Read in this order to follow one request:
 //!
 //! - [`app`]: builds the whole gateway from a [`Config`] and serves it (also
-//!   what every test starts).
+//!   what every test starts); `server` is its accept loop and graceful
+//!   shutdown (`shutdown_grace_s`).
 //! - `http/`: axum routes and extractors only; handlers are thin.
 //!   `http/model_api.rs` hands model calls to the gateway. Nothing else in
 //!   the crate imports `http/` (checked by `tests/layout.rs`).
@@ -54,6 +55,7 @@ mod http;
 mod periodic;
 pub mod providers;
 pub mod registry;
+mod server;
 pub mod state;
 pub mod store;
 pub mod telemetry;

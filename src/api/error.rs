@@ -27,6 +27,9 @@ pub enum ApiError {
     PermissionDenied(String),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists, the method does not (the `Allow` header lists those that do).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     #[error("The model `{0}` does not exist or you do not have access to it.")]
     ModelNotFound(String),
     #[error("{0}")]
@@ -67,6 +70,7 @@ impl ApiError {
             ApiError::InvalidApiKey => StatusCode::UNAUTHORIZED,
             ApiError::PermissionDenied(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) | ApiError::ModelNotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::BudgetExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -81,9 +85,10 @@ impl ApiError {
             ApiError::InvalidRequest { .. } | ApiError::PayloadTooLarge { .. } => {
                 "invalid_request_error"
             }
-            ApiError::NotFound(_) | ApiError::ModelNotFound(_) | ApiError::Conflict(_) => {
-                "invalid_request_error"
-            }
+            ApiError::NotFound(_)
+            | ApiError::ModelNotFound(_)
+            | ApiError::MethodNotAllowed(_)
+            | ApiError::Conflict(_) => "invalid_request_error",
             ApiError::InvalidApiKey => "invalid_request_error",
             ApiError::PermissionDenied(_) => "permission_error",
             ApiError::BudgetExceeded(_) => "insufficient_quota",
@@ -100,6 +105,7 @@ impl ApiError {
             ApiError::PermissionDenied(_) => Some("permission_denied"),
             ApiError::ModelNotFound(_) => Some("model_not_found"),
             ApiError::NotFound(_) => Some("not_found"),
+            ApiError::MethodNotAllowed(_) => Some("method_not_allowed"),
             ApiError::Conflict(_) => Some("conflict"),
             ApiError::BudgetExceeded(_) => Some("budget_exceeded"),
             ApiError::Upstream(_) => Some("upstream_unavailable"),

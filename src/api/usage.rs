@@ -83,8 +83,25 @@ struct Envelope {
 
 /// Usage of a complete JSON answer, if it has one.
 pub fn from_body(body: &[u8]) -> Option<Usage> {
-    let env: Envelope = serde_json::from_slice(body).ok()?;
-    env.usage.map(Usage::from)
+    of_answer(body).ok().flatten()
+}
+
+/// A body that is not JSON at all (an HTML error page, a truncated answer).
+#[derive(Debug, PartialEq, Eq)]
+pub struct NotJson;
+
+/// Usage of an upstream's answer, and whether the answer is JSON. The one
+/// parse that reads the usage also checks the syntax; a body it refuses is
+/// parsed again, for its syntax only, to tell "not JSON" from "JSON that is
+/// not an OpenAI object" (which is passed on).
+pub fn of_answer(body: &[u8]) -> Result<Option<Usage>, NotJson> {
+    match serde_json::from_slice::<Envelope>(body) {
+        Ok(env) => Ok(env.usage.map(Usage::from)),
+        Err(_) => match serde_json::from_slice::<IgnoredAny>(body) {
+            Ok(_) => Ok(None),
+            Err(_) => Err(NotJson),
+        },
+    }
 }
 
 /// What one stream event's JSON says about usage.
@@ -119,6 +136,17 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answers_that_are_not_json_are_told_apart() {
+        assert_eq!(of_answer(b"<!DOCTYPE html><html>oops</html>"), Err(NotJson));
+        assert_eq!(of_answer(br#"{"id":"x","choices":["#), Err(NotJson));
+        assert_eq!(of_answer(b""), Err(NotJson));
+        assert_eq!(of_answer(br#"{"id":"x"}"#), Ok(None));
+        // JSON, though not an OpenAI object: passed on, without usage.
+        assert_eq!(of_answer(br#"{"usage":"n/a"}"#), Ok(None));
+        assert_eq!(of_answer(b"[1,2]"), Ok(None));
+    }
 
     #[test]
     fn chat_usage_with_details() {

@@ -11,13 +11,15 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
 
-use crate::api::{usage, ApiError, Endpoint, Usage};
+use crate::api::usage::{self, NotJson};
+use crate::api::{ApiError, Endpoint, Usage};
 use crate::cache::{self, CacheStatus, LeaderGuard, ResponseCache};
 use crate::providers::{
     collect, copy_response_headers, is_event_stream, BodyStream, UpstreamResponse,
 };
 
 use super::call::{Call, Plan};
+use super::first_event::{self, ReadAhead};
 use super::record::{Outcome, Recorder};
 use super::{estimate, grounding_check, send, stream};
 
@@ -39,6 +41,8 @@ pub enum Answer {
 
 pub struct StreamAnswer {
     pub body: BodyStream,
+    /// What was read of `body` before the response head (its first event).
+    pub read_ahead: Option<ReadAhead>,
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub idle: Duration,
@@ -81,8 +85,11 @@ pub async fn stage(
         });
     }
     if plan.stream && is_event_stream(&resp.headers) {
+        let mut body = resp.body;
+        let first = first_event::read(&mut body, resp.deadline, upstream).await?;
         return Ok(Answer::Stream(StreamAnswer {
-            body: resp.body,
+            body,
+            read_ahead: Some(first),
             status: resp.status,
             headers: resp.headers,
             idle: upstream.timeout,
@@ -90,7 +97,7 @@ pub async fn stage(
             store,
         }));
     }
-    let bytes = collect(resp.body, upstream.timeout)
+    let bytes = collect(resp.body, resp.deadline)
         .await
         .map_err(|e| send::failure(upstream, e))?;
     if call.recorder.model().is_none() {
@@ -99,9 +106,19 @@ pub async fn stage(
             call.recorder.set_model(&model);
         }
     }
-    let usage = match usage::from_body(&bytes) {
-        Some(u) => Some(u),
-        None => estimate_from_answer(call.endpoint, bytes.clone(), &mut call.recorder).await,
+    let usage = match usage::of_answer(&bytes) {
+        Ok(Some(u)) => Some(u),
+        Ok(None) => estimate_from_answer(call.endpoint, bytes.clone(), &mut call.recorder).await,
+        // Relayed, the SDK could not parse it and the ledger could not price
+        // it. Its bytes stay out of the message (an HTML page can be anything).
+        Err(NotJson) => {
+            return Err(ApiError::Upstream(format!(
+                "upstream `{}` answered {} with a body that is not JSON (content-type {})",
+                upstream.name,
+                resp.status.as_u16(),
+                content_type(&resp.headers)
+            )))
+        }
     };
     if let Some(store) = store {
         store.complete(bytes.clone()).await;
@@ -133,6 +150,7 @@ pub fn from_cache(
         );
         return Ok(Answer::Stream(StreamAnswer {
             body: stream::replayed(frames),
+            read_ahead: None,
             status: StatusCode::OK,
             headers,
             idle: Duration::from_secs(60),
@@ -178,4 +196,12 @@ async fn estimate_from_answer(
     .flatten()?;
     recorder.mark_estimated();
     Some(counted)
+}
+
+/// The answer's declared content type, for error messages.
+pub fn content_type(headers: &HeaderMap) -> &str {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none")
 }

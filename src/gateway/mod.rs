@@ -12,7 +12,7 @@
 //! | cache: answer from an entry, or lead the fetch | [`caching`] | `cache/` |
 //! | budget: hold the worst-case cost | [`budget`] | `costs/` |
 //! | send: call the upstream, map its failures | [`send`] | `providers/` |
-//! | answer: whole JSON, or the stream tee | [`answer`], [`streaming`] | `cache/`, `grounding/` |
+//! | answer: whole JSON, or the stream tee (after its first event) | [`answer`], [`first_event`], [`streaming`] | `cache/`, `grounding/` |
 //! | judge: the judge tier's verdict, now or on the record | [`judging`], [`judge_call`] | `grounding/judge/` |
 //! | reply: headers, and the request record | [`reply`] | `store/` (batched) |
 //!
@@ -26,6 +26,7 @@ mod budget;
 mod caching;
 mod call;
 mod estimate;
+mod first_event;
 mod grounding_check;
 pub mod judge_call;
 mod judging;
@@ -39,6 +40,7 @@ mod send;
 mod sse;
 mod stream;
 mod streaming;
+mod usage_member;
 
 use std::future::Future;
 use std::pin::Pin;

@@ -48,9 +48,9 @@ pub async fn refused(
         status,
         headers,
         body,
-        ..
+        deadline,
     } = resp;
-    let bytes = collect(body, upstream.timeout)
+    let bytes = collect(body, deadline)
         .await
         .map_err(|e| failure(upstream, e))?;
     let upstream_message = serde_json::from_slice::<serde_json::Value>(&bytes)

@@ -1,13 +1,14 @@
 //! Extractors that turn every rejection into an OpenAI-shaped error: the
 //! caller (`Auth`), the admin caller (`Admin`), a size-limited body
-//! (`LimitedBody`), JSON (`AppJson`) and query strings (`AppQuery`).
+//! (`LimitedBody`, its refusal drained by [`super::drain`]), JSON (`AppJson`) and query strings (`AppQuery`).
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
-use http_body_util::{BodyExt, Limited};
+use bytes::BytesMut;
+use http_body_util::BodyExt;
 use serde::de::DeserializeOwned;
 
 pub use crate::api::parse_json;
@@ -94,25 +95,50 @@ impl FromRequest<AppState> for HeadersAndBody {
 }
 
 /// Reads a body of at most `limit` bytes; a declared `Content-Length` over
-/// the limit is refused before reading anything.
-async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// the limit is refused before reading anything. A refused body is drained
+/// in the background so that the client gets to read the 413.
+async fn read_limited(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        super::drain::in_background(headers, body);
         return Err(ApiError::PayloadTooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            Err(ApiError::PayloadTooLarge { limit })
+    // Most bodies arrive in one piece: kept without copying.
+    let mut first: Option<Bytes> = None;
+    let mut rest = BytesMut::new();
+    let mut len = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|err| {
+            ApiError::invalid(format!("could not read the request body: {err}"), None)
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        len += data.len();
+        if len > limit {
+            super::drain::in_background(headers, body);
+            return Err(ApiError::PayloadTooLarge { limit });
         }
-        Err(err) => Err(ApiError::invalid(
-            format!("could not read the request body: {err}"),
-            None,
-        )),
+        match first.take() {
+            None if rest.is_empty() => first = Some(data),
+            prev => {
+                if let Some(p) = prev {
+                    // Once, with the declared length (at most `limit`).
+                    rest.reserve(declared.map_or(0, |n| n as usize));
+                    rest.extend_from_slice(&p);
+                }
+                rest.extend_from_slice(&data);
+            }
+        }
     }
+    Ok(first.unwrap_or_else(|| rest.freeze()))
 }
 
 /// A JSON body whose errors name the offending field.

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod cache_admin;
 pub mod costs;
+mod drain;
 pub mod extract;
 pub mod grounding;
 pub mod model_api;
@@ -55,6 +56,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
         .route("/v1/{*rest}", axum::routing::any(passthrough::forward))
+        // After every route: it is set on the routes registered so far.
+        .method_not_allowed_fallback(ops::method_not_allowed)
         .fallback(ops::not_found)
         // Our own extractor enforces `limits.max_body_bytes` with a 413.
         .layer(DefaultBodyLimit::disable())

@@ -45,3 +45,9 @@ pub async fn not_found(uri: axum::http::Uri) -> Response {
     *resp.status_mut() = StatusCode::NOT_FOUND;
     resp
 }
+
+/// A known path asked with a method it does not have. axum adds the `Allow`
+/// header (the path's methods) to this 405.
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::MethodNotAllowed(format!("{method} is not allowed on {}", uri.path())).into_response()
+}

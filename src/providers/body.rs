@@ -2,11 +2,11 @@
 //! brought it, and reading it whole.
 
 use std::pin::Pin;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use futures_util::{Stream, StreamExt};
+use tokio::time::Instant;
 
 pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, UpstreamError>> + Send>>;
 
@@ -24,6 +24,9 @@ pub struct UpstreamResponse {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: BodyStream,
+    /// When a whole answer must have arrived: the upstream's timeout after
+    /// the request was sent (set by `Upstream::send`).
+    pub deadline: Instant,
 }
 
 impl UpstreamResponse {
@@ -35,6 +38,7 @@ impl UpstreamResponse {
             status: head.status,
             headers: head.headers,
             body: Box::pin(body),
+            deadline: Instant::now(),
         }
     }
 }
@@ -47,26 +51,28 @@ pub fn is_event_stream(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("text/event-stream"))
 }
 
-/// Reads a whole upstream body, failing if no bytes arrive for `idle`.
-pub async fn collect(mut body: BodyStream, idle: Duration) -> Result<Bytes, UpstreamError> {
+/// Reads a whole upstream body, failing if it is not complete by `deadline`.
+/// A total deadline, not an idle one: an upstream trickling a byte at a time
+/// must not hold the call past its timeout.
+pub async fn collect(body: BodyStream, deadline: Instant) -> Result<Bytes, UpstreamError> {
+    tokio::time::timeout_at(deadline, read_whole(body))
+        .await
+        .unwrap_or(Err(UpstreamError::Timeout))
+}
+
+async fn read_whole(mut body: BodyStream) -> Result<Bytes, UpstreamError> {
     let mut first: Option<Bytes> = None;
     let mut buf: Vec<u8> = Vec::new();
-    loop {
-        match tokio::time::timeout(idle, body.next()).await {
-            Err(_) => return Err(UpstreamError::Timeout),
-            Ok(None) => break,
-            Ok(Some(chunk)) => {
-                let chunk = chunk?;
-                // Most answers arrive in one piece: keep it without copying.
-                match first.take() {
-                    None if buf.is_empty() => first = Some(chunk),
-                    prev => {
-                        if let Some(p) = prev {
-                            buf.extend_from_slice(&p);
-                        }
-                        buf.extend_from_slice(&chunk);
-                    }
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        // Most answers arrive in one piece: keep it without copying.
+        match first.take() {
+            None if buf.is_empty() => first = Some(chunk),
+            prev => {
+                if let Some(p) = prev {
+                    buf.extend_from_slice(&p);
                 }
+                buf.extend_from_slice(&chunk);
             }
         }
     }

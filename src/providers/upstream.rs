@@ -108,7 +108,9 @@ impl Upstream {
     }
 
     /// Sends one request; `path` is relative to the upstream's base URL
-    /// (e.g. `/chat/completions?x=1`). Waits at most `timeout` for the headers.
+    /// (e.g. `/chat/completions?x=1`). Waits at most `timeout` for the
+    /// headers; the answer's `deadline` for the whole body is the same
+    /// `timeout` after sending.
     pub async fn send(
         &self,
         method: Method,
@@ -134,8 +136,10 @@ impl Upstream {
                 }
             }
         };
-        match tokio::time::timeout(self.timeout, call).await {
-            Ok(result) => result,
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        match tokio::time::timeout_at(deadline, call).await {
+            Ok(Ok(resp)) => Ok(UpstreamResponse { deadline, ..resp }),
+            Ok(Err(err)) => Err(err),
             Err(_) => Err(UpstreamError::Timeout),
         }
     }

@@ -222,3 +222,39 @@ async fn ops_endpoints() {
     assert_eq!(nf.status(), 404);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn wrong_method_on_a_known_path_is_405_with_allow() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let cases = [
+        (reqwest::Method::PUT, "/v1/teams", "GET,HEAD,POST"),
+        (reqwest::Method::PATCH, "/v1/requests", "GET,HEAD"),
+        (reqwest::Method::PUT, "/v1/cache", "DELETE"),
+        (reqwest::Method::POST, "/healthz", "GET,HEAD"),
+    ];
+    for (method, path, allow) in cases {
+        let resp = app
+            .http
+            .request(method.clone(), app.url(path))
+            .bearer_auth(ADMIN_KEY)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 405, "{method} {path}");
+        let mut got: Vec<&str> = resp.headers()["allow"]
+            .to_str()
+            .unwrap()
+            .split(',')
+            .collect();
+        got.sort_unstable();
+        assert_eq!(got.join(","), allow, "{method} {path}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(
+            error_of(&v),
+            ("invalid_request_error", None, Some("method_not_allowed")),
+            "{method} {path}: {v}"
+        );
+    }
+    app.stop().await;
+}

@@ -16,3 +16,4 @@ mod shutdown;
 mod start_folder;
 mod store;
 mod streaming;
+mod upstream_faults;

@@ -463,3 +463,54 @@ async fn model_less_responses_call_without_a_catch_all_is_400() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_body_gets_its_413_not_a_connection_reset() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    // 64 MiB against the default 32 MiB limit, sent the way most clients
+    // send: the whole body first, then the answer is read. A gateway that
+    // closes while the body is still arriving resets the connection.
+    let piece = vec![b' '; 1 << 20];
+    for chunked in [false, true] {
+        let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let framing = if chunked {
+            "transfer-encoding: chunked".to_owned()
+        } else {
+            format!("content-length: {}", 64 * piece.len())
+        };
+        let head = format!(
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {key}\r\n\
+             content-type: application/json\r\nconnection: close\r\n{framing}\r\n\r\n"
+        );
+        let sent = async {
+            tcp.write_all(head.as_bytes()).await?;
+            for _ in 0..64 {
+                if chunked {
+                    tcp.write_all(format!("{:x}\r\n", piece.len()).as_bytes())
+                        .await?;
+                }
+                tcp.write_all(&piece).await?;
+                if chunked {
+                    tcp.write_all(b"\r\n").await?;
+                }
+            }
+            if chunked {
+                tcp.write_all(b"0\r\n\r\n").await?;
+            }
+            let mut answer = Vec::new();
+            tcp.read_to_end(&mut answer).await?;
+            Ok::<_, std::io::Error>(answer)
+        };
+        let answer = tokio::time::timeout(std::time::Duration::from_secs(60), sent)
+            .await
+            .expect("no hang")
+            .unwrap_or_else(|e| panic!("413 expected (chunked: {chunked}), got {e:?}"));
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+        assert!(answer.contains("request_too_large"), "{answer}");
+    }
+    app.stop().await;
+}
