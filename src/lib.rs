@@ -38,12 +38,13 @@
 //! Shared by all of them: [`api`], the leaf module (endpoints, usage, the
 //! `x-promptgate-*` headers, JSON parsing, the one error type); it imports
 //! nothing of the crate. Supporting pieces: [`auth`] (keys and the in-memory
-//! key cache), [`config`], [`state`], [`telemetry`] (logs, metrics),
+//! key cache), [`audit`] (the log of admin writes), [`config`], [`state`], [`telemetry`] (logs, metrics),
 //! `periodic` (background refresh loops), [`time`], and [`cli`] (the
 //! `promptgate prompts` and `promptgate costs` commands).
 
 pub mod api;
 pub mod app;
+pub mod audit;
 pub mod auth;
 mod cache;
 pub mod cli;

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::extract::{Admin, AppJson, Auth};
 use crate::api::{ApiError, ApiResult};
+use crate::audit::{self, Change};
 use crate::auth::{generate_key, hash_key};
 use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
@@ -55,6 +56,14 @@ pub async fn create_team(
             team.name
         )));
     }
+    log(
+        &state,
+        "team.create",
+        &team.name,
+        None::<&Team>,
+        Some(&team),
+    )
+    .await;
     Ok((StatusCode::CREATED, Json(team)))
 }
 
@@ -154,6 +163,14 @@ pub async fn create_key(
     };
     state.store.insert_key(&row).await?;
     state.keys.insert(&row);
+    log(
+        &state,
+        "key.create",
+        &row.id,
+        None::<&ApiKeyRow>,
+        Some(&row),
+    )
+    .await;
     let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
     // The only time the key itself is shown.
     body["key"] = Value::String(key);
@@ -197,6 +214,7 @@ pub async fn rotate_key(
         new_hint: &hint,
         old_valid_until,
     };
+    let before = state.store.get_key(&id).await?;
     if !state.store.rotate_key(&rotation).await? {
         return Err(ApiError::NotFound(format!("key `{id}` not found")));
     }
@@ -208,6 +226,7 @@ pub async fn rotate_key(
     // both secrets as the store now has them (the old one until its grace ends)
     state.keys.remove_id(&id);
     state.keys.insert(&row);
+    log(&state, "key.rotate", &id, before.as_ref(), Some(&row)).await;
     let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
     body["key"] = Value::String(key);
     Ok(Json(body))
@@ -229,7 +248,14 @@ pub async fn revoke_key(
     let Some(existing) = existing else {
         return Err(ApiError::NotFound(format!("key `{id}` not found")));
     };
-    state.store.revoke_key(&id, now_ms()).await?;
+    let at = now_ms();
+    if state.store.revoke_key(&id, at).await? {
+        let after = ApiKeyRow {
+            revoked_at: Some(at),
+            ..existing.clone()
+        };
+        log(&state, "key.revoke", &id, Some(&existing), Some(&after)).await;
+    }
     state.keys.remove_id(&id);
     Ok(Json(
         json!({"id": existing.id, "object": "key", "deleted": true}),
@@ -297,7 +323,9 @@ pub async fn put_budget(
         period: period.to_string(),
         updated_at: now_ms(),
     };
+    let before = team_budget(&state, &team).await?;
     state.store.put_budget(&row).await?;
+    log(&state, "budget.put", &team, before.as_ref(), Some(&row)).await;
     state.budgets.reload().await.map_err(ApiError::Internal)?;
     // Budgeted requests count prompt tokens; load the tokenizer now.
     tokio::task::spawn_blocking(crate::costs::warm_up);
@@ -318,11 +346,47 @@ pub async fn delete_budget(
     State(state): State<AppState>,
     Admin(Path(team)): Admin<Path<String>>,
 ) -> ApiResult<Json<Value>> {
+    let before = team_budget(&state, &team).await?;
     if !state.store.delete_budget(&team).await? {
         return Err(ApiError::NotFound(format!("team `{team}` has no budget")));
     }
+    log(
+        &state,
+        "budget.delete",
+        &team,
+        before.as_ref(),
+        None::<&crate::store::BudgetRow>,
+    )
+    .await;
     state.budgets.reload().await.map_err(ApiError::Internal)?;
     Ok(Json(
         json!({"object": "budget", "team": team, "deleted": true}),
     ))
+}
+
+/// The team's budget row, if it has one (the audit log's "before").
+async fn team_budget(state: &AppState, team: &str) -> ApiResult<Option<crate::store::BudgetRow>> {
+    Ok(state
+        .store
+        .budgets()
+        .await?
+        .into_iter()
+        .find(|b| b.team == team))
+}
+
+/// An admin write for the audit log (these endpoints take the admin key only).
+async fn log<B: serde::Serialize, A: serde::Serialize>(
+    state: &AppState,
+    action: &str,
+    target: &str,
+    before: Option<&B>,
+    after: Option<&A>,
+) {
+    let change = Change {
+        action,
+        target,
+        before,
+        after,
+    };
+    audit::record(state.store.as_ref(), "admin", change).await;
 }

@@ -22,6 +22,15 @@ pub async fn clear(
     state.cache.clear(q.prompt.as_deref()).await.map_err(|e| {
         ApiError::Unavailable(format!("cache could not be cleared completely: {e}"))
     })?;
+    let target = q.prompt.as_deref().unwrap_or("*");
+    let after = json!({"prompt": q.prompt});
+    let change = crate::audit::Change {
+        action: "cache.clear",
+        target,
+        before: None::<&Value>,
+        after: Some(&after),
+    };
+    crate::audit::record(state.store.as_ref(), "admin", change).await;
     Ok(Json(
         json!({"object": "cache", "cleared": true, "prompt": q.prompt}),
     ))

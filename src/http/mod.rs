@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers are thin: extract, call the domain code, map the result.
 
 pub mod admin;
+pub mod audit;
 pub mod cache_admin;
 pub mod costs;
 mod drain;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/keys/{id}", delete(admin::revoke_key))
         .route("/v1/keys/{id}/rotate", post(admin::rotate_key))
+        .route("/v1/audit", get(audit::list))
         .route("/v1/grounding/score", post(grounding::score))
         .route("/v1/prompts", get(prompts::list))
         .route("/v1/prompts/{*rest}", axum::routing::any(prompts::dispatch))

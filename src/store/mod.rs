@@ -19,13 +19,13 @@ use std::sync::Arc;
 pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
-    ApiKeyRow, BudgetRow, CounterReserve, CounterSettle, LabelMove, LabelWrite, PromptLabelRow,
-    PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
+    ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
+    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{
-    BudgetStore, CacheClearStore, CostStore, KeyRevocations, KeyRotation, KeyStore, PromptStore,
-    RecordStore, SettingStore, Store, StoreResult, TeamStore,
+    AuditStore, BudgetStore, CacheClearStore, CostStore, KeyRevocations, KeyRotation, KeyStore,
+    PromptStore, RecordStore, SettingStore, Store, StoreResult, TeamStore,
 };
 
 /// Opens the store named by `url` and brings its schema up to date.

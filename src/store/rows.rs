@@ -154,7 +154,7 @@ pub struct RecordFilter {
 }
 
 /// A team's budget as configured.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct BudgetRow {
     pub team: String,
     /// Decimal USD as text (never a float).
@@ -195,4 +195,45 @@ pub struct CounterSettle<'a> {
     pub period_start: i64,
     pub reserved: i64,
     pub spent: i64,
+}
+
+/// One admin write, as the audit log keeps it.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct AuditEntry {
+    #[serde(rename = "id")]
+    pub seq: i64,
+    #[serde(serialize_with = "crate::time::ser_ms")]
+    pub at: i64,
+    /// The key id that made the change (`admin` for the admin key, `guard`
+    /// for the rollout guard).
+    pub actor: String,
+    /// `team.create`, `key.create`, `key.rotate`, `key.revoke`, `budget.put`,
+    /// `budget.delete`, `prompt.version`, `label.move`, `cache.clear`.
+    pub action: String,
+    /// What was changed (a team, key id, prompt, `prompt:label`, …).
+    pub target: String,
+    /// JSON of the object before and after (`null`: it did not exist / was removed).
+    #[serde(serialize_with = "ser_json")]
+    pub before: Option<String>,
+    #[serde(serialize_with = "ser_json")]
+    pub after: Option<String>,
+}
+
+/// Which audit entries to read (newest first).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub target: Option<String>,
+    pub actor: Option<String>,
+    pub from: i64,
+    pub to: i64,
+    /// Entries older than this id (paging).
+    pub before_seq: Option<i64>,
+    pub limit: i64,
+}
+
+fn ser_json<S: serde::Serializer>(v: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    use serde::Serialize;
+    let parsed: Option<serde_json::Value> = v.as_deref().and_then(|t| serde_json::from_str(t).ok());
+    parsed.serialize(s)
 }

@@ -6,8 +6,8 @@ use async_trait::async_trait;
 
 use super::report::{ReportQuery, ReportRow};
 use super::rows::{
-    ApiKeyRow, BudgetRow, CounterReserve, CounterSettle, LabelMove, LabelWrite, PromptLabelRow,
-    PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
+    ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
+    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
 };
 
 pub type StoreResult<T> = Result<T, sqlx::Error>;
@@ -119,6 +119,14 @@ pub trait CacheClearStore: Send + Sync {
     async fn last_cache_clear(&self) -> StoreResult<i64>;
 }
 
+/// The audit log of admin writes: append and read, nothing else.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()>;
+    /// Newest first.
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditEntry>>;
+}
+
 /// Everything the gateway persists.
 #[async_trait]
 pub trait Store:
@@ -130,6 +138,7 @@ pub trait Store:
     + CostStore
     + BudgetStore
     + CacheClearStore
+    + AuditStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

@@ -6,6 +6,7 @@
 //!
 //! Each aggregate's statements are in a file of their own.
 
+mod audit;
 mod budgets;
 mod clears;
 mod costs;
