@@ -34,6 +34,8 @@ pub struct Config {
     pub records: RecordsConfig,
     pub keys: KeysConfig,
     pub grounding: GroundingConfig,
+    /// `[experiments]`: rollout reports and guards.
+    pub experiments: crate::experiments::ExperimentsConfig,
     pub upstreams: Vec<UpstreamConfig>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
@@ -162,6 +164,7 @@ impl Default for Config {
             records: RecordsConfig::default(),
             keys: KeysConfig::default(),
             grounding: GroundingConfig::default(),
+            experiments: Default::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),

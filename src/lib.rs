@@ -31,6 +31,8 @@
 //! - [`grounding`]: the grounding scorer (pure functions), its calibrated
 //!   model and fitting, its evaluation, and the judge tier's pure parts
 //!   (request, verdict reading, quote check, flag rules).
+//! - [`experiments`]: rollout reports (per-version metrics with intervals,
+//!   candidates against the baseline) from SQL aggregates.
 //! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
 //!   writer that keeps database writes off the request path.
 //!
@@ -48,6 +50,7 @@ mod cache;
 pub mod cli;
 pub mod config;
 pub mod costs;
+pub mod experiments;
 pub mod gateway;
 pub mod grounding;
 mod http;

@@ -6,4 +6,5 @@ mod client;
 pub mod costs;
 pub mod eval;
 pub mod prompts;
+mod report;
 mod table;

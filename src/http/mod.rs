@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod cache_admin;
 pub mod costs;
+pub mod experiments;
 pub mod extract;
 pub mod grounding;
 pub mod model_api;

@@ -5,6 +5,7 @@
 mod admin;
 mod cache;
 mod costs;
+mod experiments;
 mod grounding;
 mod helpers;
 mod judge;

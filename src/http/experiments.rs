@@ -1,0 +1,83 @@
+//! `GET /v1/prompts/{name}/report`: a label's rollout, version by version.
+//! Team keys see their team's records; the admin key every team's (or the
+//! one it names).
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::costs::parse_time;
+use super::prompts::PromptQuery;
+use super::team_scope::scoped_team;
+use crate::api::{ApiError, ApiResult};
+use crate::auth::Caller;
+use crate::experiments::{rollout_report, ReportRequest};
+use crate::registry::DEFAULT_LABEL;
+use crate::state::AppState;
+
+pub async fn report(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    q: PromptQuery,
+) -> ApiResult<Response> {
+    let label = q.label.unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+    let snap = state.registry.snapshot();
+    let entry = snap
+        .prompts
+        .get(name)
+        .ok_or_else(|| ApiError::NotFound(format!("prompt `{name}` not found")))?;
+    let current = entry.labels.get(&label).ok_or_else(|| {
+        ApiError::invalid(
+            format!("prompt `{name}` has no label `{label}`"),
+            Some("label"),
+        )
+    })?;
+    let to_ms = match q.to.as_deref() {
+        Some(t) => parse_time(t, "to")?,
+        None => crate::time::now_ms() + 1,
+    };
+    let from_ms = q
+        .from
+        .as_deref()
+        .map(|t| parse_time(t, "from"))
+        .transpose()?;
+    if from_ms.is_some_and(|f| f >= to_ms) {
+        return Err(ApiError::invalid(
+            "'from' must be before 'to'",
+            Some("from"),
+        ));
+    }
+    if let Some(b) = q.baseline {
+        if !entry.versions.contains_key(&b) {
+            return Err(ApiError::invalid(
+                format!("prompt `{name}` has no version {b}"),
+                Some("baseline"),
+            ));
+        }
+    }
+    let req = ReportRequest {
+        name,
+        label: &label,
+        current,
+        from_ms,
+        to_ms,
+        team: scoped_team(caller, q.team)?,
+        baseline: q.baseline,
+        min_samples: state.config.experiments.min_samples,
+    };
+    let report = rollout_report(state.store.as_ref(), &req).await?;
+    let mut out = json!({
+        "object": "prompt.report",
+        "name": name,
+        "label": label,
+        "target": current,
+        "from": crate::time::rfc3339(report.from_ms),
+        "to": crate::time::rfc3339(report.to_ms),
+    });
+    if let (Value::Object(out), Ok(Value::Object(body))) = (&mut out, serde_json::to_value(&report))
+    {
+        out.extend(body);
+    }
+    Ok(Json(out).into_response())
+}

@@ -1,0 +1,227 @@
+//! Rollout reports, guards and alerts, over HTTP, on both stores.
+
+use serde_json::{json, Value};
+
+use promptgate::store::RequestRecord;
+
+use crate::helpers::{base_config, spawn_app, Backend, TestApp, TestDb, ADMIN_KEY};
+
+/// A prompt with two versions, `production` moved from v1 into a 50/50 rollout.
+async fn prompt_in_rollout(app: &TestApp, name: &str, guard: Option<Value>) {
+    for text in ["first", "second"] {
+        let body = json!({
+            "type": "chat",
+            "messages": [{"role": "user", "content": text}],
+            "config": {"model": "mock-repeat"},
+            "labels": if text == "first" { json!(["production"]) } else { json!([]) },
+        });
+        let resp = app
+            .post(ADMIN_KEY, &format!("/v1/prompts/{name}/versions"), body)
+            .await;
+        assert_eq!(resp.status(), 201);
+    }
+    let mut rollout =
+        json!({"rollout": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}]});
+    if let Some(g) = guard {
+        rollout["guard"] = g;
+    }
+    let resp = app
+        .put(
+            ADMIN_KEY,
+            &format!("/v1/prompts/{name}/labels/production"),
+            rollout,
+        )
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+/// `n` records of version `version` of `prompt`, the first `flagged` of
+/// them flagged; grounding scores alternate `scores`; latencies `latency_ms`.
+fn records(
+    prompt: &str,
+    version: i64,
+    n: usize,
+    flagged: usize,
+    scores: [f64; 2],
+    latency_ms: impl Fn(usize) -> i64,
+) -> Vec<RequestRecord> {
+    let now = promptgate::time::now_ms();
+    (0..n)
+        .map(|i| RequestRecord {
+            id: format!("{prompt}-{version}-{i}"),
+            team: "t".into(),
+            endpoint: "chat.completions".into(),
+            model: Some("mock-repeat".into()),
+            status: 200,
+            outcome: "ok".into(),
+            prompt_tokens: Some(10),
+            completion_tokens: Some(5 + (i % 3) as i64),
+            latency_us: latency_ms(i) * 1000,
+            created_at: now,
+            prompt_name: Some(prompt.into()),
+            prompt_version: Some(version),
+            cache: Some("miss".into()),
+            cost_pusd: Some(1_000_000),
+            grounding_score: Some(scores[i % 2]),
+            flagged: Some(i < flagged),
+            ..RequestRecord::default()
+        })
+        .collect()
+}
+
+/// Wilson's interval as the closed form of the score test's quadratic,
+/// solved here independently of the gateway's code.
+fn wilson(k: f64, n: f64) -> (f64, f64) {
+    let z: f64 = 1.959_963_984_540_054;
+    let p = k / n;
+    let a = 1.0 + z * z / n;
+    let b = -(2.0 * p + z * z / n);
+    let c = p * p;
+    let root = (b * b - 4.0 * a * c).sqrt();
+    ((-b - root) / (2.0 * a), (-b + root) / (2.0 * a))
+}
+
+/// Newcombe's hybrid interval of `k2/n2 − k1/n1`.
+fn newcombe(k1: f64, n1: f64, k2: f64, n2: f64) -> (f64, f64) {
+    let (p1, p2) = (k1 / n1, k2 / n2);
+    let ((l1, u1), (l2, u2)) = (wilson(k1, n1), wilson(k2, n2));
+    let d = p2 - p1;
+    (
+        d - ((p2 - l2).powi(2) + (u1 - p1).powi(2)).sqrt(),
+        d + ((u2 - p2).powi(2) + (p1 - l1).powi(2)).sqrt(),
+    )
+}
+
+fn assert_close(got: &Value, want: f64, what: &str) {
+    let got = got.as_f64().unwrap_or_else(|| panic!("{what}: {got}"));
+    assert!((got - want).abs() < 1e-9, "{what}: got {got}, want {want}");
+}
+
+async fn report(app: &TestApp, key: &str, name: &str) -> Value {
+    let resp = app
+        .get(key, &format!("/v1/prompts/{name}/report?label=production"))
+        .await;
+    assert_eq!(resp.status(), 200);
+    resp.json().await.unwrap()
+}
+
+fn version<'a>(report: &'a Value, v: i64) -> &'a Value {
+    report["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["version"] == v)
+        .unwrap_or_else(|| panic!("no version {v} in {report}"))
+}
+
+async fn seeded_verdicts(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    for name in ["clear", "same", "few"] {
+        prompt_in_rollout(&app, name, None).await;
+    }
+    let mut seed = Vec::new();
+    // A candidate that is clearly flagged more: 5 % against 30 %.
+    seed.extend(records("clear", 1, 200, 10, [0.9, 0.8], |i| {
+        100 + (i % 100) as i64
+    }));
+    seed.extend(records("clear", 2, 200, 60, [0.4, 0.3], |i| {
+        300 + (i % 100) as i64
+    }));
+    // No real difference: 10 % against 11 %.
+    seed.extend(records("same", 1, 200, 20, [0.8, 0.8], |_| 100));
+    seed.extend(records("same", 2, 200, 22, [0.8, 0.8], |_| 100));
+    // Too few samples for the candidate (the minimum is 30).
+    seed.extend(records("few", 1, 200, 20, [0.8, 0.7], |_| 100));
+    seed.extend(records("few", 2, 10, 9, [0.1, 0.2], |_| 100));
+    app.state.store.insert_records(&seed).await.unwrap();
+    // Another team's records are not in a team key's report.
+    let mut other = records("clear", 2, 50, 0, [0.9, 0.9], |_| 100);
+    for r in &mut other {
+        r.team = "other".into();
+        r.id.push_str("-other");
+    }
+    app.state.store.insert_records(&other).await.unwrap();
+
+    let r = report(&app, &key, "clear").await;
+    assert_eq!(r["baseline"], 1, "{r}");
+    let (v1, v2) = (version(&r, 1), version(&r, 2));
+    assert_eq!(v1["baseline"], true);
+    assert_eq!(v2["requests"], 200, "team scope: {v2}");
+    let flag = &v2["metrics"]["flag_rate"];
+    assert_close(&flag["value"], 0.3, "flag rate");
+    let (lo, hi) = wilson(60.0, 200.0);
+    assert_close(&flag["ci"][0], lo, "wilson lo");
+    assert_close(&flag["ci"][1], hi, "wilson hi");
+    let cmp = &v2["comparison"]["flag_rate"];
+    assert_eq!(cmp["verdict"], "worse", "{cmp}");
+    assert_close(&cmp["difference"], 0.25, "difference");
+    let (lo, hi) = newcombe(10.0, 200.0, 60.0, 200.0);
+    assert_close(&cmp["ci"][0], lo, "newcombe lo");
+    assert_close(&cmp["ci"][1], hi, "newcombe hi");
+    // Grounding: 0.85 against 0.35, each with sample variance 0.0025·200/199.
+    let score = &v2["metrics"]["grounding_score"];
+    assert_close(&score["value"], 0.35, "mean score");
+    let se = (0.0025f64 * 200.0 / 199.0 / 200.0).sqrt();
+    let half = score["ci"][1].as_f64().unwrap() - 0.35;
+    assert!(
+        (half / se - 1.972).abs() < 0.001,
+        "t(199) ≈ 1.972, got {}",
+        half / se
+    );
+    assert_eq!(v2["comparison"]["grounding_score"]["verdict"], "worse");
+    assert_eq!(
+        v2["comparison"]["cost_per_request"]["verdict"],
+        "no_difference"
+    );
+    // Latencies 100–199 ms against 300–399 ms: p50 ≈ 150 / 350 (1 % buckets).
+    let p50 = v1["metrics"]["p50_latency"]["value"].as_f64().unwrap();
+    assert!((p50 - 150.0).abs() < 2.0, "p50 {p50}");
+    assert_eq!(v2["comparison"]["p95_latency"]["verdict"], "worse");
+    assert_close(&v1["metrics"]["cache_hit_rate"]["value"], 0.0, "cache hits");
+
+    // The admin key sees every team.
+    let all = report(&app, ADMIN_KEY, "clear").await;
+    assert_eq!(version(&all, 2)["requests"], 250);
+
+    let r = report(&app, &key, "same").await;
+    let cmp = &version(&r, 2)["comparison"]["flag_rate"];
+    assert_eq!(cmp["verdict"], "no_difference", "{cmp}");
+    let (lo, hi) = newcombe(20.0, 200.0, 22.0, 200.0);
+    assert_close(&cmp["ci"][0], lo, "newcombe lo");
+    assert_close(&cmp["ci"][1], hi, "newcombe hi");
+
+    let r = report(&app, &key, "few").await;
+    let v2 = version(&r, 2);
+    assert_eq!(v2["comparison"]["flag_rate"]["verdict"], "too_few_samples");
+    assert_eq!(v2["metrics"]["flag_rate"]["n"], 10);
+    assert_close(&v2["metrics"]["flag_rate"]["value"], 0.9, "flag rate");
+
+    // Client mistakes are 4xx naming the field.
+    let bad = app.get(&key, "/v1/prompts/clear/report?label=nope").await;
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert_eq!(body["error"]["param"], "label");
+    let bad = app
+        .get(&key, "/v1/prompts/clear/report?from=yesterday")
+        .await;
+    assert_eq!(bad.status(), 400);
+    assert_eq!(
+        app.get(&key, "/v1/prompts/missing/report").await.status(),
+        404
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn report_verdicts_sqlite() {
+    seeded_verdicts(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn report_verdicts_postgres() {
+    seeded_verdicts(Backend::Postgres).await;
+}
