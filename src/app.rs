@@ -100,6 +100,15 @@ impl App {
                 );
             }
         }
+        let alerts = Arc::new(crate::alerts::Alerts::start(&config.alerts));
+        crate::experiments::guard::spawn(
+            &registry,
+            crate::experiments::guard::GuardTask {
+                store: store.clone(),
+                alerts: alerts.clone(),
+            },
+            Duration::from_millis(config.experiments.guard_interval_ms.max(10)),
+        );
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::spawn_upkeep(&metrics);
@@ -116,6 +125,7 @@ impl App {
             registry,
             prices: Arc::new(prices),
             budgets,
+            alerts,
             config,
         });
         Ok(App {

@@ -36,6 +36,8 @@ pub struct Config {
     pub grounding: GroundingConfig,
     /// `[experiments]`: rollout reports and guards.
     pub experiments: crate::experiments::ExperimentsConfig,
+    /// `[alerts]`: webhooks for guard, drift and budget events.
+    pub alerts: crate::alerts::AlertsConfig,
     pub upstreams: Vec<UpstreamConfig>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
@@ -165,6 +167,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             grounding: GroundingConfig::default(),
             experiments: Default::default(),
+            alerts: Default::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),

@@ -32,7 +32,10 @@
 //!   model and fitting, its evaluation, and the judge tier's pure parts
 //!   (request, verdict reading, quote check, flag rules).
 //! - [`experiments`]: rollout reports (per-version metrics with intervals,
-//!   candidates against the baseline) from SQL aggregates.
+//!   candidates against the baseline) from SQL aggregates, and the rollout
+//!   guards that zero a candidate's weight when it does worse.
+//! - [`alerts`]: guard, drift and budget events to signed webhooks, off the
+//!   request path.
 //! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
 //!   writer that keeps database writes off the request path.
 //!
@@ -43,6 +46,7 @@
 //! `periodic` (background refresh loops), [`time`], and [`cli`] (the
 //! `promptgate prompts` and `promptgate costs` commands).
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;

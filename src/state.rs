@@ -41,6 +41,8 @@ pub struct Inner {
     pub budgets: std::sync::Arc<crate::costs::Budgets>,
     /// The grounding scorer with its shipped weights (loaded once).
     pub grounding: std::sync::Arc<crate::grounding::Scorer>,
+    /// Alert events to the configured webhooks (never waited for).
+    pub alerts: std::sync::Arc<crate::alerts::Alerts>,
 }
 
 impl AppState {

@@ -6,10 +6,13 @@
 //!   comparison of a candidate with the baseline (`better`, `worse`, …).
 //! - [`baseline`]: the version a label pointed at before its rollout.
 //! - [`report`]: `GET /v1/prompts/{name}/report`, from SQL aggregates.
+//! - [`guard`]: the periodic rollout guards (weight 0 by compare-and-set,
+//!   history reason, metric, alert).
 //! - [`config`]: `[experiments]`.
 
 pub mod baseline;
 pub mod config;
+pub mod guard;
 pub mod metrics;
 pub mod report;
 pub mod stats;

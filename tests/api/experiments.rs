@@ -225,3 +225,189 @@ async fn report_verdicts_sqlite() {
 async fn report_verdicts_postgres() {
     seeded_verdicts(Backend::Postgres).await;
 }
+
+const TOWER: &str = "The Eiffel Tower is 330 metres tall and stands in Paris. It opened in 1889.";
+
+/// What a webhook receiver got: each body with its signature header.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Vec<u8>, Option<String>)>>>;
+
+/// A real HTTP server that takes webhook posts.
+async fn webhook_receiver() -> (std::net::SocketAddr, Received) {
+    let got: Received = Default::default();
+    let store = got.clone();
+    let router = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let store = store.clone();
+                async move {
+                    let sig = headers
+                        .get("x-promptgate-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    store.lock().unwrap().push((body.to_vec(), sig));
+                    "ok"
+                }
+            },
+        ),
+    );
+    (crate::helpers::serve(router).await, got)
+}
+
+/// HMAC-SHA256 written out from RFC 2104, to check the gateway's signature.
+fn hmac_hex(key: &[u8], msg: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key);
+    let ipad: Vec<u8> = k.iter().map(|b| b ^ 0x36).collect();
+    let opad: Vec<u8> = k.iter().map(|b| b ^ 0x5c).collect();
+    let inner = Sha256::digest([ipad.as_slice(), msg].concat());
+    hex::encode(Sha256::digest([opad.as_slice(), inner.as_slice()].concat()))
+}
+
+/// The version that served a chat call of user `user` through `production`.
+async fn served_version(app: &TestApp, key: &str, user: &str) -> i64 {
+    let resp = app
+        .post(
+            key,
+            "/v1/chat/completions",
+            json!({"prompt": {"id": "tower", "label": "production",
+                              "variables": {"context": TOWER}},
+                   "metadata": {"user": user}}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let prompt = resp.headers()["x-promptgate-prompt"].to_str().unwrap();
+    prompt
+        .strip_prefix("tower@")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("prompt header {prompt}"))
+}
+
+async fn guard_rolls_back(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (hook, received) = webhook_receiver().await;
+    let mut config = base_config(db.url());
+    config.experiments.guard_interval_ms = 100;
+    config
+        .alerts
+        .webhooks
+        .push(promptgate::alerts::config::WebhookConfig {
+            url: format!("http://{hook}/hook"),
+            secret: Some("s3cret".to_owned().into()),
+        });
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+    // v1 repeats a sentence its context supports; v2 one it contradicts.
+    for (answer, labels) in [
+        ("The Eiffel Tower opened in 1889.", json!(["production"])),
+        ("The Eiffel Tower opened in 1925 in Berlin.", json!([])),
+    ] {
+        let body = json!({
+            "type": "chat",
+            "messages": [{"role": "user", "content": answer}],
+            "config": {"model": "mock-repeat"},
+            "variables_schema": {"context": "string"},
+            "grounding_variable": "context",
+            "labels": labels,
+        });
+        let resp = app
+            .post(ADMIN_KEY, "/v1/prompts/tower/versions", body)
+            .await;
+        assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
+    }
+    let rollout = json!({"rollout": [{"version": 1, "weight": 50}, {"version": 2, "weight": 50}],
+                         "guard": {"metric": "flag_rate", "max_worse_by": 0.2, "min_samples": 15}});
+    let resp = app
+        .put(ADMIN_KEY, "/v1/prompts/tower/labels/production", rollout)
+        .await;
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+
+    // Traffic until the guard acts (each user sticks to one version).
+    let mut served = [0usize; 3];
+    let mut fired = false;
+    for user in 0..400 {
+        let v = served_version(&app, &key, &format!("u{user}")).await;
+        served[v as usize] += 1;
+        let label: Value = app
+            .get(ADMIN_KEY, "/v1/prompts")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let target = &label["data"][0]["labels"]["production"];
+        if target["rollout"][1]["weight"] == 0 {
+            fired = true;
+            break;
+        }
+    }
+    assert!(fired, "the guard never fired (served {served:?})");
+    assert!(served[1] >= 15 && served[2] >= 15, "{served:?}");
+
+    let history: Value = app
+        .get(ADMIN_KEY, "/v1/prompts/tower/labels/production/history")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let last = &history["data"][0];
+    assert_eq!(last["actor"], "guard", "{history}");
+    assert_eq!(last["to"]["rollout"][1], json!({"version": 2, "weight": 0}));
+    assert_eq!(last["to"]["guard"]["metric"], "flag_rate");
+    let reason = last["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("flag_rate of v2") && reason.contains("baseline v1"),
+        "{reason}"
+    );
+
+    // Exactly one signed event, however many ticks pass.
+    for _ in 0..100 {
+        if !received.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "events: {got:?}");
+    let (body, sig) = &got[0];
+    assert_eq!(
+        sig.as_deref(),
+        Some(format!("sha256={}", hmac_hex(b"s3cret", body)).as_str())
+    );
+    let event: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(event["type"], "guard.fired");
+    assert_eq!(event["data"]["prompt"], "tower");
+    assert_eq!(event["data"]["candidate"], 2);
+    assert_eq!(event["data"]["baseline"], 1);
+    assert!(
+        event["data"]["difference"].as_f64().unwrap() > 0.2,
+        "{event}"
+    );
+
+    // From now on every user gets version 1.
+    for user in 0..40 {
+        assert_eq!(served_version(&app, &key, &format!("u{user}")).await, 1);
+    }
+    let metrics = app.get(ADMIN_KEY, "/metrics").await.text().await.unwrap();
+    // (The recorder is per process: the other backend's test may count too.)
+    let fired: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("promptgate_guard_fired_total{metric=\"flag_rate\"} "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(fired >= 1, "{metrics}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn guard_rolls_back_sqlite() {
+    guard_rolls_back(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn guard_rolls_back_postgres() {
+    guard_rolls_back(Backend::Postgres).await;
+}
