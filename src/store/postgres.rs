@@ -19,6 +19,7 @@ impl Flavor for Postgres {
                  LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
     const NUMBERED_PARAMS: bool = true;
+    const BY_VERSION: &'static str = "";
 
     fn decode<T: Row>(row: &PgRow) -> StoreResult<T> {
         T::from_row(row)

@@ -20,6 +20,7 @@ impl Flavor for Sqlite {
         "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
 
     const NUMBERED_PARAMS: bool = false;
+    const BY_VERSION: &'static str = "INDEXED BY requests_prompt_version";
 
     fn decode<T: Row>(row: &SqliteRow) -> StoreResult<T> {
         T::from_row(row)
