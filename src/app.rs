@@ -109,6 +109,12 @@ impl App {
             },
             Duration::from_millis(config.experiments.guard_interval_ms.max(10)),
         );
+        let drift = Arc::new(crate::experiments::monitor::Monitor::new(
+            store.clone(),
+            alerts.clone(),
+            config.experiments.clone(),
+        ));
+        drift.spawn();
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::spawn_upkeep(&metrics);
@@ -126,6 +132,7 @@ impl App {
             prices: Arc::new(prices),
             budgets,
             alerts,
+            drift,
             config,
         });
         Ok(App {

@@ -43,6 +43,8 @@ pub struct Inner {
     pub grounding: std::sync::Arc<crate::grounding::Scorer>,
     /// Alert events to the configured webhooks (never waited for).
     pub alerts: std::sync::Arc<crate::alerts::Alerts>,
+    /// The drift monitor (its loop lives as long as the state).
+    pub drift: std::sync::Arc<crate::experiments::monitor::Monitor>,
 }
 
 impl AppState {

@@ -1,4 +1,4 @@
-//! `[experiments]`: rollout reports and guards.
+//! `[experiments]`: rollout reports, guards and drift.
 
 use serde::{Deserialize, Serialize};
 
@@ -11,6 +11,17 @@ pub struct ExperimentsConfig {
     /// How often each replica evaluates the rollout guards (one replica acts
     /// on a firing guard: the label moves by compare-and-set).
     pub guard_interval_ms: u64,
+    /// How often each replica checks for drift (and refreshes the
+    /// `promptgate_prompt_*` gauges).
+    pub drift_interval_ms: u64,
+    /// The recent window drift looks at, ending now.
+    pub drift_recent_ms: u64,
+    /// The reference window, ending where the recent one starts.
+    pub drift_reference_ms: u64,
+    /// Records each window needs before a metric can be said to drift.
+    pub drift_min_samples: i64,
+    /// Most groups (prompt versions, models) with gauges: the busiest.
+    pub max_series: usize,
 }
 
 impl Default for ExperimentsConfig {
@@ -18,6 +29,11 @@ impl Default for ExperimentsConfig {
         ExperimentsConfig {
             min_samples: 30,
             guard_interval_ms: 10_000,
+            drift_interval_ms: 60_000,
+            drift_recent_ms: 3_600_000,
+            drift_reference_ms: 7 * 86_400_000,
+            drift_min_samples: 100,
+            max_series: 200,
         }
     }
 }

@@ -8,12 +8,17 @@
 //! - [`report`]: `GET /v1/prompts/{name}/report`, from SQL aggregates.
 //! - [`guard`]: the periodic rollout guards (weight 0 by compare-and-set,
 //!   history reason, metric, alert).
+//! - [`drift`]: a recent window against a reference window, per version
+//!   (or model), on flag rate, grounding, output length and cost.
+//! - [`monitor`]: the periodic drift check: gauges and `drift.detected`.
 //! - [`config`]: `[experiments]`.
 
 pub mod baseline;
 pub mod config;
+pub mod drift;
 pub mod guard;
 pub mod metrics;
+pub mod monitor;
 pub mod report;
 pub mod stats;
 

@@ -1,6 +1,6 @@
-//! `GET /v1/prompts/{name}/report`: a label's rollout, version by version.
-//! Team keys see their team's records; the admin key every team's (or the
-//! one it names).
+//! `GET /v1/prompts/{name}/report` (a label's rollout, version by version)
+//! and `GET /v1/monitoring/drift` (what moved). Team keys see their team's
+//! records; the admin key every team's (or the one it names).
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -80,4 +80,52 @@ pub async fn report(
         out.extend(body);
     }
     Ok(Json(out).into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DriftQuery {
+    /// Start of the recent window (default: `drift_recent_ms` ago).
+    since: Option<String>,
+    /// Start of the reference window (default: `drift_reference_ms` before `since`).
+    reference_from: Option<String>,
+    team: Option<String>,
+}
+
+/// `GET /v1/monitoring/drift`: the metrics that moved, per prompt version
+/// (and model, for raw calls), over the caller's records.
+pub async fn drift(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    super::extract::Auth(caller): super::extract::Auth,
+    super::extract::AppQuery(q): super::extract::AppQuery<DriftQuery>,
+) -> ApiResult<Response> {
+    let config = &state.config.experiments;
+    let mut w = crate::experiments::monitor::Monitor::windows(config, crate::time::now_ms());
+    if let Some(since) = q.since.as_deref() {
+        w.split_ms = parse_time(since, "since")?;
+        w.reference_from_ms = w.split_ms - config.drift_reference_ms as i64;
+    }
+    if let Some(from) = q.reference_from.as_deref() {
+        w.reference_from_ms = parse_time(from, "reference_from")?;
+    }
+    if w.reference_from_ms >= w.split_ms || w.split_ms >= w.to_ms {
+        return Err(ApiError::invalid(
+            "the reference window must start before 'since', and 'since' be in the past",
+            Some("since"),
+        ));
+    }
+    let team = scoped_team(&caller, q.team)?;
+    let (_, drifts) =
+        crate::experiments::drift::detect(state.store.as_ref(), w, team, config.drift_min_samples)
+            .await?;
+    Ok(Json(json!({
+        "object": "list",
+        "reference_window": {"from": crate::time::rfc3339(w.reference_from_ms),
+                             "to": crate::time::rfc3339(w.split_ms)},
+        "recent_window": {"from": crate::time::rfc3339(w.split_ms),
+                          "to": crate::time::rfc3339(w.to_ms)},
+        "min_samples": config.drift_min_samples,
+        "data": drifts,
+    }))
+    .into_response())
 }

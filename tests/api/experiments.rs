@@ -411,3 +411,199 @@ async fn guard_rolls_back_sqlite() {
 async fn guard_rolls_back_postgres() {
     guard_rolls_back(Backend::Postgres).await;
 }
+
+/// Drift: `answers` before and after a pause, through prompt `name`; the
+/// drift endpoint (split at the pause) and the gauges must agree on `drifts`.
+async fn drift_run(backend: Backend, name: &str, answers: [&'static str; 2], drifts: bool) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (hook, received) = webhook_receiver().await;
+    let mut config = base_config(db.url());
+    config.experiments.drift_interval_ms = 100;
+    config.experiments.drift_recent_ms = 3_000;
+    config.experiments.drift_reference_ms = 60_000;
+    config.experiments.drift_min_samples = 20;
+    config
+        .alerts
+        .webhooks
+        .push(promptgate::alerts::config::WebhookConfig {
+            url: format!("http://{hook}/hook"),
+            secret: None,
+        });
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+    let body = json!({
+        "type": "chat",
+        "messages": [{"role": "user", "content": "{{answer}}"}],
+        "config": {"model": "mock-repeat"},
+        "variables_schema": {"answer": "string", "context": "string"},
+        "grounding_variable": "context",
+        "labels": ["production"],
+    });
+    let resp = app
+        .post(ADMIN_KEY, &format!("/v1/prompts/{name}/versions"), body)
+        .await;
+    assert_eq!(resp.status(), 201);
+    let send = |answer: &'static str| {
+        let app = &app;
+        let key = &key;
+        async move {
+            for _ in 0..25 {
+                let resp = app
+                    .post(
+                        key,
+                        "/v1/chat/completions",
+                        json!({"prompt": {"id": name, "variables": {"answer": answer, "context": TOWER}}}),
+                    )
+                    .await;
+                assert_eq!(resp.status(), 200);
+            }
+        }
+    };
+    send(answers[0]).await;
+    // The recent window (3 s) has to hold the second phase only.
+    tokio::time::sleep(std::time::Duration::from_millis(3_100)).await;
+    let split = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    send(answers[1]).await;
+    // Both phases written (the batch writer is asynchronous).
+    for _ in 0..100 {
+        let list: Value = app
+            .get(&key, "/v1/requests?limit=100")
+            .await
+            .json()
+            .await
+            .unwrap();
+        if list["data"].as_array().is_some_and(|d| d.len() >= 50) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let resp = app
+        .get(
+            &key,
+            &format!("/v1/monitoring/drift?since={}", split.replace('+', "%2B")),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let list: Value = resp.json().await.unwrap();
+    let flag = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["prompt"] == name && d["metric"] == "flag_rate")
+        .cloned();
+    if drifts {
+        let flag = flag.unwrap_or_else(|| panic!("no flag-rate drift in {list}"));
+        assert_eq!(flag["version"], 1);
+        assert_eq!(flag["reference"], 0.0);
+        assert_eq!(flag["recent"], 1.0);
+        assert_eq!(
+            (flag["reference_n"].as_i64(), flag["recent_n"].as_i64()),
+            (Some(25), Some(25))
+        );
+        assert_eq!(flag["test"], "two_proportion_z");
+    } else {
+        assert!(
+            list["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d["prompt"] != name),
+            "an unchanged run drifted: {list}"
+        );
+    }
+
+    // The monitor's gauge says the same.
+    let series = format!("prompt=\"{name}\",version=\"1\",model=\"\",metric=\"flag_rate\"}}");
+    let mut gauge = None;
+    for _ in 0..100 {
+        let metrics = app.get(ADMIN_KEY, "/metrics").await.text().await.unwrap();
+        gauge = metrics
+            .lines()
+            .find(|l| l.starts_with("promptgate_prompt_drift{") && l.contains(&series))
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned);
+        if gauge.as_deref() == Some(if drifts { "1" } else { "0" }) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        gauge.as_deref(),
+        Some(if drifts { "1" } else { "0" }),
+        "{series}"
+    );
+    let events = || -> Vec<Value> {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(b, _)| serde_json::from_slice::<Value>(b).unwrap())
+            .filter(|e| e["data"]["drift"]["metric"] == "flag_rate")
+            .collect()
+    };
+    for _ in 0..50 {
+        if !drifts || !events().is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // A few more ticks send nothing new: once per crossing.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let flag_events = events();
+    assert_eq!(flag_events.len(), usize::from(drifts), "{flag_events:?}");
+    if drifts {
+        assert_eq!(flag_events[0]["type"], "drift.detected");
+        assert_eq!(flag_events[0]["data"]["drift"]["prompt"], name);
+    }
+    app.stop().await;
+}
+
+const SUPPORTED: &str = "The Eiffel Tower opened in 1889.";
+const CONTRADICTED: &str = "The Eiffel Tower opened in 1925 in Berlin.";
+
+#[tokio::test]
+async fn drift_is_reported_sqlite() {
+    drift_run(
+        Backend::Sqlite,
+        "shift-sqlite",
+        [SUPPORTED, CONTRADICTED],
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn drift_is_reported_postgres() {
+    drift_run(
+        Backend::Postgres,
+        "shift-postgres",
+        [SUPPORTED, CONTRADICTED],
+        true,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn no_drift_on_an_unchanged_run_sqlite() {
+    drift_run(
+        Backend::Sqlite,
+        "steady-sqlite",
+        [SUPPORTED, SUPPORTED],
+        false,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn no_drift_on_an_unchanged_run_postgres() {
+    drift_run(
+        Backend::Postgres,
+        "steady-postgres",
+        [SUPPORTED, SUPPORTED],
+        false,
+    )
+    .await;
+}
