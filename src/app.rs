@@ -109,6 +109,15 @@ impl App {
             },
             Duration::from_millis(config.experiments.guard_interval_ms.max(10)),
         );
+        let budget_watch = (!config.alerts.webhooks.is_empty()).then(|| {
+            let watch = Arc::new(crate::alerts::budget_watch::BudgetWatch::new(
+                budgets.clone(),
+                store.clone(),
+                alerts.clone(),
+            ));
+            watch.spawn(Duration::from_millis(config.alerts.budget_check_ms.max(10)));
+            watch
+        });
         let drift = Arc::new(crate::experiments::monitor::Monitor::new(
             store.clone(),
             alerts.clone(),
@@ -133,6 +142,7 @@ impl App {
             budgets,
             alerts,
             drift,
+            budget_watch,
             config,
         });
         Ok(App {

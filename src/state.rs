@@ -45,6 +45,9 @@ pub struct Inner {
     pub alerts: std::sync::Arc<crate::alerts::Alerts>,
     /// The drift monitor (its loop lives as long as the state).
     pub drift: std::sync::Arc<crate::experiments::monitor::Monitor>,
+    /// Budget crossings to alert on (with webhooks only; its loop lives as
+    /// long as the state).
+    pub budget_watch: Option<std::sync::Arc<crate::alerts::budget_watch::BudgetWatch>>,
 }
 
 impl AppState {

@@ -17,6 +17,9 @@ pub struct AlertsConfig {
     pub backoff_ms: u64,
     /// How long one delivery may take.
     pub timeout_ms: u64,
+    /// How often each replica compares budgeted teams' spend with 80 % and
+    /// 100 % of their budget (only with webhooks configured).
+    pub budget_check_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -36,6 +39,7 @@ impl Default for AlertsConfig {
             max_attempts: 5,
             backoff_ms: 500,
             timeout_ms: 5_000,
+            budget_check_ms: 5_000,
         }
     }
 }

@@ -4,8 +4,11 @@
 //! - [`event`]: the events and their JSON body.
 //! - [`deliver`]: a bounded queue and a retrying task per webhook.
 //! - [`sign`]: the HMAC-SHA256 signature header.
+//! - [`budget_watch`]: `budget.80` / `budget.100`, once per crossing
+//!   across replicas.
 //! - [`config`]: `[alerts]`.
 
+pub mod budget_watch;
 pub mod config;
 pub mod deliver;
 pub mod event;

@@ -607,3 +607,82 @@ async fn no_drift_on_an_unchanged_run_postgres() {
     )
     .await;
 }
+
+/// `budget.80` and `budget.100`, each sent once, as spend crosses them.
+async fn budget_alerts(backend: Backend) {
+    let Some(db) = TestDb::new(backend).await else {
+        return;
+    };
+    let (hook, received) = webhook_receiver().await;
+    let mut config = base_config(db.url());
+    config.alerts.budget_check_ms = 50;
+    config
+        .alerts
+        .webhooks
+        .push(promptgate::alerts::config::WebhookConfig {
+            url: format!("http://{hook}/hook"),
+            secret: Some("k".to_owned().into()),
+        });
+    let app = spawn_app(config).await;
+    let key = app.team_key("spender").await;
+    let resp = app
+        .put(
+            ADMIN_KEY,
+            "/v1/teams/spender/budget",
+            json!({"usd": "0.0002", "period": "day"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let kinds = || -> Vec<String> {
+        received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(b, _)| serde_json::from_slice::<Value>(b).unwrap()["type"].to_string())
+            .collect()
+    };
+    // Spend until the budget refuses (each call costs a few dozen µUSD).
+    // (A small `max_tokens` keeps the worst-case reservation under the budget.)
+    let mut served = 0;
+    for _ in 0..40 {
+        let resp = app
+            .post(
+                &key,
+                "/v1/chat/completions",
+                json!({"model": "mock-1", "max_tokens": 8,
+                       "messages": [{"role": "user", "content": "hello"}]}),
+            )
+            .await;
+        if resp.status() != 200 {
+            break;
+        }
+        served += 1;
+    }
+    assert!(served >= 2, "served {served}");
+    for _ in 0..200 {
+        if kinds().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let mut got = kinds();
+    got.sort();
+    assert_eq!(got, vec!["\"budget.100\"", "\"budget.80\""], "{got:?}");
+    let (body, sig) = received.lock().unwrap()[0].clone();
+    assert_eq!(sig, Some(format!("sha256={}", hmac_hex(b"k", &body))));
+    let event: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(event["data"]["team"], "spender");
+    assert_eq!(event["data"]["budget_usd"], "0.0002");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn budget_alerts_sqlite() {
+    budget_alerts(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn budget_alerts_postgres() {
+    budget_alerts(Backend::Postgres).await;
+}
