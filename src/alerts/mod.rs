@@ -6,7 +6,7 @@
 //! - [`sign`]: the HMAC-SHA256 signature header.
 //! - [`budget_watch`]: `budget.80` / `budget.100`, once per crossing
 //!   across replicas.
-//! - [`config`]: `[alerts]`.
+//! - [`config`]: the `[alerts]` section.
 
 pub mod budget_watch;
 pub mod config;

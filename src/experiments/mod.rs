@@ -11,7 +11,7 @@
 //! - [`drift`]: a recent window against a reference window, per version
 //!   (or model), on flag rate, grounding, output length and cost.
 //! - [`monitor`]: the periodic drift check: gauges and `drift.detected`.
-//! - [`config`]: `[experiments]`.
+//! - [`config`]: the `[experiments]` section.
 
 pub mod baseline;
 pub mod config;

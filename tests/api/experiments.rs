@@ -105,7 +105,7 @@ async fn report(app: &TestApp, key: &str, name: &str) -> Value {
     resp.json().await.unwrap()
 }
 
-fn version<'a>(report: &'a Value, v: i64) -> &'a Value {
+fn version(report: &Value, v: i64) -> &Value {
     report["versions"]
         .as_array()
         .unwrap()
