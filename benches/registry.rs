@@ -87,6 +87,7 @@ fn registry() -> (Arc<LiveRegistry>, tempfile::TempDir) {
             NAME,
             "production",
             &target,
+            None,
             Some("bench"),
         )
         .await

@@ -103,6 +103,30 @@ impl App {
                 );
             }
         }
+        let alerts = Arc::new(crate::alerts::Alerts::start(&config.alerts));
+        crate::experiments::guard::spawn(
+            &registry,
+            crate::experiments::guard::GuardTask {
+                store: store.clone(),
+                alerts: alerts.clone(),
+            },
+            Duration::from_millis(config.experiments.guard_interval_ms.max(10)),
+        );
+        let budget_watch = (!config.alerts.webhooks.is_empty()).then(|| {
+            let watch = Arc::new(crate::alerts::budget_watch::BudgetWatch::new(
+                budgets.clone(),
+                store.clone(),
+                alerts.clone(),
+            ));
+            watch.spawn(Duration::from_millis(config.alerts.budget_check_ms.max(10)));
+            watch
+        });
+        let drift = Arc::new(crate::experiments::monitor::Monitor::new(
+            store.clone(),
+            alerts.clone(),
+            config.experiments.clone(),
+        ));
+        drift.spawn();
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::spawn_upkeep(&metrics);
@@ -119,6 +143,9 @@ impl App {
             registry,
             prices: Arc::new(prices),
             budgets,
+            alerts,
+            drift,
+            budget_watch,
             config,
         });
         Ok(App {

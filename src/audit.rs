@@ -10,9 +10,6 @@ use serde::Serialize;
 use crate::auth::Caller;
 use crate::store::{AuditEntry, Store};
 
-/// The actor of an automatic change made by the rollout guard.
-pub const GUARD_ACTOR: &str = "guard";
-
 /// Who the audit log names for `caller`: the key id, or `admin`.
 pub fn actor(caller: &Caller) -> String {
     match caller {

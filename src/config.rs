@@ -38,6 +38,10 @@ pub struct Config {
     pub records: RecordsConfig,
     pub keys: KeysConfig,
     pub grounding: GroundingConfig,
+    /// `[experiments]`: rollout reports and guards.
+    pub experiments: crate::experiments::ExperimentsConfig,
+    /// `[alerts]`: webhooks for guard, drift and budget events.
+    pub alerts: crate::alerts::AlertsConfig,
     pub upstreams: Vec<UpstreamConfig>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
@@ -167,6 +171,8 @@ impl Default for Config {
             records: RecordsConfig::default(),
             keys: KeysConfig::default(),
             grounding: GroundingConfig::default(),
+            experiments: Default::default(),
+            alerts: Default::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),

@@ -32,6 +32,11 @@
 //! - [`grounding`]: the grounding scorer (pure functions), its calibrated
 //!   model and fitting, its evaluation, and the judge tier's pure parts
 //!   (request, verdict reading, quote check, flag rules).
+//! - [`experiments`]: rollout reports (per-version metrics with intervals,
+//!   candidates against the baseline) from SQL aggregates, and the rollout
+//!   guards that zero a candidate's weight when it does worse.
+//! - [`alerts`]: guard, drift and budget events to signed webhooks, off the
+//!   request path.
 //! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
 //!   writer that keeps database writes off the request path.
 //!
@@ -42,6 +47,7 @@
 //! `periodic` (background refresh loops), [`time`], and [`cli`] (the
 //! `promptgate prompts` and `promptgate costs` commands).
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod audit;
@@ -50,6 +56,7 @@ mod cache;
 pub mod cli;
 pub mod config;
 pub mod costs;
+pub mod experiments;
 pub mod gateway;
 pub mod grounding;
 mod http;

@@ -41,6 +41,13 @@ pub struct Inner {
     pub budgets: std::sync::Arc<crate::costs::Budgets>,
     /// The grounding scorer with its shipped weights (loaded once).
     pub grounding: std::sync::Arc<crate::grounding::Scorer>,
+    /// Alert events to the configured webhooks (never waited for).
+    pub alerts: std::sync::Arc<crate::alerts::Alerts>,
+    /// The drift monitor (its loop lives as long as the state).
+    pub drift: std::sync::Arc<crate::experiments::monitor::Monitor>,
+    /// Budget crossings to alert on (with webhooks only; its loop lives as
+    /// long as the state).
+    pub budget_watch: Option<std::sync::Arc<crate::alerts::budget_watch::BudgetWatch>>,
 }
 
 impl AppState {

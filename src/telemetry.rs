@@ -76,4 +76,20 @@ fn describe() {
         "promptgate_record_write_errors_total",
         "Failed record batch writes (retried)"
     );
+    metrics::describe_counter!(
+        "promptgate_guard_fired_total",
+        "Rollout guards that set a candidate's weight to 0, by metric"
+    );
+    metrics::describe_counter!(
+        "promptgate_alerts_delivered_total",
+        "Alert events a webhook accepted"
+    );
+    metrics::describe_counter!(
+        "promptgate_alerts_failed_total",
+        "Alert events given up on after the last retry"
+    );
+    metrics::describe_counter!(
+        "promptgate_alerts_dropped_total",
+        "Alert events dropped because a webhook's queue was full"
+    );
 }

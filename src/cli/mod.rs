@@ -7,4 +7,5 @@ pub mod costs;
 pub mod eval;
 pub mod keys;
 pub mod prompts;
+mod report;
 mod table;

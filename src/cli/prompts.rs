@@ -41,6 +41,21 @@ pub enum PromptsCommand {
         #[arg(long, default_value = "production")]
         label: String,
     },
+    /// A label's rollout report: each version's metrics with 95 % intervals,
+    /// and each candidate against the baseline.
+    Report {
+        name: String,
+        #[arg(long, default_value = "production")]
+        label: String,
+        /// RFC 3339 time or YYYY-MM-DD (default: when the rollout started).
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// Print the JSON answer instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Sync a folder of .prompt files straight into the store (what `serve` does at start).
     Sync {
         dir: Option<PathBuf>,
@@ -244,6 +259,26 @@ pub async fn run(cmd: PromptsCommand, url: &str, admin_key: &str) -> anyhow::Res
                 "{label} of {name} rolled back to {}",
                 target_text(&previous)
             );
+        }
+        PromptsCommand::Report {
+            name,
+            label,
+            from,
+            to,
+            json,
+        } => {
+            let mut path = format!("/v1/prompts/{}/report?label={label}", encode(&name));
+            for (key, value) in [("from", from), ("to", to)] {
+                if let Some(v) = value {
+                    path.push_str(&format!("&{key}={}", v.replace('+', "%2B")));
+                }
+            }
+            let report = gw.get(&path).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", super::report::render(&report));
+            }
         }
         PromptsCommand::Sync { dir, config } => sync(dir.as_deref(), config.as_deref()).await?,
     }

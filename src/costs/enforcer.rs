@@ -132,6 +132,14 @@ impl Budgets {
         self.limits.read().map(|l| !l.is_empty()).unwrap_or(false)
     }
 
+    /// The teams that have a budget.
+    pub fn teams(&self) -> Vec<String> {
+        self.limits
+            .read()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
     pub fn limit(&self, team: &str) -> Option<Limit> {
         self.limits.read().ok()?.get(team).copied()
     }

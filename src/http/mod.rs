@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cache_admin;
 pub mod costs;
 mod drain;
+pub mod experiments;
 pub mod extract;
 pub mod grounding;
 pub mod model_api;
@@ -50,6 +51,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/prompts", get(prompts::list))
         .route("/v1/prompts/{*rest}", axum::routing::any(prompts::dispatch))
         .route("/v1/costs", get(costs::report))
+        .route("/v1/monitoring/drift", get(experiments::drift))
         .route("/v1/cache", delete(cache_admin::clear))
         .route("/v1/requests", get(requests::list))
         .route("/v1/requests/{id}", get(requests::get_one))

@@ -19,7 +19,7 @@ use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};
 use crate::registry::live::{labels_of, version_json, Selector};
 use crate::registry::service::{self, WriteError};
-use crate::registry::{NewVersion, Source, Target};
+use crate::registry::{NewVersion, Source};
 use crate::state::AppState;
 
 /// What a path under `/v1/prompts/` addresses.
@@ -32,6 +32,7 @@ pub enum PromptPath {
     LabelHistory(String, String),
     Diff(String),
     Render(String),
+    Report(String),
 }
 
 impl PromptPath {
@@ -50,6 +51,7 @@ impl PromptPath {
             [.., "versions"] if n >= 2 => PromptPath::Versions(name(1)?),
             [.., "diff"] if n >= 2 => PromptPath::Diff(name(1)?),
             [.., "render"] if n >= 2 => PromptPath::Render(name(1)?),
+            [.., "report"] if n >= 2 => PromptPath::Report(name(1)?),
             _ => PromptPath::Prompt(parts.join("/")),
         };
         Some(p)
@@ -114,10 +116,14 @@ pub async fn list(State(state): State<AppState>, Auth(_): Auth) -> Json<Value> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PromptQuery {
-    label: Option<String>,
+    pub(super) label: Option<String>,
     version: Option<i64>,
-    from: Option<i64>,
-    to: Option<i64>,
+    /// A version (diff) or a time (report).
+    pub(super) from: Option<String>,
+    pub(super) to: Option<String>,
+    /// Report only: the version to compare against, and the team (admin).
+    pub(super) baseline: Option<i64>,
+    pub(super) team: Option<String>,
 }
 
 /// Every method and path under `/v1/prompts/`.
@@ -162,6 +168,9 @@ pub async fn dispatch(
         }
         (Method::GET, PromptPath::Diff(name)) => diff(&state, &name, q),
         (Method::POST, PromptPath::Render(name)) => render(&call, &name),
+        (Method::GET, PromptPath::Report(name)) => {
+            super::experiments::report(&state, &caller, &name, q).await
+        }
         (m, _) => Err(ApiError::invalid(
             format!("method {m} is not allowed here"),
             None,
@@ -241,6 +250,16 @@ async fn create_version(call: &PromptCall<'_>, name: &str) -> ApiResult<Response
     )
     .await
     .map_err(write_error)?;
+    if created {
+        let after = json!({"version": version.version, "sha256": version.sha256});
+        let change = crate::audit::Change {
+            action: "prompt.version",
+            target: name,
+            before: None::<&Value>,
+            after: Some(&after),
+        };
+        crate::audit::record(call.state.store.as_ref(), "admin", change).await;
+    }
     let labels = labels_now(call.state, name, version.version);
     let mut out = version_json(&version, &labels);
     out["created"] = Value::Bool(created);
@@ -253,21 +272,39 @@ async fn create_version(call: &PromptCall<'_>, name: &str) -> ApiResult<Response
 }
 
 async fn move_label(call: &PromptCall<'_>, name: &str, label: &str) -> ApiResult<Response> {
-    let target: Target = call.admin_body()?;
+    let body: Value = call.admin_body()?;
+    let (target, guard) = crate::registry::guard::read_label(body)
+        .map_err(|e| ApiError::invalid(e.message, Some(&e.field)))?;
+    let before = call
+        .state
+        .registry
+        .snapshot()
+        .prompts
+        .get(name)
+        .and_then(|e| e.labels.get(label).cloned());
     service::move_label(
         call.state.store.as_ref(),
         &call.state.registry,
         name,
         label,
         &target,
+        guard.as_ref(),
         call.actor(),
     )
     .await
     .map_err(write_error)?;
-    Ok(
-        Json(json!({"object": "prompt.label", "name": name, "label": label, "target": target}))
-            .into_response(),
-    )
+    let mut out = json!({"object": "prompt.label", "name": name, "label": label, "target": target});
+    if let Some(g) = guard {
+        out["guard"] = json!(g);
+    }
+    let change = crate::audit::Change {
+        action: "label.move",
+        target: &format!("{name}:{label}"),
+        before: before.as_ref(),
+        after: Some(&out),
+    };
+    crate::audit::record(call.state.store.as_ref(), "admin", change).await;
+    Ok(Json(out).into_response())
 }
 
 async fn label_history(state: &AppState, name: &str, label: &str) -> ApiResult<Response> {
@@ -287,6 +324,7 @@ async fn label_history(state: &AppState, name: &str, label: &str) -> ApiResult<R
                 "from": parse(&m.from_target),
                 "to": parse(&Some(m.to_target.clone())),
                 "actor": m.actor,
+                "reason": m.reason,
                 "at": crate::time::rfc3339(m.at),
             })
         })
@@ -295,12 +333,18 @@ async fn label_history(state: &AppState, name: &str, label: &str) -> ApiResult<R
 }
 
 fn diff(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
-    let (Some(from), Some(to)) = (q.from, q.to) else {
+    let (Some(from), Some(to)) = (q.from.as_deref(), q.to.as_deref()) else {
         return Err(ApiError::invalid(
             "diff needs ?from=<version>&to=<version>",
             Some(if q.from.is_none() { "from" } else { "to" }),
         ));
     };
+    let number = |v: &str, param: &str| {
+        v.parse::<i64>().map_err(|_| {
+            ApiError::invalid(format!("'{param}' must be a version number"), Some(param))
+        })
+    };
+    let (from, to) = (number(from, "from")?, number(to, "to")?);
     let get = |v: i64, param: &str| {
         state
             .registry

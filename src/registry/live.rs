@@ -150,8 +150,8 @@ impl LiveRegistry {
                 .insert(row.version, live);
         }
         for l in labels {
-            match serde_json::from_str::<Target>(&l.target) {
-                Ok(t) => {
+            match super::guard::read_label_text(&l.target) {
+                Ok((t, _guard)) => {
                     prompts
                         .entry(l.name.clone())
                         .or_default()
@@ -159,7 +159,7 @@ impl LiveRegistry {
                         .insert(l.label, t);
                 }
                 Err(e) => {
-                    tracing::error!(prompt = %l.name, label = %l.label, error = %e, "unreadable label target")
+                    tracing::error!(prompt = %l.name, label = %l.label, error = %e.message, "unreadable label target")
                 }
             }
         }

@@ -26,6 +26,8 @@
 //! - [`diff`]: unified diff of two versions (template, config, schema).
 //! - [`rollout`]: a label's [`Target`] (one version or a weighted rollout) and
 //!   the sticky, process-independent [`choose`].
+//! - [`guard`]: a rollout's guard (metric, tolerance, minimum samples),
+//!   stored beside the label's target.
 //! - [`service`]: validate, hash, store, refresh; shared by the HTTP API and
 //!   the `prompts/` folder sync. [`live`]: every version compiled and every
 //!   label resolved in memory, reloaded from the store.
@@ -37,6 +39,7 @@
 
 mod diff;
 pub mod dotprompt;
+pub mod guard;
 pub mod live;
 pub mod model;
 mod names;

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+use super::guard::Guard;
 use super::live::LiveRegistry;
 use super::model::{
     validate_movable_label, validate_prompt_name, ModelError, NewVersion, PromptVersion, Source,
@@ -30,7 +31,7 @@ impl From<sqlx::Error> for WriteError {
     }
 }
 
-const RESERVED_SEGMENTS: &[&str] = &["versions", "labels", "diff", "render", "history"];
+const RESERVED_SEGMENTS: &[&str] = &["versions", "labels", "diff", "render", "history", "report"];
 
 /// Creates a version (or returns the latest when its content is identical).
 /// Returns the version and whether it was created.
@@ -137,17 +138,21 @@ pub async fn create_version(
     Ok((v, created))
 }
 
-/// Moves a label to a version or a weighted rollout.
+/// Moves a label to a version or a weighted rollout (with its guard, if any).
 pub async fn move_label(
     store: &dyn Store,
     live: &LiveRegistry,
     name: &str,
     label: &str,
     target: &Target,
+    guard: Option<&Guard>,
     actor: Option<&str>,
 ) -> Result<(), WriteError> {
     validate_movable_label(label)?;
     target.validate()?;
+    if let Some(g) = guard {
+        super::guard::validate(target, g)?;
+    }
     let snap = live.snapshot();
     let entry = snap
         .prompts
@@ -158,7 +163,7 @@ pub async fn move_label(
             return Err(WriteError::UnknownVersion(name.to_owned(), v));
         }
     }
-    let json = serde_json::to_string(target).map_err(anyhow::Error::from)?;
+    let json = super::guard::label_json(target, guard).to_string();
     let m = LabelWrite {
         name,
         label,

@@ -6,6 +6,7 @@
 //! behaviour difference between backends is a bug, and the same integration
 //! tests run against both.
 
+mod experiments;
 mod postgres;
 mod report;
 mod rows;
@@ -16,6 +17,7 @@ pub mod writer;
 
 use std::sync::Arc;
 
+pub use experiments::{bucket_width_us, GroupStats, LatencyBucket, StatsQuery};
 pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
@@ -24,8 +26,8 @@ pub use rows::{
 };
 pub use sqlite::SqliteStore;
 pub use traits::{
-    AuditStore, BudgetStore, CacheClearStore, CostStore, KeyRevocations, KeyRotation, KeyStore,
-    PromptStore, RecordStore, SettingStore, Store, StoreResult, TeamStore,
+    AuditStore, BudgetStore, CacheClearStore, CostStore, ExperimentStore, KeyRevocations,
+    KeyRotation, KeyStore, PromptStore, RecordStore, SettingStore, Store, StoreResult, TeamStore,
 };
 
 /// Opens the store named by `url` and brings its schema up to date.

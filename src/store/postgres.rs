@@ -22,6 +22,7 @@ impl Flavor for Postgres {
                  LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
     const NUMBERED_PARAMS: bool = true;
+    const BY_VERSION: &'static str = "";
 
     const NOTIFY_KEY_REVOKED: Option<&'static str> =
         Some("SELECT pg_notify('promptgate_key_revoked', $1)");

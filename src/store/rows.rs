@@ -132,6 +132,8 @@ pub struct LabelMove {
     pub to_target: String,
     pub at: i64,
     pub actor: Option<String>,
+    /// Why it moved, when a rollout guard moved it (with the figures).
+    pub reason: Option<String>,
 }
 
 /// The outcome of storing a version.

@@ -20,6 +20,7 @@ impl Flavor for Sqlite {
         "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
 
     const NUMBERED_PARAMS: bool = false;
+    const BY_VERSION: &'static str = "INDEXED BY requests_prompt_version";
 
     fn decode<T: Row>(row: &SqliteRow) -> StoreResult<T> {
         T::from_row(row)
@@ -35,6 +36,9 @@ impl SqlStore<Sqlite> {
             // can lose the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // Reports read a whole window of records: mapped pages spare a
+            // read call (and a copy) per page.
+            .pragma("mmap_size", "1073741824")
             .foreign_keys(true);
         if let Some(parent) = opts.get_filename().parent() {
             if !parent.as_os_str().is_empty() {

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use super::experiments::{GroupStats, LatencyBucket, StatsQuery};
 use super::report::{ReportQuery, ReportRow};
 use super::rows::{
     ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
@@ -83,6 +84,15 @@ pub trait PromptStore: Send + Sync {
     async fn all_prompt_labels(&self) -> StoreResult<Vec<PromptLabelRow>>;
     /// Moves a label, with history.
     async fn move_label(&self, m: &LabelWrite<'_>) -> StoreResult<()>;
+    /// Moves a label only if it still points at `expected` (its stored JSON),
+    /// noting `reason` in the history: the compare-and-set that lets one
+    /// replica of many act on a rollout. `Ok(false)`: it had moved already.
+    async fn move_label_if(
+        &self,
+        m: &LabelWrite<'_>,
+        expected: &str,
+        reason: &str,
+    ) -> StoreResult<bool>;
     async fn label_history(&self, name: &str, label: &str) -> StoreResult<Vec<LabelMove>>;
     /// Grows on every registry write; replicas poll it to know when to reload.
     async fn registry_revision(&self) -> StoreResult<i64>;
@@ -91,6 +101,15 @@ pub trait PromptStore: Send + Sync {
 #[async_trait]
 pub trait CostStore: Send + Sync {
     async fn cost_report(&self, q: &ReportQuery) -> StoreResult<Vec<ReportRow>>;
+}
+
+/// Statistics over request records for rollout reports, guards and drift.
+#[async_trait]
+pub trait ExperimentStore: Send + Sync {
+    /// Sums per prompt version (or, for raw calls, per model) in the window.
+    async fn group_stats(&self, q: &StatsQuery) -> StoreResult<Vec<GroupStats>>;
+    /// Latency histogram per group in the window.
+    async fn latency_buckets(&self, q: &StatsQuery) -> StoreResult<Vec<LatencyBucket>>;
 }
 
 #[async_trait]
@@ -139,6 +158,7 @@ pub trait Store:
     + BudgetStore
     + CacheClearStore
     + AuditStore
+    + ExperimentStore
 {
     /// Cheap round trip for `/readyz`.
     async fn ping(&self) -> StoreResult<()>;

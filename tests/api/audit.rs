@@ -67,6 +67,43 @@ async fn admin_writes_are_audited(db: TestDb) {
         .send()
         .await
         .unwrap();
+    let version = json!({"type": "chat", "messages": [{"role": "user", "content": "Hi"}]});
+    let two = json!({"type": "chat", "messages": [{"role": "user", "content": "Hello"}]});
+    assert_eq!(
+        app.post(ADMIN_KEY, "/v1/prompts/greet/versions", version.clone())
+            .await
+            .status(),
+        201
+    );
+    // the same content again creates nothing, and is not logged
+    assert_eq!(
+        app.post(ADMIN_KEY, "/v1/prompts/greet/versions", version)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.post(ADMIN_KEY, "/v1/prompts/greet/versions", two)
+            .await
+            .status(),
+        201
+    );
+    let moved = app
+        .put(
+            ADMIN_KEY,
+            "/v1/prompts/greet/labels/production",
+            json!({"version": 1}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    let moved = app
+        .put(
+            ADMIN_KEY,
+            "/v1/prompts/greet/labels/production",
+            json!({"rollout": [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
     // a refused write leaves no entry
     assert_eq!(
         app.post(ADMIN_KEY, "/v1/teams", json!({"name": "t"}))
@@ -81,6 +118,10 @@ async fn admin_writes_are_audited(db: TestDb) {
     assert_eq!(
         actions,
         [
+            "label.move",
+            "label.move",
+            "prompt.version",
+            "prompt.version",
             "key.revoke",
             "cache.clear",
             "budget.delete",
@@ -103,10 +144,16 @@ async fn admin_writes_are_audited(db: TestDb) {
     assert_eq!(by("key.create")["after"]["name"], "ci");
     let rotate = by("key.rotate");
     assert_ne!(rotate["before"]["hint"], rotate["after"]["hint"]);
-    let second_put = &all[4];
-    assert_eq!(second_put["before"], Value::Null);
-    assert_eq!(all[3]["before"]["usd"], "10");
-    assert_eq!(all[3]["after"]["usd"], "12.5");
+    let puts: Vec<&Value> = all.iter().filter(|e| e["action"] == "budget.put").collect();
+    assert_eq!(puts[1]["before"], Value::Null);
+    assert_eq!(puts[0]["before"]["usd"], "10");
+    assert_eq!(puts[0]["after"]["usd"], "12.5");
+    // the rollout's entry shows where the label pointed before
+    assert_eq!(all[0]["target"], "greet:production");
+    assert_eq!(all[0]["before"], json!({"version": 1}), "{}", all[0]);
+    assert_eq!(all[0]["after"]["target"]["rollout"][1]["weight"], 10);
+    assert_eq!(all[1]["before"], Value::Null);
+    assert_eq!(all[2]["after"]["version"], 2);
     assert_eq!(by("budget.delete")["after"], Value::Null);
     assert_eq!(by("cache.clear")["target"], "support/faq");
     assert_eq!(by("key.revoke")["before"]["revoked_at"], Value::Null);
@@ -124,7 +171,7 @@ async fn admin_writes_are_audited(db: TestDb) {
     let page = entries(&app, "?limit=3").await;
     assert_eq!(page.len(), 3);
     let next = entries(&app, &format!("?limit=3&before={}", page[2]["id"])).await;
-    assert_eq!(next[0]["action"], "budget.put");
+    assert_eq!(next[0]["action"], "prompt.version");
     assert!(entries(&app, "?from=2999-01-01").await.is_empty());
     let resp = app.get(ADMIN_KEY, "/v1/audit?limit=0").await;
     assert_eq!(resp.status(), 400);

@@ -97,11 +97,11 @@ async fn cli_creates_lists_rotates_with_grace_and_revokes() {
     assert!(listed.contains("mock-1,mock-echo"), "{listed}");
 
     // rotate with a 2 s grace: both secrets work, under the same id
+    let before_rotation = Instant::now();
     let out = cli(&app, &["keys", "rotate", &id, "--grace", "2s"]).await;
     assert_eq!(field(&out, "id"), id);
     let second = field(&out, "key");
     assert_ne!(second, first);
-    let rotated_at = Instant::now();
     let (status, new_req) = chat_status(&app, &second, "mock-1").await;
     assert_eq!(status, 200);
     let (status, old_req) = chat_status(&app, &first, "mock-1").await;
@@ -114,7 +114,7 @@ async fn cli_creates_lists_rotates_with_grace_and_revokes() {
     assert_eq!(old_rec["key_hint"], &first[..9], "{old_rec}");
     // then the old secret is refused (never before its grace ends), the new one not
     until_refused(&app, &first).await;
-    assert!(rotated_at.elapsed() >= Duration::from_secs(2));
+    assert!(before_rotation.elapsed() >= Duration::from_secs(2));
     assert_eq!(chat_status(&app, &second, "mock-1").await.0, 200);
     // the allowed models survive the rotation
     assert_eq!(app.chat(&second, "mock-slow").await.status(), 403);

@@ -6,6 +6,7 @@ mod admin;
 mod audit;
 mod cache;
 mod costs;
+mod experiments;
 mod grounding;
 mod helpers;
 mod judge;

@@ -87,6 +87,11 @@ pub trait Flavor: Database {
     /// finds a numbered parameter's name by a linear scan at every bind,
     /// which made a 64-record `INSERT` quadratic in its 1,920 parameters.
     const NUMBERED_PARAMS: bool;
+    /// Pins a prompt's statistics query to the `(prompt_name,
+    /// prompt_version, created_at)` index (SQLite: `INDEXED BY`; its planner
+    /// may otherwise pick the latency index, whose order makes every row a
+    /// random read). Empty where the planner needs no help.
+    const BY_VERSION: &'static str;
 
     /// A statement that tells the other processes on this database that the
     /// key `$1` was revoked (`None`: the backend cannot; they learn it from

@@ -11,6 +11,7 @@ mod budgets;
 mod clears;
 mod costs;
 mod engine;
+mod experiments;
 mod keys;
 mod prompts;
 mod records;

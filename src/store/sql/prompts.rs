@@ -76,9 +76,42 @@ impl<DB: Engine> PromptStore for SqlStore<DB> {
         tx.commit().await
     }
 
+    async fn move_label_if(
+        &self,
+        m: &LabelWrite<'_>,
+        expected: &str,
+        reason: &str,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await?;
+        // The `WHERE target = …` is the compare-and-set: of two replicas
+        // racing, PostgreSQL re-checks it for the second after the first
+        // commits, and that one updates nothing.
+        let updated: Vec<(String,)> = rows_on::<DB, _>(
+            &mut tx,
+            "UPDATE prompt_labels SET target = $1, updated_at = $2, updated_by = $3 \
+             WHERE name = $4 AND label = $5 AND target = $6 RETURNING name",
+            &[
+                m.target.into(),
+                m.at.into(),
+                m.actor.into(),
+                m.name.into(),
+                m.label.into(),
+                expected.into(),
+            ],
+        )
+        .await?;
+        if updated.is_empty() {
+            return Ok(false);
+        }
+        note_move::<DB>(&mut tx, m, Some(expected), Some(reason)).await?;
+        note_change::<DB>(&mut tx, m.at).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn label_history(&self, name: &str, label: &str) -> StoreResult<Vec<LabelMove>> {
         self.rows(
-            "SELECT name, label, from_target, to_target, actor, at FROM prompt_label_history \
+            "SELECT name, label, from_target, to_target, actor, at, reason FROM prompt_label_history \
              WHERE name = $1 AND label = $2 ORDER BY seq DESC",
             &[name.into(), label.into()],
         )
@@ -200,17 +233,28 @@ async fn move_label_in<DB: Engine>(
         ],
     )
     .await?;
+    note_move::<DB>(conn, m, from.as_deref(), None).await
+}
+
+/// Writes one line of a label's history.
+async fn note_move<DB: Engine>(
+    conn: &mut DB::Connection,
+    m: &LabelWrite<'_>,
+    from: Option<&str>,
+    reason: Option<&str>,
+) -> StoreResult<()> {
     DB::execute(
         conn,
-        "INSERT INTO prompt_label_history (name, label, from_target, to_target, actor, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO prompt_label_history (name, label, from_target, to_target, actor, at, reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
-            name.into(),
-            label.into(),
-            from.as_deref().into(),
-            target.into(),
-            actor.into(),
-            at.into(),
+            m.name.into(),
+            m.label.into(),
+            from.into(),
+            m.target.into(),
+            m.actor.into(),
+            m.at.into(),
+            reason.into(),
         ],
     )
     .await

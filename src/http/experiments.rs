@@ -1,0 +1,131 @@
+//! `GET /v1/prompts/{name}/report` (a label's rollout, version by version)
+//! and `GET /v1/monitoring/drift` (what moved). Team keys see their team's
+//! records; the admin key every team's (or the one it names).
+
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::costs::parse_time;
+use super::prompts::PromptQuery;
+use super::team_scope::scoped_team;
+use crate::api::{ApiError, ApiResult};
+use crate::auth::Caller;
+use crate::experiments::{rollout_report, ReportRequest};
+use crate::registry::DEFAULT_LABEL;
+use crate::state::AppState;
+
+pub async fn report(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    q: PromptQuery,
+) -> ApiResult<Response> {
+    let label = q.label.unwrap_or_else(|| DEFAULT_LABEL.to_owned());
+    let snap = state.registry.snapshot();
+    let entry = snap
+        .prompts
+        .get(name)
+        .ok_or_else(|| ApiError::NotFound(format!("prompt `{name}` not found")))?;
+    let current = entry.labels.get(&label).ok_or_else(|| {
+        ApiError::invalid(
+            format!("prompt `{name}` has no label `{label}`"),
+            Some("label"),
+        )
+    })?;
+    let to_ms = match q.to.as_deref() {
+        Some(t) => parse_time(t, "to")?,
+        None => crate::time::now_ms() + 1,
+    };
+    let from_ms = q
+        .from
+        .as_deref()
+        .map(|t| parse_time(t, "from"))
+        .transpose()?;
+    if from_ms.is_some_and(|f| f >= to_ms) {
+        return Err(ApiError::invalid(
+            "'from' must be before 'to'",
+            Some("from"),
+        ));
+    }
+    if let Some(b) = q.baseline {
+        if !entry.versions.contains_key(&b) {
+            return Err(ApiError::invalid(
+                format!("prompt `{name}` has no version {b}"),
+                Some("baseline"),
+            ));
+        }
+    }
+    let req = ReportRequest {
+        name,
+        label: &label,
+        current,
+        from_ms,
+        to_ms,
+        team: scoped_team(caller, q.team)?,
+        baseline: q.baseline,
+        min_samples: state.config.experiments.min_samples,
+    };
+    let report = rollout_report(state.store.as_ref(), &req).await?;
+    let mut out = json!({
+        "object": "prompt.report",
+        "name": name,
+        "label": label,
+        "target": current,
+        "from": crate::time::rfc3339(report.from_ms),
+        "to": crate::time::rfc3339(report.to_ms),
+    });
+    if let (Value::Object(out), Ok(Value::Object(body))) = (&mut out, serde_json::to_value(&report))
+    {
+        out.extend(body);
+    }
+    Ok(Json(out).into_response())
+}
+
+#[derive(serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DriftQuery {
+    /// Start of the recent window (default: `drift_recent_ms` ago).
+    since: Option<String>,
+    /// Start of the reference window (default: `drift_reference_ms` before `since`).
+    reference_from: Option<String>,
+    team: Option<String>,
+}
+
+/// `GET /v1/monitoring/drift`: the metrics that moved, per prompt version
+/// (and model, for raw calls), over the caller's records.
+pub async fn drift(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    super::extract::Auth(caller): super::extract::Auth,
+    super::extract::AppQuery(q): super::extract::AppQuery<DriftQuery>,
+) -> ApiResult<Response> {
+    let config = &state.config.experiments;
+    let mut w = crate::experiments::monitor::Monitor::windows(config, crate::time::now_ms());
+    if let Some(since) = q.since.as_deref() {
+        w.split_ms = parse_time(since, "since")?;
+        w.reference_from_ms = w.split_ms - config.drift_reference_ms as i64;
+    }
+    if let Some(from) = q.reference_from.as_deref() {
+        w.reference_from_ms = parse_time(from, "reference_from")?;
+    }
+    if w.reference_from_ms >= w.split_ms || w.split_ms >= w.to_ms {
+        return Err(ApiError::invalid(
+            "the reference window must start before 'since', and 'since' be in the past",
+            Some("since"),
+        ));
+    }
+    let team = scoped_team(&caller, q.team)?;
+    let (_, drifts) =
+        crate::experiments::drift::detect(state.store.as_ref(), w, team, config.drift_min_samples)
+            .await?;
+    Ok(Json(json!({
+        "object": "list",
+        "reference_window": {"from": crate::time::rfc3339(w.reference_from_ms),
+                             "to": crate::time::rfc3339(w.split_ms)},
+        "recent_window": {"from": crate::time::rfc3339(w.split_ms),
+                          "to": crate::time::rfc3339(w.to_ms)},
+        "min_samples": config.drift_min_samples,
+        "data": drifts,
+    }))
+    .into_response())
+}
