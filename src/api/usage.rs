@@ -1,7 +1,8 @@
 //! Token usage of one call: the one struct the gateway parses from upstream
 //! answers (in both of OpenAI's spellings, `prompt_tokens`/`completion_tokens`
-//! and the Responses API's `input_tokens`/`output_tokens`), prices in `costs`
-//! and records in the ledger.
+//! and the Responses API's `input_tokens`/`output_tokens`; Anthropic's usage,
+//! whose `input_tokens` leave out the cache reads and writes it reports
+//! apart), prices in `costs` and records in the ledger.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -16,6 +17,9 @@ pub struct Usage {
     pub cached_tokens: i64,
     /// The part of `completion_tokens` spent on hidden reasoning.
     pub reasoning_tokens: i64,
+    /// The part of `prompt_tokens` written to the vendor's prompt cache
+    /// (Anthropic's `cache_creation_input_tokens`), billed at its own price.
+    pub cache_write_tokens: i64,
 }
 
 impl Usage {
@@ -28,6 +32,9 @@ impl Usage {
                 .saturating_add(other.completion_tokens),
             cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
             reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
+            cache_write_tokens: self
+                .cache_write_tokens
+                .saturating_add(other.cache_write_tokens),
         }
     }
 }
@@ -38,6 +45,10 @@ struct Details {
     cached_tokens: Option<i64>,
     #[serde(default)]
     reasoning_tokens: Option<i64>,
+    /// Cache writes, as the gateway's translation of an Anthropic answer
+    /// reports them in OpenAI's shape.
+    #[serde(default)]
+    cache_write_tokens: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -50,21 +61,35 @@ struct RawUsage {
     prompt_tokens_details: Option<Details>,
     #[serde(default, alias = "output_tokens_details")]
     completion_tokens_details: Option<Details>,
+    /// Anthropic: prompt tokens read from its cache (not in `input_tokens`).
+    #[serde(default)]
+    cache_read_input_tokens: Option<i64>,
+    /// Anthropic: prompt tokens written to its cache (not in `input_tokens`).
+    #[serde(default)]
+    cache_creation_input_tokens: Option<i64>,
 }
 
 impl From<RawUsage> for Usage {
     fn from(r: RawUsage) -> Usage {
+        let read = r.cache_read_input_tokens.unwrap_or(0).max(0);
+        let created = r.cache_creation_input_tokens.unwrap_or(0).max(0);
+        let details = r.prompt_tokens_details.unwrap_or_default();
         Usage {
-            prompt_tokens: r.prompt_tokens.unwrap_or(0),
+            prompt_tokens: r
+                .prompt_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(created),
             completion_tokens: r.completion_tokens.unwrap_or(0),
-            cached_tokens: r
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
+            cached_tokens: details.cached_tokens.unwrap_or(0).saturating_add(read),
             reasoning_tokens: r
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
                 .unwrap_or(0),
+            cache_write_tokens: details
+                .cache_write_tokens
+                .unwrap_or(0)
+                .saturating_add(created),
         }
     }
 }
@@ -131,7 +156,8 @@ mod tests {
                 prompt_tokens: 10,
                 completion_tokens: 5,
                 cached_tokens: 4,
-                reasoning_tokens: 2
+                reasoning_tokens: 2,
+                cache_write_tokens: 0,
             }
         );
     }
@@ -146,6 +172,17 @@ mod tests {
         let c = from_chunk(br#"{"type":"response.completed","response":{"usage":{"input_tokens":7,"output_tokens":3}}}"#).unwrap();
         assert_eq!(c.usage.completion_tokens, 3);
         assert!(!c.usage_only);
+    }
+
+    #[test]
+    fn anthropic_usage_adds_cache_reads_and_writes_to_the_prompt() {
+        let u = from_body(br#"{"type":"message","usage":{"input_tokens":10,"output_tokens":5,
+            "cache_creation_input_tokens":30,"cache_read_input_tokens":20}}"#)
+        .unwrap();
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.cache_write_tokens, u.completion_tokens),
+            (60, 20, 30, 5)
+        );
     }
 
     #[test]

@@ -120,6 +120,7 @@ pub fn usage(
         },
         cached_tokens: 0,
         reasoning_tokens: 0,
+        cache_write_tokens: 0,
     }
 }
 
