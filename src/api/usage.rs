@@ -104,6 +104,12 @@ struct Envelope {
     /// Responses API stream events carry the usage inside `response`.
     #[serde(default)]
     response: Option<Box<Envelope>>,
+    /// Anthropic's `message_start` carries it inside `message`.
+    #[serde(default)]
+    message: Option<Box<Envelope>>,
+    /// The event type of a Messages API stream (`message_delta`, …).
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
 }
 
 /// Usage of a complete JSON answer, if it has one.
@@ -121,6 +127,22 @@ pub struct ChunkUsage {
     /// The Responses API's final event (`response.completed` and kin), which
     /// carries the usage: no `[DONE]` follows it.
     pub terminal: bool,
+    /// Anthropic's `message_delta`: the final output count, updating the
+    /// usage `message_start` gave (its prompt counts, when present, too).
+    pub update: bool,
+}
+
+impl ChunkUsage {
+    /// The usage after this chunk, given what earlier chunks said.
+    pub fn after(&self, earlier: Option<Usage>) -> Usage {
+        match earlier {
+            Some(before) if self.update && self.usage.prompt_tokens == 0 => Usage {
+                completion_tokens: self.usage.completion_tokens,
+                ..before
+            },
+            _ => self.usage,
+        }
+    }
 }
 
 pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
@@ -131,6 +153,15 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
             usage: usage.into(),
             usage_only,
             terminal: false,
+            update: env.kind.as_deref() == Some("message_delta"),
+        });
+    }
+    if let Some(usage) = env.message.and_then(|m| m.usage) {
+        return Some(ChunkUsage {
+            usage: usage.into(),
+            usage_only: false,
+            terminal: false,
+            update: false,
         });
     }
     let usage = env.response?.usage?;
@@ -138,6 +169,7 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
         usage: usage.into(),
         usage_only: false,
         terminal: true,
+        update: false,
     })
 }
 
@@ -176,12 +208,35 @@ mod tests {
 
     #[test]
     fn anthropic_usage_adds_cache_reads_and_writes_to_the_prompt() {
-        let u = from_body(br#"{"type":"message","usage":{"input_tokens":10,"output_tokens":5,
-            "cache_creation_input_tokens":30,"cache_read_input_tokens":20}}"#)
+        let u = from_body(
+            br#"{"type":"message","usage":{"input_tokens":10,"output_tokens":5,
+            "cache_creation_input_tokens":30,"cache_read_input_tokens":20}}"#,
+        )
         .unwrap();
         assert_eq!(
-            (u.prompt_tokens, u.cached_tokens, u.cache_write_tokens, u.completion_tokens),
+            (
+                u.prompt_tokens,
+                u.cached_tokens,
+                u.cache_write_tokens,
+                u.completion_tokens
+            ),
             (60, 20, 30, 5)
+        );
+    }
+
+    #[test]
+    fn anthropic_stream_usage_is_start_then_delta() {
+        let start = from_chunk(br#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":10,"cache_read_input_tokens":5,"output_tokens":1}}}"#).unwrap();
+        let u = start.after(None);
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.completion_tokens),
+            (15, 5, 1)
+        );
+        let delta = from_chunk(br#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#).unwrap();
+        let u = delta.after(Some(u));
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.completion_tokens),
+            (15, 5, 42)
         );
     }
 

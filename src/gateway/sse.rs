@@ -101,6 +101,19 @@ pub fn is_done(data: &[u8]) -> bool {
     data.trim_ascii() == b"[DONE]"
 }
 
+/// Whether the payload is the Messages API's last event, `message_stop`.
+pub fn is_message_stop(data: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    // Only the few events that mention it are parsed.
+    memchr::memmem::find(data, b"message_stop").is_some()
+        && serde_json::from_slice::<Kind<'_>>(data)
+            .is_ok_and(|k| k.kind.as_deref() == Some("message_stop"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

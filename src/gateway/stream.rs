@@ -123,6 +123,9 @@ pub struct TeeStream {
     /// `None` once the stream has ended and the hooks have run.
     hooks: Option<Box<dyn StreamHooks>>,
     finished: bool,
+    /// A Messages API stream: it ends with `message_stop` (the trailer goes
+    /// before it), and failures are Anthropic `error` events.
+    anthropic: bool,
 }
 
 impl TeeStream {
@@ -147,7 +150,14 @@ impl TeeStream {
             complete: false,
             hooks: Some(hooks),
             finished: false,
+            anthropic: false,
         }
+    }
+
+    /// Makes this the tee of a Messages API stream (see `anthropic`).
+    pub fn for_messages_api(mut self) -> TeeStream {
+        self.anthropic = true;
+        self
     }
 
     /// Looks at each complete event; queues the ones the client should see.
@@ -157,7 +167,7 @@ impl TeeStream {
                 self.out.push_back(event);
                 continue;
             };
-            if sse::is_done(&data) {
+            if sse::is_done(&data) || (self.anthropic && sse::is_message_stop(&data)) {
                 self.complete = true;
                 let trailer = self.trailer();
                 self.out.push_back(trailer);
@@ -173,7 +183,7 @@ impl TeeStream {
             // (with usage forced on, every chunk carries `"usage":null`).
             if has_usage_object(&data) {
                 if let Some(found) = usage::from_chunk(&data) {
-                    self.seen.usage = Some(found.usage);
+                    self.seen.usage = Some(found.after(self.seen.usage));
                     self.complete |= found.terminal;
                     if found.usage_only && self.strip_usage_chunk {
                         continue;
@@ -230,8 +240,18 @@ impl TeeStream {
         }
     }
 
-    /// An error event in OpenAI's shape, for failures after the 200 was sent.
-    fn error_event(message: &str, code: &str) -> Bytes {
+    /// An error event in OpenAI's (or Anthropic's) shape, for failures after
+    /// the 200 was sent.
+    fn error_event(&self, message: &str, code: &str) -> Bytes {
+        if self.anthropic {
+            let kind = if code == "upstream_timeout" {
+                "timeout_error"
+            } else {
+                "api_error"
+            };
+            let body = crate::api::anthropic::error_body(kind, message);
+            return Bytes::from(format!("event: error\ndata: {body}\n\n"));
+        }
         let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
         Bytes::from(format!("data: {body}\n\n"))
     }
@@ -267,7 +287,8 @@ impl Stream for TeeStream {
                     } else {
                         "upstream_unavailable"
                     };
-                    this.out.push_back(Self::error_event(&message, code));
+                    let event = this.error_event(&message, code);
+                    this.out.push_back(event);
                     this.finish(Outcome::UpstreamError, Some(message));
                 }
                 Poll::Ready(None) => {
@@ -278,8 +299,8 @@ impl Stream for TeeStream {
                         this.finish(Outcome::Ok, None);
                     } else {
                         let message = "upstream closed the stream before it was complete";
-                        this.out
-                            .push_back(Self::error_event(message, "upstream_unavailable"));
+                        let event = this.error_event(message, "upstream_unavailable");
+                        this.out.push_back(event);
                         this.finish(Outcome::UpstreamError, Some(message.into()));
                     }
                 }
@@ -290,8 +311,8 @@ impl Stream for TeeStream {
                     if this.out.is_empty() && this.idle_expired(cx) {
                         let message =
                             format!("upstream sent nothing for {} s", this.idle_limit.as_secs());
-                        this.out
-                            .push_back(Self::error_event(&message, "upstream_timeout"));
+                        let event = this.error_event(&message, "upstream_timeout");
+                        this.out.push_back(event);
                         this.finish(Outcome::Timeout, Some(message));
                     }
                     break;

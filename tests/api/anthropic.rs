@@ -1,0 +1,202 @@
+//! Anthropic's Messages API: `/v1/messages` through the pipeline to the
+//! built-in mock (which speaks it), and to an upstream of `kind = "anthropic"`.
+
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn messages(app: &TestApp, key: &str, body: Value) -> reqwest::Response {
+    app.http
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", key)
+        .header("anthropic-version", "2023-06-01")
+        .json(&body)
+        .send()
+        .await
+        .expect("request")
+}
+
+fn hello(model: &str) -> Value {
+    json!({"model": model, "max_tokens": 64, "messages": [{"role": "user", "content": "hello"}]})
+}
+
+#[tokio::test]
+async fn messages_reach_the_mock_priced_and_recorded() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+
+    let resp = messages(&app, &key, hello("mock-1")).await;
+    assert_eq!(resp.status(), 200);
+    let cost = resp.headers()["x-promptgate-cost-usd"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["type"], "message");
+    assert_eq!(body["role"], "assistant");
+    assert_eq!(body["content"][0]["type"], "text");
+    assert_eq!(body["stop_reason"], "end_turn");
+    let usage = &body["usage"];
+    let (input, output) = (
+        usage["input_tokens"].as_i64().unwrap(),
+        usage["output_tokens"].as_i64().unwrap(),
+    );
+    // mock-* prices: 1.00 in, 2.00 out per million.
+    let want = rust_decimal::Decimal::new(input + 2 * output, 6);
+    assert_eq!(cost.parse::<rust_decimal::Decimal>().unwrap(), want);
+    let record = app.record(&key, &id).await;
+    assert_eq!(record["endpoint"], "messages");
+    assert_eq!(record["prompt_tokens"], input);
+
+    // Bearer works as well as x-api-key.
+    let resp = app.post(&key, "/v1/messages", hello("mock-1")).await;
+    assert_eq!(resp.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cache_writes_and_reads_are_priced_apart() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let long = "policy text ".repeat(200);
+    let body = json!({"model": "mock-1", "max_tokens": 32,
+        "system": [{"type": "text", "text": long, "cache_control": {"type": "ephemeral"}}],
+        "messages": [{"role": "user", "content": "summarise"}]});
+    let first = messages(&app, &key, body.clone()).await;
+    let first_cost: rust_decimal::Decimal = first.headers()["x-promptgate-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let first: Value = first.json().await.unwrap();
+    let written = first["usage"]["cache_creation_input_tokens"]
+        .as_i64()
+        .unwrap();
+    assert!(written > 500, "{first}");
+    assert_eq!(first["usage"]["cache_read_input_tokens"], 0);
+    let second = messages(&app, &key, body).await;
+    let second_cost: rust_decimal::Decimal = second.headers()["x-promptgate-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let second: Value = second.json().await.unwrap();
+    assert_eq!(second["usage"]["cache_read_input_tokens"], written);
+    assert_eq!(second["usage"]["cache_creation_input_tokens"], 0);
+    // mock-*: input 1.00, cache write 1.25, cache read 0.10, output 2.00.
+    let usage_cost = |u: &Value, write: bool| {
+        let micros = u["input_tokens"].as_i64().unwrap() * 100
+            + if write { written * 125 } else { written * 10 }
+            + u["output_tokens"].as_i64().unwrap() * 200;
+        rust_decimal::Decimal::new(micros, 8)
+    };
+    assert_eq!(first_cost, usage_cost(&first["usage"], true));
+    assert_eq!(second_cost, usage_cost(&second["usage"], false));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn streams_are_relayed_event_by_event_with_usage() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let mut body = hello("mock-1");
+    body["stream"] = json!(true);
+    let resp = messages(&app, &key, body).await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    let kinds: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(kinds.first(), Some(&"message_start"));
+    assert_eq!(kinds.last(), Some(&"message_stop"));
+    for k in [
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+    ] {
+        assert!(kinds.contains(&k), "{k} missing: {text}");
+    }
+    assert!(text.contains(": promptgate {"), "{text}");
+    let record = app.record(&key, &id).await;
+    assert_eq!(record["outcome"], "ok");
+    assert!(
+        record["completion_tokens"].as_i64().unwrap() > 1,
+        "{record}"
+    );
+    assert_eq!(record["usage_source"], "upstream");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn errors_are_in_anthropic_shape() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let check = |status: u16, kind: &'static str| {
+        move |resp: reqwest::Response| async move {
+            assert_eq!(resp.status(), status);
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(body["type"], "error", "{body}");
+            assert_eq!(body["error"]["type"], kind, "{body}");
+        }
+    };
+    check(401, "authentication_error")(messages(&app, "pg-wrong", hello("mock-1")).await).await;
+    check(400, "invalid_request_error")(
+        messages(
+            &app,
+            &key,
+            json!({"model": "mock-1", "messages": [{"role": "user", "content": "x"}]}),
+        )
+        .await,
+    )
+    .await;
+    check(400, "invalid_request_error")(messages(&app, &key, json!({"model": "mock-1"})).await)
+        .await;
+    check(429, "rate_limit_error")(messages(&app, &key, hello("mock-error-429")).await).await;
+    check(529, "overloaded_error")(messages(&app, &key, hello("mock-error-529")).await).await;
+    check(404, "not_found_error")(messages(&app, &key, hello("no-such-model")).await).await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn count_tokens_and_tools_on_the_mock() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let resp = app
+        .http
+        .post(app.url("/v1/messages/count_tokens"))
+        .header("x-api-key", &key)
+        .json(&json!({"model": "mock-1", "messages": [{"role": "user", "content": "hello there"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let counted: Value = resp.json().await.unwrap();
+    assert!(counted["input_tokens"].as_i64().unwrap() > 0);
+
+    let tools = json!([{"name": "search", "description": "d", "input_schema": {"type": "object"}}]);
+    let mut body = hello("mock-1");
+    body["tools"] = tools.clone();
+    let first: Value = messages(&app, &key, body).await.json().await.unwrap();
+    assert_eq!(first["stop_reason"], "tool_use");
+    let call = &first["content"][0];
+    assert_eq!(call["type"], "tool_use");
+    assert_eq!(call["name"], "search");
+    let follow_up = json!({"model": "mock-1", "max_tokens": 64, "tools": tools, "messages": [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": first["content"]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": call["id"], "content": "42"}]}
+    ]});
+    let second: Value = messages(&app, &key, follow_up).await.json().await.unwrap();
+    assert_eq!(second["stop_reason"], "end_turn");
+    assert_eq!(second["content"][0]["type"], "text");
+    app.stop().await;
+}
