@@ -262,6 +262,53 @@ pub fn apply(
             }
             body.set("input", to_raw(&Value::Array(items))?);
         }
+        (Endpoint::Messages, rendered) => {
+            // Anthropic takes the system prompt apart from the messages: the
+            // prompt's system messages go first in `system`, before the client's.
+            let (system, mut messages): (Vec<Value>, Vec<Value>) = match rendered {
+                Rendered::Messages(ms) => {
+                    let (sys, rest): (Vec<&Message>, Vec<&Message>) =
+                        ms.iter().partition(|m| m.role.as_str() == "system");
+                    (
+                        sys.iter()
+                            .map(|m| serde_json::json!({"type": "text", "text": m.content}))
+                            .collect(),
+                        rest.into_iter().map(message_json).collect(),
+                    )
+                }
+                Rendered::Text(t) => (
+                    Vec::new(),
+                    vec![serde_json::json!({"role": "user", "content": t})],
+                ),
+            };
+            if let Some(own) = body.get("messages") {
+                let own: Vec<Value> = serde_json::from_str(own.get()).map_err(|_| {
+                    ApiError::invalid("'messages' must be an array", Some("messages"))
+                })?;
+                messages.extend(own);
+            }
+            body.set("messages", to_raw(&Value::Array(messages))?);
+            if !system.is_empty() {
+                let mut blocks = system;
+                match body
+                    .get("system")
+                    .map(|s| serde_json::from_str::<Value>(s.get()))
+                {
+                    None => {}
+                    Some(Ok(Value::String(text))) => {
+                        blocks.push(serde_json::json!({"type": "text", "text": text}))
+                    }
+                    Some(Ok(Value::Array(own))) => blocks.extend(own),
+                    Some(_) => {
+                        return Err(ApiError::invalid(
+                            "'system' must be a string or an array of text blocks",
+                            Some("system"),
+                        ))
+                    }
+                }
+                body.set("system", to_raw(&Value::Array(blocks))?);
+            }
+        }
         (_, rendered) => {
             let mut messages: Vec<Value> = match rendered {
                 Rendered::Messages(ms) => ms.iter().map(message_json).collect(),

@@ -126,7 +126,31 @@ impl Upstream {
 
     /// Sends one request; `path` is relative to the upstream's base URL
     /// (e.g. `/chat/completions?x=1`). Waits at most `timeout` for the headers.
+    /// An Anthropic upstream serves chat completions translated (see
+    /// [`super::anthropic_chat`]) and refuses OpenAI's other model endpoints.
     pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        if self.kind == UpstreamKind::Anthropic && method == Method::POST {
+            if path == Endpoint::Chat.path() {
+                return super::anthropic_chat::chat(self, headers, body).await;
+            }
+            if Endpoint::ALL
+                .iter()
+                .any(|e| *e != Endpoint::Messages && e.path() == path)
+            {
+                return Ok(super::anthropic_chat::unsupported(self, path));
+            }
+        }
+        self.send_as_is(method, path, headers, body).await
+    }
+
+    /// [`Upstream::send`] without translation: the request goes as it is.
+    pub(super) async fn send_as_is(
         &self,
         method: Method,
         path: &str,

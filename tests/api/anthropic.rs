@@ -200,3 +200,119 @@ async fn count_tokens_and_tools_on_the_mock() {
     assert_eq!(second["content"][0]["type"], "text");
     app.stop().await;
 }
+
+/// An app with an Anthropic upstream (`claude-*`, the mock on a port).
+async fn with_anthropic_upstream(db: &TestDb) -> TestApp {
+    let mut config = base_config(db.url());
+    let addr = mock_upstream().await;
+    let mut claude = http_upstream("claude", addr, &["claude-*"], 5);
+    claude.kind = promptgate::config::UpstreamKind::Anthropic;
+    config.upstreams = vec![claude];
+    spawn_app(config).await
+}
+
+#[tokio::test]
+async fn chat_completions_are_translated_for_an_anthropic_upstream_and_priced_from_claude_rows() {
+    let db = TestDb::sqlite();
+    let app = with_anthropic_upstream(&db).await;
+    let key = app.team_key("t").await;
+    let resp = app.chat(&key, "claude-sonnet-4-5").await;
+    assert_eq!(resp.status(), 200);
+    let cost: rust_decimal::Decimal = resp.headers()["x-promptgate-cost-usd"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["object"], "chat.completion");
+    assert_eq!(body["choices"][0]["finish_reason"], "stop");
+    assert!(
+        body["choices"][0]["message"]["content"]
+            .as_str()
+            .unwrap()
+            .len()
+            > 3
+    );
+    let (p, c) = (
+        body["usage"]["prompt_tokens"].as_i64().unwrap(),
+        body["usage"]["completion_tokens"].as_i64().unwrap(),
+    );
+    // claude-sonnet-4-5: 3.00 in, 15.00 out per million.
+    assert_eq!(cost, rust_decimal::Decimal::new(p * 3 + c * 15, 6));
+    let record = app.record(&key, &id).await;
+    assert_eq!(record["upstream"], "claude");
+
+    // Stream: chunks, then the usage chunk asked for, then [DONE].
+    let resp = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "claude-sonnet-4-5", "stream": true,
+            "stream_options": {"include_usage": true},
+            "messages": [{"role": "user", "content": "hello"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(text.contains("\"chat.completion.chunk\""), "{text}");
+    assert!(text.contains("\"finish_reason\":\"stop\""), "{text}");
+    assert!(
+        text.contains("\"choices\":[],") && text.contains("\"prompt_tokens\""),
+        "{text}"
+    );
+    assert!(text.trim_end().ends_with("data: [DONE]"), "{text}");
+
+    // What has no Anthropic counterpart is a 400 naming it.
+    let resp = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "claude-sonnet-4-5", "n": 3,
+            "messages": [{"role": "user", "content": "hello"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(error_of(&err).1, Some("n"));
+
+    // Errors in OpenAI's shape: 429 passes, 529 overloaded is an upstream failure (502).
+    let resp = app.chat(&key, "claude/mock-error-429").await;
+    assert_eq!(resp.status(), 429);
+    let err: Value = resp.json().await.unwrap();
+    assert_eq!(error_of(&err).0, "rate_limit_error");
+    assert_eq!(app.chat(&key, "claude/mock-error-529").await.status(), 502);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_go_to_an_anthropic_upstream_field_for_field() {
+    let db = TestDb::sqlite();
+    let app = with_anthropic_upstream(&db).await;
+    let key = app.team_key("t").await;
+    let raw = r#"{"model":"claude/mock-echo","max_tokens":64,"thinking":{"type":"enabled","budget_tokens":1024},"x_unknown":{"deep":[1,"\u00e9"]},"messages":[{"role":"user","content":[{"type":"text","text":"hi","cache_control":{"type":"ephemeral"}},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]}]}"#;
+    let resp = app
+        .http
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .header("content-type", "application/json")
+        .body(raw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.unwrap();
+    let echoed = body["content"][0]["text"].as_str().unwrap();
+    // Only the routing prefix is taken off the model; every other byte is the client's.
+    assert_eq!(echoed, raw.replace("claude/mock-echo", "mock-echo"));
+    // OpenAI-only endpoints are refused by an Anthropic upstream.
+    let resp = app
+        .post(
+            &key,
+            "/v1/embeddings",
+            json!({"model": "claude-sonnet-4-5", "input": "x"}),
+        )
+        .await;
+    assert_eq!(resp.status(), 400);
+    app.stop().await;
+}
