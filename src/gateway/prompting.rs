@@ -281,12 +281,7 @@ pub fn apply(
                     vec![serde_json::json!({"role": "user", "content": t})],
                 ),
             };
-            if let Some(own) = body.get("messages") {
-                let own: Vec<Value> = serde_json::from_str(own.get()).map_err(|_| {
-                    ApiError::invalid("'messages' must be an array", Some("messages"))
-                })?;
-                messages.extend(own);
-            }
+            messages.extend(client_messages(body)?);
             body.set("messages", to_raw(&Value::Array(messages))?);
             if !system.is_empty() {
                 let mut blocks = system;
@@ -314,12 +309,7 @@ pub fn apply(
                 Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
                 Rendered::Text(t) => vec![serde_json::json!({"role": "user", "content": t})],
             };
-            if let Some(own) = body.get("messages") {
-                let own: Vec<Value> = serde_json::from_str(own.get()).map_err(|_| {
-                    ApiError::invalid("'messages' must be an array", Some("messages"))
-                })?;
-                messages.extend(own);
-            }
+            messages.extend(client_messages(body)?);
             body.set("messages", to_raw(&Value::Array(messages))?);
         }
     }
@@ -335,6 +325,15 @@ pub fn apply(
         body.set(field, to_raw(v)?);
     }
     Ok(live)
+}
+
+/// The client's own `messages` (they follow the prompt's).
+fn client_messages(body: &RequestBody<'_>) -> Result<Vec<Value>, ApiError> {
+    match body.get("messages") {
+        None => Ok(Vec::new()),
+        Some(own) => serde_json::from_str(own.get())
+            .map_err(|_| ApiError::invalid("'messages' must be an array", Some("messages"))),
+    }
 }
 
 fn message_json(m: &Message) -> Value {

@@ -5,20 +5,18 @@
 //! comes in `x-api-key` (what Anthropic SDKs send) or `Authorization: Bearer`,
 //! and every refusal is in Anthropic's error shape.
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
-use futures_util::StreamExt;
 
 use super::extract::HeadersAndBody;
 use crate::api::anthropic::api_error_response;
 use crate::api::{ApiError, Endpoint};
 use crate::auth::{presented_key, Caller};
 use crate::gateway;
-use crate::providers::{copy_response_headers, forwardable_headers, UpstreamError};
+use crate::providers::forwardable_headers;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -81,19 +79,7 @@ async fn count_tokens(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        let resp = upstream
-            .send(Method::POST, "/messages/count_tokens", h, body)
-            .await
-            .map_err(|e| match e {
-                UpstreamError::Timeout => ApiError::UpstreamTimeout(upstream.timeout.as_secs()),
-                other => ApiError::Upstream(other.to_string()),
-            })?;
-        let mut out = Response::new(Body::from_stream(
-            resp.body.map(|r| r.map_err(std::io::Error::other)),
-        ));
-        *out.status_mut() = resp.status;
-        copy_response_headers(&resp.headers, out.headers_mut());
-        Ok::<_, ApiError>(out)
+        super::passthrough::relay(upstream, Method::POST, "/messages/count_tokens", h, body).await
     };
     counted.await.unwrap_or_else(|e| api_error_response(&e))
 }
