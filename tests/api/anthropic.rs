@@ -316,3 +316,125 @@ async fn messages_go_to_an_anthropic_upstream_field_for_field() {
     assert_eq!(resp.status(), 400);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_anthropic_upstream_gets_x_api_key_and_anthropic_version_never_the_callers_key() {
+    use std::sync::{Arc, Mutex};
+    let seen: Arc<Mutex<Vec<axum::http::HeaderMap>>> = Arc::default();
+    let s = seen.clone();
+    let router = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
+        let s = s.clone();
+        async move {
+            s.lock().unwrap().push(headers);
+            axum::Json(json!({"id": "msg_1", "type": "message", "role": "assistant", "model": "claude-haiku-4-5",
+                "content": [{"type": "text", "text": "hi"}], "stop_reason": "end_turn", "stop_sequence": null,
+                "usage": {"input_tokens": 5, "output_tokens": 1}}))
+        }
+    });
+    let addr = serve(router).await;
+    let var = format!("PG_TEST_ANTHROPIC_KEY_{}", uuid::Uuid::new_v4().simple());
+    std::env::set_var(&var, "sk-ant-secret");
+    let db = TestDb::sqlite();
+    let mut config = base_config(db.url());
+    let mut up = http_upstream("claude", addr, &["claude-*"], 5);
+    up.kind = promptgate::config::UpstreamKind::Anthropic;
+    up.api_key_env = Some(var);
+    config.upstreams = vec![up];
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+
+    let resp = app
+        .http
+        .post(app.url("/v1/messages"))
+        .header("x-api-key", &key)
+        .header("anthropic-version", "2023-01-01")
+        .header("anthropic-beta", "prompt-caching-2024-07-31")
+        .json(&hello("claude-haiku-4-5"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("sk-ant-secret"));
+    let chat = app.chat(&key, "claude-haiku-4-5").await;
+    assert_eq!(chat.status(), 200);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0]["x-api-key"], "sk-ant-secret");
+    assert_eq!(seen[0]["anthropic-version"], "2023-01-01");
+    assert_eq!(seen[0]["anthropic-beta"], "prompt-caching-2024-07-31");
+    // The translated chat completion carries our version when the client named none.
+    assert_eq!(seen[1]["anthropic-version"], "2023-06-01");
+    for h in &seen {
+        assert!(h.get("authorization").is_none(), "{h:?}");
+        assert_eq!(h["x-api-key"], "sk-ant-secret");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_are_cached_and_replayed_as_streams() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let mut body = hello("mock-1");
+    body["cache"] = json!({"ttl": 60});
+    let first = messages(&app, &key, body.clone()).await;
+    assert_eq!(first.headers()["x-promptgate-cache"], "miss");
+    let first: Value = first.json().await.unwrap();
+    let again = messages(&app, &key, body.clone()).await;
+    assert_eq!(again.headers()["x-promptgate-cache"], "hit");
+    assert_eq!(again.json::<Value>().await.unwrap(), first);
+    // A streamed request is answered from the stored message, as Messages events.
+    body["stream"] = json!(true);
+    let streamed = messages(&app, &key, body).await;
+    assert_eq!(streamed.headers()["x-promptgate-cache"], "hit");
+    let text = streamed.text().await.unwrap();
+    let events: Vec<Value> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect();
+    assert_eq!(events.first().unwrap()["type"], "message_start");
+    assert_eq!(events.last().unwrap()["type"], "message_stop");
+    let streamed_text: String = events
+        .iter()
+        .filter_map(|e| e.pointer("/delta/text").and_then(Value::as_str))
+        .collect();
+    assert_eq!(streamed_text, first["content"][0]["text"].as_str().unwrap());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn messages_are_grounding_scored_and_held_against_budgets() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let body = json!({"model": "mock-repeat", "max_tokens": 64,
+        "grounding": {"context": ["The Eiffel Tower is 330 metres tall."]},
+        "messages": [{"role": "user", "content": "The Eiffel Tower is 330 metres tall."}]});
+    let resp = messages(&app, &key, body).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-promptgate-flagged"], "false");
+    let body = json!({"model": "mock-repeat", "max_tokens": 64,
+        "grounding": {"context": ["The Eiffel Tower is 330 metres tall."]},
+        "messages": [{"role": "user", "content": "The Colosseum was built in 1820 by Napoleon in Berlin."}]});
+    let resp = messages(&app, &key, body).await;
+    assert_eq!(resp.headers()["x-promptgate-flagged"], "true");
+
+    let budget = app
+        .put(
+            ADMIN_KEY,
+            "/v1/teams/t/budget",
+            json!({"usd": "0.000001", "period": "day"}),
+        )
+        .await;
+    assert_eq!(budget.status(), 200, "{:?}", budget.text().await);
+    let mut big = hello("mock-1");
+    big["max_tokens"] = json!(100_000);
+    let refused = messages(&app, &key, big).await;
+    assert_eq!(refused.status(), 429);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
+    app.stop().await;
+}
