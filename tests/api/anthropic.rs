@@ -438,3 +438,52 @@ async fn messages_are_grounding_scored_and_held_against_budgets() {
     assert_eq!(body["error"]["type"], "rate_limit_error", "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_registry_prompt_renders_into_a_messages_request() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("t").await;
+    let created = app
+        .post(
+            ADMIN_KEY,
+            "/v1/prompts/greet/versions",
+            json!({
+                "type": "chat",
+                "messages": [
+                    {"role": "system", "content": "You are {{persona}}."},
+                    {"role": "user", "content": "Hello {{name}}!"}
+                ],
+                "config": {"model": "mock-echo", "max_tokens": 64},
+                "variables_schema": {"persona": "string", "name": "string"},
+                "labels": ["production"]
+            }),
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let resp = messages(
+        &app,
+        &key,
+        json!({
+            "prompt": {"id": "greet", "variables": {"persona": "a pirate", "name": "Ann"}},
+            "system": "Be brief.",
+            "messages": [{"role": "user", "content": "And you?"}]
+        }),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-promptgate-prompt"], "greet@1");
+    let body: Value = resp.json().await.unwrap();
+    let sent: Value = serde_json::from_str(body["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        sent["system"],
+        json!([{"type": "text", "text": "You are a pirate."}, {"type": "text", "text": "Be brief."}])
+    );
+    assert_eq!(
+        sent["messages"],
+        json!([{"role": "user", "content": "Hello Ann!"}, {"role": "user", "content": "And you?"}])
+    );
+    assert_eq!(sent["max_tokens"], 64);
+    assert!(sent.get("prompt").is_none());
+    app.stop().await;
+}
