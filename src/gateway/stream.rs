@@ -125,7 +125,7 @@ pub struct TeeStream {
     finished: bool,
     /// A Messages API stream: it ends with `message_stop` (the trailer goes
     /// before it), and failures are Anthropic `error` events.
-    anthropic: bool,
+    pub anthropic: bool,
 }
 
 impl TeeStream {
@@ -152,12 +152,6 @@ impl TeeStream {
             finished: false,
             anthropic: false,
         }
-    }
-
-    /// Makes this the tee of a Messages API stream (see `anthropic`).
-    pub fn for_messages_api(mut self) -> TeeStream {
-        self.anthropic = true;
-        self
     }
 
     /// Looks at each complete event; queues the ones the client should see.
@@ -228,6 +222,13 @@ impl TeeStream {
         Bytes::from(comment)
     }
 
+    /// Ends the stream with an error event, in the shape of the stream's API.
+    fn fail(&mut self, outcome: Outcome, message: String, code: &str) {
+        self.out
+            .push_back(sse::error_event(self.anthropic, &message, code));
+        self.finish(outcome, Some(message));
+    }
+
     fn finish(&mut self, outcome: Outcome, error: Option<String>) {
         self.finished = true;
         if let Some(hooks) = self.hooks.take() {
@@ -238,22 +239,6 @@ impl TeeStream {
                 seen,
             });
         }
-    }
-
-    /// An error event in OpenAI's (or Anthropic's) shape, for failures after
-    /// the 200 was sent.
-    fn error_event(&self, message: &str, code: &str) -> Bytes {
-        if self.anthropic {
-            let kind = if code == "upstream_timeout" {
-                "timeout_error"
-            } else {
-                "api_error"
-            };
-            let body = crate::api::anthropic::error_body(kind, message);
-            return Bytes::from(format!("event: error\ndata: {body}\n\n"));
-        }
-        let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
-        Bytes::from(format!("data: {body}\n\n"))
     }
 }
 
@@ -287,9 +272,7 @@ impl Stream for TeeStream {
                     } else {
                         "upstream_unavailable"
                     };
-                    let event = this.error_event(&message, code);
-                    this.out.push_back(event);
-                    this.finish(Outcome::UpstreamError, Some(message));
+                    this.fail(Outcome::UpstreamError, message, code);
                 }
                 Poll::Ready(None) => {
                     if let Some(rest) = this.events.take_rest() {
@@ -299,9 +282,11 @@ impl Stream for TeeStream {
                         this.finish(Outcome::Ok, None);
                     } else {
                         let message = "upstream closed the stream before it was complete";
-                        let event = this.error_event(message, "upstream_unavailable");
-                        this.out.push_back(event);
-                        this.finish(Outcome::UpstreamError, Some(message.into()));
+                        this.fail(
+                            Outcome::UpstreamError,
+                            message.into(),
+                            "upstream_unavailable",
+                        );
                     }
                 }
                 Poll::Pending => {
@@ -311,9 +296,7 @@ impl Stream for TeeStream {
                     if this.out.is_empty() && this.idle_expired(cx) {
                         let message =
                             format!("upstream sent nothing for {} s", this.idle_limit.as_secs());
-                        let event = this.error_event(&message, "upstream_timeout");
-                        this.out.push_back(event);
-                        this.finish(Outcome::Timeout, Some(message));
+                        this.fail(Outcome::Timeout, message, "upstream_timeout");
                     }
                     break;
                 }

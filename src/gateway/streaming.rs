@@ -33,9 +33,7 @@ pub async fn respond(
         store: s.store,
     });
     let mut tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage);
-    if endpoint == Endpoint::Messages {
-        tee = tee.for_messages_api();
-    }
+    tee.anthropic = endpoint == Endpoint::Messages;
     tee.prime().await;
     let mut response = Response::new(Body::from_stream(tee));
     *response.status_mut() = s.status;

@@ -1,37 +1,41 @@
 //! OpenAI chat completions served by an upstream of `kind = "anthropic"`:
-//! the request is translated to the Messages API, sent to `/messages`, and
-//! the answer (whole, or event by event) translated back, so the pipeline
-//! above sees an OpenAI answer with OpenAI usage. The translation itself is
-//! pure and lives in [`super::anthropic`].
+//! [`prepare`] translates the request to the Messages API (the upstream
+//! sends it to `/messages`), and [`finish`] translates the answer back
+//! (whole, or event by event), so the pipeline above sees an OpenAI answer
+//! with OpenAI usage. The translation itself is pure and lives in
+//! [`super::anthropic`].
 
 use axum::body::Bytes;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use std::time::Duration;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::anthropic::{errors, request, response, stream::ChatStream};
 use super::body::{collect, is_event_stream, UpstreamError, UpstreamResponse};
-use super::upstream::Upstream;
 
-pub(super) async fn chat(
-    upstream: &Upstream,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<UpstreamResponse, UpstreamError> {
-    let parsed: Value = match serde_json::from_slice(&body) {
-        Ok(v) => v,
-        Err(e) => return Ok(openai_error(400, &format!("invalid JSON body: {e}"), None)),
-    };
-    let translated = match request::translate(&parsed) {
-        Ok(t) => t,
-        Err(refused) => return Ok(openai_error(400, &refused.message, Some(&refused.param))),
-    };
+/// The Messages request for a chat completions body, or the 400 answer
+/// naming what cannot be translated.
+// The refusal is the finished answer, handed straight back.
+#[allow(clippy::result_large_err)]
+pub(super) fn prepare(body: &[u8]) -> Result<(request::Translated, Bytes), UpstreamResponse> {
+    let parsed: Value = serde_json::from_slice(body)
+        .map_err(|e| openai_error(400, &format!("invalid JSON body: {e}"), None))?;
+    let translated = request::translate(&parsed)
+        .map_err(|refused| openai_error(400, &refused.message, Some(&refused.param)))?;
     let body = Bytes::from(translated.body.to_string());
-    let resp = upstream
-        .send_as_is(Method::POST, "/messages", headers, body)
-        .await?;
+    Ok((translated, body))
+}
+
+/// The Messages API's answer to a [`prepare`]d request, as a chat completion.
+pub(super) async fn finish(
+    translated: request::Translated,
+    resp: UpstreamResponse,
+    timeout: Duration,
+) -> Result<UpstreamResponse, UpstreamError> {
     if !resp.status.is_success() {
-        let bytes = collect(resp.body, upstream.timeout).await?;
+        let bytes = collect(resp.body, timeout).await?;
         let (status, error) = errors::to_openai(resp.status.as_u16(), &bytes);
         return Ok(json_answer(status, &error));
     }
@@ -53,7 +57,7 @@ pub(super) async fn chat(
             body: Box::pin(body),
         });
     }
-    let bytes = collect(resp.body, upstream.timeout).await?;
+    let bytes = collect(resp.body, timeout).await?;
     let message: Value = serde_json::from_slice(&bytes)
         .map_err(|e| UpstreamError::Body(format!("the Messages API answer is not JSON: {e}")))?;
     Ok(json_answer(
@@ -63,12 +67,11 @@ pub(super) async fn chat(
 }
 
 /// An OpenAI endpoint other than chat completions, asked of an Anthropic upstream.
-pub(super) fn unsupported(upstream: &Upstream, path: &str) -> UpstreamResponse {
+pub(super) fn unsupported(upstream: &str, path: &str) -> UpstreamResponse {
     openai_error(
         400,
         &format!(
-            "upstream `{}` is an Anthropic upstream: it serves /v1/chat/completions and /v1/messages, not {path}",
-            upstream.name
+            "upstream `{upstream}` is an Anthropic upstream: it serves /v1/chat/completions and /v1/messages, not {path}"
         ),
         Some("model"),
     )

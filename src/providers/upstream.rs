@@ -18,6 +18,7 @@ use tower::ServiceExt;
 use crate::api::Endpoint;
 use crate::config::{UpstreamConfig, UpstreamKind};
 
+use super::anthropic_chat;
 use super::body::{UpstreamError, UpstreamResponse};
 use super::inline_http1::InlinePool;
 use super::mock;
@@ -127,7 +128,7 @@ impl Upstream {
     /// Sends one request; `path` is relative to the upstream's base URL
     /// (e.g. `/chat/completions?x=1`). Waits at most `timeout` for the headers.
     /// An Anthropic upstream serves chat completions translated (see
-    /// [`super::anthropic_chat`]) and refuses OpenAI's other model endpoints.
+    /// [`anthropic_chat`]) and refuses OpenAI's other model endpoints.
     pub async fn send(
         &self,
         method: Method,
@@ -137,20 +138,27 @@ impl Upstream {
     ) -> Result<UpstreamResponse, UpstreamError> {
         if self.kind == UpstreamKind::Anthropic && method == Method::POST {
             if path == Endpoint::Chat.path() {
-                return super::anthropic_chat::chat(self, headers, body).await;
+                let (translated, body) = match anthropic_chat::prepare(&body) {
+                    Ok(prepared) => prepared,
+                    Err(refusal) => return Ok(refusal),
+                };
+                let resp = self
+                    .send_as_is(Method::POST, "/messages", headers, body)
+                    .await?;
+                return anthropic_chat::finish(translated, resp, self.timeout).await;
             }
             if Endpoint::ALL
                 .iter()
                 .any(|e| *e != Endpoint::Messages && e.path() == path)
             {
-                return Ok(super::anthropic_chat::unsupported(self, path));
+                return Ok(anthropic_chat::unsupported(&self.name, path));
             }
         }
         self.send_as_is(method, path, headers, body).await
     }
 
     /// [`Upstream::send`] without translation: the request goes as it is.
-    pub(super) async fn send_as_is(
+    async fn send_as_is(
         &self,
         method: Method,
         path: &str,

@@ -129,6 +129,9 @@ pub fn translate(req: &Value) -> Result<Translated, Untranslatable> {
                     None | Some(Value::Null) => Vec::new(),
                     content => content_blocks(content, &at(".content"))?,
                 };
+                // OpenAI clients send `content: ""` beside tool calls;
+                // Anthropic refuses empty text blocks.
+                blocks.retain(|b| !(b["type"] == "text" && b["text"] == ""));
                 for (j, call) in m
                     .get("tool_calls")
                     .and_then(Value::as_array)

@@ -69,6 +69,25 @@ fn a_multi_turn_tool_conversation_is_translated_to_messages() {
 }
 
 #[test]
+fn empty_assistant_text_beside_tool_calls_is_left_out() {
+    let t = request::translate(&json!({"model": "m", "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": ""}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": [{"type": "text", "text": "ok"}]}
+    ]}))
+    .unwrap();
+    assert_eq!(
+        t.body["messages"][1]["content"],
+        json!([{"type": "tool_use", "id": "c1", "name": "f", "input": {}}])
+    );
+    assert_eq!(
+        t.body["messages"][2]["content"],
+        json!([{"type": "tool_result", "tool_use_id": "c1", "content": [{"type": "text", "text": "ok"}]}])
+    );
+}
+
+#[test]
 fn json_mode_is_an_instruction_and_a_prefill() {
     let t = request::translate(&json!({"model": "m", "max_tokens": 50,
         "response_format": {"type": "json_object"},
