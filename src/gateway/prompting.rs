@@ -240,27 +240,12 @@ pub fn apply(
         (Endpoint::Responses, rendered) => {
             // The Responses API takes messages as `input` items; the client's
             // own input (a string or items) follows the prompt's.
-            let mut items: Vec<Value> = match rendered {
+            let items: Vec<Value> = match rendered {
                 Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
                 Rendered::Text(t) => vec![serde_json::json!({"role": "user", "content": t})],
             };
-            match body
-                .get("input")
-                .map(|i| serde_json::from_str::<Value>(i.get()))
-            {
-                None => {}
-                Some(Ok(Value::String(text))) => {
-                    items.push(serde_json::json!({"role": "user", "content": text}))
-                }
-                Some(Ok(Value::Array(own))) => items.extend(own),
-                Some(_) => {
-                    return Err(ApiError::invalid(
-                        "'input' must be a string or an array",
-                        Some("input"),
-                    ))
-                }
-            }
-            body.set("input", to_raw(&Value::Array(items))?);
+            let user = |text| serde_json::json!({"role": "user", "content": text});
+            append_own(body, "input", items, user, "a string or an array")?;
         }
         (Endpoint::Messages, rendered) => {
             // Anthropic takes the system prompt apart from the messages: the
@@ -284,24 +269,9 @@ pub fn apply(
             messages.extend(client_messages(body)?);
             body.set("messages", to_raw(&Value::Array(messages))?);
             if !system.is_empty() {
-                let mut blocks = system;
-                match body
-                    .get("system")
-                    .map(|s| serde_json::from_str::<Value>(s.get()))
-                {
-                    None => {}
-                    Some(Ok(Value::String(text))) => {
-                        blocks.push(serde_json::json!({"type": "text", "text": text}))
-                    }
-                    Some(Ok(Value::Array(own))) => blocks.extend(own),
-                    Some(_) => {
-                        return Err(ApiError::invalid(
-                            "'system' must be a string or an array of text blocks",
-                            Some("system"),
-                        ))
-                    }
-                }
-                body.set("system", to_raw(&Value::Array(blocks))?);
+                let text = |text| serde_json::json!({"type": "text", "text": text});
+                let what = "a string or an array of text blocks";
+                append_own(body, "system", system, text, what)?;
             }
         }
         (_, rendered) => {
@@ -325,6 +295,32 @@ pub fn apply(
         body.set(field, to_raw(v)?);
     }
     Ok(live)
+}
+
+/// Sets `field` to `items` followed by the client's own `field`: a string
+/// (made an item by `wrap`) or an array of items.
+fn append_own(
+    body: &mut RequestBody<'_>,
+    field: &str,
+    mut items: Vec<Value>,
+    wrap: impl Fn(String) -> Value,
+    what: &str,
+) -> Result<(), ApiError> {
+    match body
+        .get(field)
+        .map(|v| serde_json::from_str::<Value>(v.get()))
+    {
+        None => {}
+        Some(Ok(Value::String(text))) => items.push(wrap(text)),
+        Some(Ok(Value::Array(own))) => items.extend(own),
+        Some(_) => {
+            let message = format!("'{field}' must be {what}");
+            return Err(ApiError::invalid(message, Some(field)));
+        }
+    }
+    let raw = serde_json::value::to_raw_value(&Value::Array(items)).map_err(ApiError::internal)?;
+    body.set(field, raw);
+    Ok(())
 }
 
 /// The client's own `messages` (they follow the prompt's).
