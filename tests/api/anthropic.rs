@@ -487,3 +487,27 @@ async fn a_registry_prompt_renders_into_a_messages_request() {
     assert!(sent.get("prompt").is_none());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_translated_stream_cut_short_ends_with_an_error_event_and_is_recorded() {
+    let db = TestDb::sqlite();
+    let app = with_anthropic_upstream(&db).await;
+    let key = app.team_key("t").await;
+    let resp = app
+        .post(
+            &key,
+            "/v1/chat/completions",
+            json!({"model": "claude/mock-stream-cut", "stream": true,
+            "messages": [{"role": "user", "content": "hello"}]}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    assert!(!text.contains("[DONE]"), "{text}");
+    assert!(text.contains("\"code\":\"upstream_unavailable\""), "{text}");
+    let record = app.record(&key, &id).await;
+    assert_eq!(record["outcome"], "upstream_error");
+    assert_eq!(record["usage_source"], "estimated");
+    app.stop().await;
+}
