@@ -145,12 +145,26 @@ pub struct UpstreamConfig {
     pub base_url: Option<String>,
     /// Environment variable that holds the upstream credential.
     pub api_key_env: Option<String>,
+    /// The API the upstream speaks: `openai` (default) or `anthropic` (the
+    /// Messages API: `x-api-key` and `anthropic-version` headers; it serves
+    /// `/v1/messages` as it is and `/v1/chat/completions` translated).
+    #[serde(default)]
+    pub kind: UpstreamKind,
     /// Exact names or globs routed here; `"*"` = anything no other upstream claims.
     #[serde(default)]
     pub models: Vec<String>,
     /// No answer (or, for a stream, no chunk) for this long → 504.
     #[serde(default = "default_timeout_s")]
     pub timeout_s: u64,
+}
+
+/// The API an upstream speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    #[default]
+    OpenAi,
+    Anthropic,
 }
 
 fn default_timeout_s() -> u64 {

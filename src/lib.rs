@@ -13,14 +13,18 @@
 //!   what every test starts); `server` is its accept loop and graceful
 //!   shutdown (`shutdown_grace_s`).
 //! - `http/`: axum routes and extractors only; handlers are thin.
-//!   `http/model_api.rs` hands model calls to the gateway. Nothing else in
+//!   `http/model_api.rs` hands model calls to the gateway, and
+//!   `http/anthropic.rs` Anthropic's `/v1/messages` (and `count_tokens`),
+//!   with Anthropic's error shape. Nothing else in
 //!   the crate imports `http/` (checked by `tests/layout.rs`).
 //! - [`gateway`]: the request pipeline. [`gateway::handle`] runs the stages
 //!   (prompt → request → cache → budget → send → answer → judge → reply) over one
 //!   per-call context; each stage is a file, thin over its domain module.
 //! - [`providers`]: upstreams and how they are reached (the inline HTTP/1
 //!   pool, the pooled https client, the built-in [`providers::mock`]), model
-//!   routing, and the models list. No transport detail leaves it.
+//!   routing, and the models list; [`providers::anthropic`] is Anthropic's
+//!   Messages API (its events, and the translation that lets an upstream of
+//!   `kind = "anthropic"` serve chat completions). No transport detail leaves it.
 //!
 //! The domain modules the stages stand on:
 //!

@@ -7,15 +7,18 @@ pub enum Endpoint {
     Completions,
     Embeddings,
     Responses,
+    /// Anthropic's Messages API (`/v1/messages`).
+    Messages,
 }
 
 impl Endpoint {
     /// Every endpoint, in declaration order (`e as usize` indexes it).
-    pub const ALL: [Endpoint; 4] = [
+    pub const ALL: [Endpoint; 5] = [
         Endpoint::Chat,
         Endpoint::Completions,
         Endpoint::Embeddings,
         Endpoint::Responses,
+        Endpoint::Messages,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -24,6 +27,7 @@ impl Endpoint {
             Endpoint::Completions => "completions",
             Endpoint::Embeddings => "embeddings",
             Endpoint::Responses => "responses",
+            Endpoint::Messages => "messages",
         }
     }
 
@@ -34,11 +38,12 @@ impl Endpoint {
             Endpoint::Completions => "/completions",
             Endpoint::Embeddings => "/embeddings",
             Endpoint::Responses => "/responses",
+            Endpoint::Messages => "/messages",
         }
     }
 
     /// Chat and completions streams report usage only when asked to
-    /// (`stream_options.include_usage`); the Responses API always does.
+    /// (`stream_options.include_usage`); the Responses and Messages APIs always do.
     pub fn usage_needs_asking(self) -> bool {
         matches!(self, Endpoint::Chat | Endpoint::Completions)
     }

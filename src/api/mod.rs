@@ -12,7 +12,9 @@
 //!   field.
 //! - [`ApiError`]: the one error type, rendered in OpenAI's error shape.
 //! - [`EXTENSION_FIELDS`]: the request fields that are promptgate's own.
+//! - [`anthropic`]: Anthropic's error shape and its status ↔ type pairs.
 
+pub mod anthropic;
 mod endpoint;
 mod error;
 pub mod headers;

@@ -1,7 +1,8 @@
 //! Token usage of one call: the one struct the gateway parses from upstream
 //! answers (in both of OpenAI's spellings, `prompt_tokens`/`completion_tokens`
-//! and the Responses API's `input_tokens`/`output_tokens`), prices in `costs`
-//! and records in the ledger.
+//! and the Responses API's `input_tokens`/`output_tokens`; Anthropic's usage,
+//! whose `input_tokens` leave out the cache reads and writes it reports
+//! apart), prices in `costs` and records in the ledger.
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -16,6 +17,9 @@ pub struct Usage {
     pub cached_tokens: i64,
     /// The part of `completion_tokens` spent on hidden reasoning.
     pub reasoning_tokens: i64,
+    /// The part of `prompt_tokens` written to the vendor's prompt cache
+    /// (Anthropic's `cache_creation_input_tokens`), billed at its own price.
+    pub cache_write_tokens: i64,
 }
 
 impl Usage {
@@ -28,6 +32,9 @@ impl Usage {
                 .saturating_add(other.completion_tokens),
             cached_tokens: self.cached_tokens.saturating_add(other.cached_tokens),
             reasoning_tokens: self.reasoning_tokens.saturating_add(other.reasoning_tokens),
+            cache_write_tokens: self
+                .cache_write_tokens
+                .saturating_add(other.cache_write_tokens),
         }
     }
 }
@@ -38,6 +45,10 @@ struct Details {
     cached_tokens: Option<i64>,
     #[serde(default)]
     reasoning_tokens: Option<i64>,
+    /// Cache writes, as the gateway's translation of an Anthropic answer
+    /// reports them in OpenAI's shape.
+    #[serde(default)]
+    cache_write_tokens: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -50,21 +61,35 @@ struct RawUsage {
     prompt_tokens_details: Option<Details>,
     #[serde(default, alias = "output_tokens_details")]
     completion_tokens_details: Option<Details>,
+    /// Anthropic: prompt tokens read from its cache (not in `input_tokens`).
+    #[serde(default)]
+    cache_read_input_tokens: Option<i64>,
+    /// Anthropic: prompt tokens written to its cache (not in `input_tokens`).
+    #[serde(default)]
+    cache_creation_input_tokens: Option<i64>,
 }
 
 impl From<RawUsage> for Usage {
     fn from(r: RawUsage) -> Usage {
+        let read = r.cache_read_input_tokens.unwrap_or(0).max(0);
+        let created = r.cache_creation_input_tokens.unwrap_or(0).max(0);
+        let details = r.prompt_tokens_details.unwrap_or_default();
         Usage {
-            prompt_tokens: r.prompt_tokens.unwrap_or(0),
+            prompt_tokens: r
+                .prompt_tokens
+                .unwrap_or(0)
+                .saturating_add(read)
+                .saturating_add(created),
             completion_tokens: r.completion_tokens.unwrap_or(0),
-            cached_tokens: r
-                .prompt_tokens_details
-                .and_then(|d| d.cached_tokens)
-                .unwrap_or(0),
+            cached_tokens: details.cached_tokens.unwrap_or(0).saturating_add(read),
             reasoning_tokens: r
                 .completion_tokens_details
                 .and_then(|d| d.reasoning_tokens)
                 .unwrap_or(0),
+            cache_write_tokens: details
+                .cache_write_tokens
+                .unwrap_or(0)
+                .saturating_add(created),
         }
     }
 }
@@ -79,6 +104,12 @@ struct Envelope {
     /// Responses API stream events carry the usage inside `response`.
     #[serde(default)]
     response: Option<Box<Envelope>>,
+    /// Anthropic's `message_start` carries it inside `message`.
+    #[serde(default)]
+    message: Option<Box<Envelope>>,
+    /// The event type of a Messages API stream (`message_delta`, …).
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
 }
 
 /// Usage of a complete JSON answer, if it has one.
@@ -113,6 +144,22 @@ pub struct ChunkUsage {
     /// The Responses API's final event (`response.completed` and kin), which
     /// carries the usage: no `[DONE]` follows it.
     pub terminal: bool,
+    /// Anthropic's `message_delta`: the final output count, updating the
+    /// usage `message_start` gave (its prompt counts, when present, too).
+    pub update: bool,
+}
+
+impl ChunkUsage {
+    /// The usage after this chunk, given what earlier chunks said.
+    pub fn after(&self, earlier: Option<Usage>) -> Usage {
+        match earlier {
+            Some(before) if self.update && self.usage.prompt_tokens == 0 => Usage {
+                completion_tokens: self.usage.completion_tokens,
+                ..before
+            },
+            _ => self.usage,
+        }
+    }
 }
 
 pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
@@ -123,6 +170,15 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
             usage: usage.into(),
             usage_only,
             terminal: false,
+            update: env.kind.as_deref() == Some("message_delta"),
+        });
+    }
+    if let Some(usage) = env.message.and_then(|m| m.usage) {
+        return Some(ChunkUsage {
+            usage: usage.into(),
+            usage_only: false,
+            terminal: false,
+            update: false,
         });
     }
     let usage = env.response?.usage?;
@@ -130,6 +186,7 @@ pub fn from_chunk(data: &[u8]) -> Option<ChunkUsage> {
         usage: usage.into(),
         usage_only: false,
         terminal: true,
+        update: false,
     })
 }
 
@@ -159,7 +216,8 @@ mod tests {
                 prompt_tokens: 10,
                 completion_tokens: 5,
                 cached_tokens: 4,
-                reasoning_tokens: 2
+                reasoning_tokens: 2,
+                cache_write_tokens: 0,
             }
         );
     }
@@ -174,6 +232,40 @@ mod tests {
         let c = from_chunk(br#"{"type":"response.completed","response":{"usage":{"input_tokens":7,"output_tokens":3}}}"#).unwrap();
         assert_eq!(c.usage.completion_tokens, 3);
         assert!(!c.usage_only);
+    }
+
+    #[test]
+    fn anthropic_usage_adds_cache_reads_and_writes_to_the_prompt() {
+        let u = from_body(
+            br#"{"type":"message","usage":{"input_tokens":10,"output_tokens":5,
+            "cache_creation_input_tokens":30,"cache_read_input_tokens":20}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                u.prompt_tokens,
+                u.cached_tokens,
+                u.cache_write_tokens,
+                u.completion_tokens
+            ),
+            (60, 20, 30, 5)
+        );
+    }
+
+    #[test]
+    fn anthropic_stream_usage_is_start_then_delta() {
+        let start = from_chunk(br#"{"type":"message_start","message":{"id":"m","usage":{"input_tokens":10,"cache_read_input_tokens":5,"output_tokens":1}}}"#).unwrap();
+        let u = start.after(None);
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.completion_tokens),
+            (15, 5, 1)
+        );
+        let delta = from_chunk(br#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":42}}"#).unwrap();
+        let u = delta.after(Some(u));
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.completion_tokens),
+            (15, 5, 42)
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Converting between the two shapes of one answer, so a stream request can
 //! be served from a cached JSON answer and a completed stream can be stored
 //! as one: `assemble` folds SSE chunks into the JSON answer, `replay` unfolds
-//! a JSON answer into valid SSE chunks.
+//! a JSON answer into valid SSE chunks. (Messages API answers: see
+//! `providers::anthropic::events`.)
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -11,6 +12,9 @@ use crate::api::Endpoint;
 /// Folds the data payloads of a complete stream into the non-stream answer.
 /// `None` when the chunks do not look like a chat or completions stream.
 pub fn assemble(endpoint: Endpoint, chunks: &[Value]) -> Option<Value> {
+    if endpoint == Endpoint::Messages {
+        return crate::providers::anthropic::events::fold(chunks);
+    }
     let first = chunks.first()?;
     let mut choices: Vec<Map<String, Value>> = Vec::new();
     let mut usage = Value::Null;
@@ -128,6 +132,11 @@ fn frame(v: &Value) -> Bytes {
 /// Unfolds a JSON answer into SSE frames ending with `[DONE]`. The usage chunk
 /// is included only when the client asked for it.
 pub fn replay(endpoint: Endpoint, answer: &Value, include_usage: bool) -> Vec<Bytes> {
+    if endpoint == Endpoint::Messages {
+        // Messages API streams always carry their usage.
+        let frames = crate::providers::anthropic::events::unfold(answer);
+        return frames.into_iter().map(Bytes::from).collect();
+    }
     let mut frames = Vec::new();
     let base = |choices: Value| {
         let object = match endpoint {

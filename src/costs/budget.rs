@@ -14,8 +14,8 @@ use super::cost::cost;
 use super::prices::Price;
 use crate::api::Usage;
 
-/// Upper bound of what a call can cost: every prompt token billed uncached,
-/// and `max_output_tokens` all billed at the dearer of the output and
+/// Upper bound of what a call can cost: every prompt token billed uncached
+/// (or as a cache write, where that is dearer), and `max_output_tokens` all billed at the dearer of the output and
 /// reasoning rates.
 pub fn worst_case_cost(price: &Price, prompt_tokens: i64, max_output_tokens: i64) -> Decimal {
     let dearer_reasoning = price.reasoning.is_some_and(|r| r > price.output);
@@ -25,6 +25,11 @@ pub fn worst_case_cost(price: &Price, prompt_tokens: i64, max_output_tokens: i64
         cached_tokens: 0,
         reasoning_tokens: if dearer_reasoning {
             max_output_tokens
+        } else {
+            0
+        },
+        cache_write_tokens: if price.cache_write_or_input() > price.input {
+            prompt_tokens
         } else {
             0
         },
@@ -137,6 +142,7 @@ mod tests {
             vendor: "t".into(),
             input: dec!(2.5),
             cached_input: Some(dec!(1.25)),
+            cache_write: None,
             output: dec!(10),
             reasoning,
             source: String::new(),

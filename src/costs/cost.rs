@@ -1,8 +1,9 @@
 //! What one call cost, exactly.
 //!
 //! ```text
-//! cost = ( (prompt - cached) × input
+//! cost = ( (prompt - cached - cache_write) × input
 //!        + cached × cached_input
+//!        + cache_write × cache_write_price
 //!        + (completion - reasoning) × output
 //!        + reasoning × reasoning_price )  / 1,000,000
 //! ```
@@ -13,7 +14,9 @@
 //! output price. So they are never added on top of `completion_tokens`; only
 //! when a price has its own `reasoning` rate is that slice of the completion
 //! billed at it instead of `output`. Cached tokens likewise are a part of
-//! `prompt_tokens`.
+//! `prompt_tokens`, and so are the tokens written to the vendor's cache
+//! (Anthropic reports them apart, `cache_creation_input_tokens`; the gateway
+//! folds them into `prompt_tokens` when it reads the usage).
 //!
 //! The arithmetic is integer arithmetic in i128 on prices scaled to
 //! micro-dollars, then one exact conversion to `Decimal` with scale 12, so
@@ -29,15 +32,18 @@ use crate::api::Usage;
 /// Upstreams sometimes send inconsistent usage. Rather than fail the ledger
 /// write, counts are clamped to what can be true: negatives count as 0,
 /// `cached_tokens` at most `prompt_tokens`, `reasoning_tokens` at most
-/// `completion_tokens`. For consistent usage (the normal case) nothing changes.
+/// `completion_tokens`, `cache_write_tokens` at most what is left of the prompt
+/// after the cached part. For consistent usage (the normal case) nothing changes.
 pub fn cost(price: &Price, usage: &Usage) -> Decimal {
     let prompt = usage.prompt_tokens.max(0);
     let cached = usage.cached_tokens.clamp(0, prompt);
+    let written = usage.cache_write_tokens.clamp(0, prompt - cached);
     let completion = usage.completion_tokens.max(0);
     let reasoning = usage.reasoning_tokens.clamp(0, completion);
 
     let input = micros(price.input);
     let cached_price = micros(price.cached_input_or_input());
+    let write_price = micros(price.cache_write_or_input());
     let output = micros(price.output);
 
     let (plain_out, reasoning_part) = match price.reasoning {
@@ -46,8 +52,9 @@ pub fn cost(price: &Price, usage: &Usage) -> Decimal {
     };
     // Each term is < 2^63 * 2^63 only for absurd inputs; i128 holds
     // i64::MAX tokens × prices up to ~1.8e13 USD/M without overflow.
-    let total = i128::from(prompt - cached) * input
+    let total = i128::from(prompt - cached - written) * input
         + i128::from(cached) * cached_price
+        + i128::from(written) * write_price
         + i128::from(plain_out) * output
         + reasoning_part;
     // micro-USD per million tokens × tokens = USD × 10^12.
@@ -83,6 +90,7 @@ mod tests {
             vendor: "t".into(),
             input,
             cached_input: cached,
+            cache_write: None,
             output,
             reasoning: None,
             source: String::new(),
@@ -96,7 +104,29 @@ mod tests {
             completion_tokens: c,
             cached_tokens: cached,
             reasoning_tokens: r,
+            cache_write_tokens: 0,
         }
+    }
+
+    #[test]
+    fn cache_writes_have_their_own_price() {
+        // claude-sonnet-4-5: input 3, cache hit 0.30, cache write 3.75, output 15.
+        let t = PriceTable::builtin().expect("builtin");
+        let u = Usage {
+            prompt_tokens: 1000,
+            completion_tokens: 100,
+            cached_tokens: 200,
+            reasoning_tokens: 0,
+            cache_write_tokens: 300,
+        };
+        // 500×3 + 200×0.30 + 300×3.75 + 100×15 = 1500 + 60 + 1125 + 1500 = 4185 micro
+        assert_eq!(cost_for(&t, "claude-sonnet-4-5", &u), Some(dec!(0.004185)));
+        // Without a cache-write price, writes are billed at input.
+        let p = price(dec!(1), None, dec!(0));
+        let mut w = u;
+        w.completion_tokens = 0;
+        w.cached_tokens = 0;
+        assert_eq!(cost(&p, &w), dec!(0.001));
     }
 
     #[test]

@@ -43,6 +43,8 @@ struct RawEntry {
     #[serde(default)]
     cached_input: Option<String>,
     #[serde(default)]
+    cache_write: Option<String>,
+    #[serde(default)]
     output: Option<String>,
     #[serde(default)]
     reasoning: Option<String>,
@@ -91,7 +93,13 @@ impl PriceTable {
             let price = build_price(
                 &e.name,
                 e.vendor,
-                [&e.input, &e.cached_input, &e.output, &e.reasoning],
+                [
+                    &e.input,
+                    &e.cached_input,
+                    &e.cache_write,
+                    &e.output,
+                    &e.reasoning,
+                ],
                 e.source.unwrap_or_default(),
                 e.as_of.unwrap_or_default(),
             )?;
@@ -118,7 +126,13 @@ impl PriceTable {
             let price = build_price(
                 name,
                 "config".to_string(),
-                [&o.input, &o.cached_input, &o.output, &o.reasoning],
+                [
+                    &o.input,
+                    &o.cached_input,
+                    &o.cache_write,
+                    &o.output,
+                    &o.reasoning,
+                ],
                 "config".to_string(),
                 String::new(),
             )?;

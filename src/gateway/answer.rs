@@ -77,7 +77,7 @@ pub async fn stage(
 ) -> Result<Answer, ApiError> {
     let upstream = &plan.upstream;
     if !resp.status.is_success() {
-        let (response, error) = send::refused(upstream, resp).await?;
+        let (response, error) = send::refused(upstream, call.endpoint, resp).await?;
         return Ok(Answer::Failed {
             response,
             outcome: Outcome::UpstreamError,

@@ -24,6 +24,12 @@ pub fn prompt_tokens(endpoint: Endpoint, model: &str, request_body: &[u8]) -> i6
         Endpoint::Responses => {
             text_tokens(model, body.get("input")) + text_tokens(model, body.get("instructions"))
         }
+        Endpoint::Messages => {
+            body.get("messages")
+                .map(|m| count_chat_prompt(model, m))
+                .unwrap_or(0)
+                + text_tokens(model, body.get("system"))
+        }
     }
 }
 
@@ -50,6 +56,25 @@ pub fn answer_text(endpoint: Endpoint, answer: &Value) -> String {
                 {
                     out.push_str(part.get("text").and_then(Value::as_str).unwrap_or_default());
                 }
+            }
+        }
+        return out;
+    }
+    if endpoint == Endpoint::Messages {
+        for block in answer
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            match block.get("input") {
+                Some(input) => out.push_str(&input.to_string()),
+                None => out.push_str(
+                    block
+                        .get("text")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                ),
             }
         }
         return out;
@@ -97,6 +122,14 @@ pub fn streamed_text(endpoint: Endpoint, chunks: &[Value]) -> String {
             }
             continue;
         }
+        if endpoint == Endpoint::Messages {
+            if let Some(delta) = c.get("delta") {
+                for field in ["text", "partial_json"] {
+                    out.push_str(delta.get(field).and_then(Value::as_str).unwrap_or_default());
+                }
+            }
+            continue;
+        }
         choices_text(c, "delta", &mut out);
     }
     out
@@ -120,6 +153,7 @@ pub fn usage(
         },
         cached_tokens: 0,
         reasoning_tokens: 0,
+        cache_write_tokens: 0,
     }
 }
 

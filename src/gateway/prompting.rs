@@ -240,39 +240,46 @@ pub fn apply(
         (Endpoint::Responses, rendered) => {
             // The Responses API takes messages as `input` items; the client's
             // own input (a string or items) follows the prompt's.
-            let mut items: Vec<Value> = match rendered {
+            let items: Vec<Value> = match rendered {
                 Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
                 Rendered::Text(t) => vec![serde_json::json!({"role": "user", "content": t})],
             };
-            match body
-                .get("input")
-                .map(|i| serde_json::from_str::<Value>(i.get()))
-            {
-                None => {}
-                Some(Ok(Value::String(text))) => {
-                    items.push(serde_json::json!({"role": "user", "content": text}))
+            let user = |text| serde_json::json!({"role": "user", "content": text});
+            append_own(body, "input", items, user, "a string or an array")?;
+        }
+        (Endpoint::Messages, rendered) => {
+            // Anthropic takes the system prompt apart from the messages: the
+            // prompt's system messages go first in `system`, before the client's.
+            let (system, mut messages): (Vec<Value>, Vec<Value>) = match rendered {
+                Rendered::Messages(ms) => {
+                    let (sys, rest): (Vec<&Message>, Vec<&Message>) =
+                        ms.iter().partition(|m| m.role.as_str() == "system");
+                    (
+                        sys.iter()
+                            .map(|m| serde_json::json!({"type": "text", "text": m.content}))
+                            .collect(),
+                        rest.into_iter().map(message_json).collect(),
+                    )
                 }
-                Some(Ok(Value::Array(own))) => items.extend(own),
-                Some(_) => {
-                    return Err(ApiError::invalid(
-                        "'input' must be a string or an array",
-                        Some("input"),
-                    ))
-                }
+                Rendered::Text(t) => (
+                    Vec::new(),
+                    vec![serde_json::json!({"role": "user", "content": t})],
+                ),
+            };
+            messages.extend(client_messages(body)?);
+            body.set("messages", to_raw(&Value::Array(messages))?);
+            if !system.is_empty() {
+                let text = |text| serde_json::json!({"type": "text", "text": text});
+                let what = "a string or an array of text blocks";
+                append_own(body, "system", system, text, what)?;
             }
-            body.set("input", to_raw(&Value::Array(items))?);
         }
         (_, rendered) => {
             let mut messages: Vec<Value> = match rendered {
                 Rendered::Messages(ms) => ms.iter().map(message_json).collect(),
                 Rendered::Text(t) => vec![serde_json::json!({"role": "user", "content": t})],
             };
-            if let Some(own) = body.get("messages") {
-                let own: Vec<Value> = serde_json::from_str(own.get()).map_err(|_| {
-                    ApiError::invalid("'messages' must be an array", Some("messages"))
-                })?;
-                messages.extend(own);
-            }
+            messages.extend(client_messages(body)?);
             body.set("messages", to_raw(&Value::Array(messages))?);
         }
     }
@@ -288,6 +295,41 @@ pub fn apply(
         body.set(field, to_raw(v)?);
     }
     Ok(live)
+}
+
+/// Sets `field` to `items` followed by the client's own `field`: a string
+/// (made an item by `wrap`) or an array of items.
+fn append_own(
+    body: &mut RequestBody<'_>,
+    field: &str,
+    mut items: Vec<Value>,
+    wrap: impl Fn(String) -> Value,
+    what: &str,
+) -> Result<(), ApiError> {
+    match body
+        .get(field)
+        .map(|v| serde_json::from_str::<Value>(v.get()))
+    {
+        None => {}
+        Some(Ok(Value::String(text))) => items.push(wrap(text)),
+        Some(Ok(Value::Array(own))) => items.extend(own),
+        Some(_) => {
+            let message = format!("'{field}' must be {what}");
+            return Err(ApiError::invalid(message, Some(field)));
+        }
+    }
+    let raw = serde_json::value::to_raw_value(&Value::Array(items)).map_err(ApiError::internal)?;
+    body.set(field, raw);
+    Ok(())
+}
+
+/// The client's own `messages` (they follow the prompt's).
+fn client_messages(body: &RequestBody<'_>) -> Result<Vec<Value>, ApiError> {
+    match body.get("messages") {
+        None => Ok(Vec::new()),
+        Some(own) => serde_json::from_str(own.get())
+            .map_err(|_| ApiError::invalid("'messages' must be an array", Some("messages"))),
+    }
 }
 
 fn message_json(m: &Message) -> Value {

@@ -95,6 +95,10 @@ pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response
                     error: Some(message),
                 })
                 .await;
+            if endpoint == crate::api::Endpoint::Messages {
+                // Anthropic SDK callers read Anthropic's error shape.
+                return crate::api::anthropic::api_error_response(&err);
+            }
             err.into_response()
         }
     }

@@ -37,6 +37,7 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
         Endpoint::Completions => body.require_present("prompt")?,
         Endpoint::Embeddings => body.require_present("input")?,
         Endpoint::Responses => {}
+        Endpoint::Messages => body.require_array("messages")?,
     }
 
     let route = state
@@ -44,6 +45,16 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
         .resolve(&model)
         .ok_or_else(|| ApiError::ModelNotFound(model.clone()))?;
     let upstream = route.upstream.clone();
+    if endpoint == Endpoint::Messages && !upstream.speaks_messages() {
+        return Err(ApiError::invalid(
+            format!(
+                "model `{model}` is served by upstream `{}`, which does not speak the Messages API; \
+                 call /v1/chat/completions, or route the model to an upstream of kind \"anthropic\"",
+                upstream.name
+            ),
+            Some("model"),
+        ));
+    }
     call.recorder.set_route(&model, &upstream.name, stream);
 
     take_metadata(call, body)?;
@@ -118,9 +129,10 @@ fn model_less(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, A
 /// Records `metadata` (and its `tags`). It is promptgate's (recorded, not
 /// forwarded) unless the call is stored by OpenAI, where `metadata` belongs
 /// to OpenAI: chat with `store: true`, and the Responses API, which stores
-/// unless told not to.
+/// unless told not to. On the Messages API `metadata` is Anthropic's own
+/// (`user_id`): recorded and forwarded.
 fn take_metadata(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiError> {
-    let store_default = call.endpoint == Endpoint::Responses;
+    let store_default = matches!(call.endpoint, Endpoint::Responses | Endpoint::Messages);
     let keep_metadata = body.bool_field("store")?.unwrap_or(store_default);
     let metadata = if keep_metadata {
         body.get("metadata").map(|m| m.get().to_owned())

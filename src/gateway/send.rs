@@ -5,7 +5,7 @@ use axum::body::{Body, Bytes};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Endpoint};
 use crate::providers::{
     collect, copy_response_headers, forwardable_headers, Upstream, UpstreamError, UpstreamResponse,
 };
@@ -38,10 +38,13 @@ pub fn failure(upstream: &Upstream, err: UpstreamError) -> ApiError {
 /// An upstream that answered with an error status. 4xx: passed through with
 /// status and body. 401/403 mean the gateway's own credential was refused;
 /// that is not the client's fault and the upstream's message may quote part
-/// of our key, so it becomes 502. 5xx: 502 with the upstream's message.
+/// of our key, so it becomes 502. 5xx: 502 with the upstream's message,
+/// except Anthropic's 529 (overloaded) to Messages API callers, whose SDKs
+/// back off and retry on it.
 /// Returns the answer to pass on and the upstream's message for the record.
 pub async fn refused(
     upstream: &Upstream,
+    endpoint: Endpoint,
     resp: UpstreamResponse,
 ) -> Result<(Response, String), ApiError> {
     let UpstreamResponse {
@@ -70,7 +73,8 @@ pub async fn refused(
             status.as_u16()
         )));
     }
-    if status.is_client_error() {
+    let overloaded = endpoint == Endpoint::Messages && status.as_u16() == 529;
+    if status.is_client_error() || overloaded {
         let mut response = Response::new(Body::from(bytes));
         *response.status_mut() = status;
         copy_response_headers(&headers, response.headers_mut());

@@ -101,6 +101,35 @@ pub fn is_done(data: &[u8]) -> bool {
     data.trim_ascii() == b"[DONE]"
 }
 
+/// An error event in OpenAI's shape (or, for a Messages API stream,
+/// Anthropic's), for failures after the 200 was sent.
+pub fn error_event(anthropic: bool, message: &str, code: &str) -> Bytes {
+    if anthropic {
+        let kind = if code == "upstream_timeout" {
+            "timeout_error"
+        } else {
+            "api_error"
+        };
+        let body = crate::api::anthropic::error_body(kind, message);
+        return Bytes::from(format!("event: error\ndata: {body}\n\n"));
+    }
+    let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
+    Bytes::from(format!("data: {body}\n\n"))
+}
+
+/// Whether the payload is the Messages API's last event, `message_stop`.
+pub fn is_message_stop(data: &[u8]) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Kind<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: Option<std::borrow::Cow<'a, str>>,
+    }
+    // Only the few events that mention it are parsed.
+    memchr::memmem::find(data, b"message_stop").is_some()
+        && serde_json::from_slice::<Kind<'_>>(data)
+            .is_ok_and(|k| k.kind.as_deref() == Some("message_stop"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -124,6 +124,9 @@ pub struct TeeStream {
     /// `None` once the stream has ended and the hooks have run.
     hooks: Option<Box<dyn StreamHooks>>,
     finished: bool,
+    /// A Messages API stream: it ends with `message_stop` (the trailer goes
+    /// before it), and failures are Anthropic `error` events.
+    pub anthropic: bool,
 }
 
 impl TeeStream {
@@ -148,6 +151,7 @@ impl TeeStream {
             complete: false,
             hooks: Some(hooks),
             finished: false,
+            anthropic: false,
         }
     }
 
@@ -158,7 +162,7 @@ impl TeeStream {
                 self.out.push_back(event);
                 continue;
             };
-            if sse::is_done(&data) {
+            if sse::is_done(&data) || (self.anthropic && sse::is_message_stop(&data)) {
                 self.complete = true;
                 let trailer = self.trailer();
                 self.out.push_back(trailer);
@@ -174,7 +178,7 @@ impl TeeStream {
             // (with usage forced on, every chunk carries `"usage":null`).
             if has_usage_object(&data) {
                 if let Some(found) = usage::from_chunk(&data) {
-                    self.seen.usage = Some(found.usage);
+                    self.seen.usage = Some(found.after(self.seen.usage));
                     self.complete |= found.terminal;
                     if found.usage_only && self.strip_usage_chunk {
                         continue;
@@ -219,6 +223,13 @@ impl TeeStream {
         Bytes::from(comment)
     }
 
+    /// Ends the stream with an error event, in the shape of the stream's API.
+    fn fail(&mut self, outcome: Outcome, message: String, code: &str) {
+        self.out
+            .push_back(sse::error_event(self.anthropic, &message, code));
+        self.finish(outcome, Some(message));
+    }
+
     fn finish(&mut self, outcome: Outcome, error: Option<String>) {
         self.finished = true;
         if let Some(hooks) = self.hooks.take() {
@@ -229,12 +240,6 @@ impl TeeStream {
                 seen,
             });
         }
-    }
-
-    /// An error event in OpenAI's shape, for failures after the 200 was sent.
-    fn error_event(message: &str, code: &str) -> Bytes {
-        let body = serde_json::json!({"error": {"message": message, "type": "upstream_error", "param": null, "code": code}});
-        Bytes::from(format!("data: {body}\n\n"))
     }
 }
 
@@ -266,8 +271,7 @@ impl Stream for TeeStream {
                     } else {
                         "upstream_unavailable"
                     };
-                    this.out.push_back(Self::error_event(&message, code));
-                    this.finish(Outcome::UpstreamError, Some(message));
+                    this.fail(Outcome::UpstreamError, message, code);
                 }
                 Poll::Ready(None) => {
                     if let Some(rest) = this.events.take_rest() {
@@ -277,9 +281,11 @@ impl Stream for TeeStream {
                         this.finish(Outcome::Ok, None);
                     } else {
                         let message = "upstream closed the stream before it was complete";
-                        this.out
-                            .push_back(Self::error_event(message, "upstream_unavailable"));
-                        this.finish(Outcome::UpstreamError, Some(message.into()));
+                        this.fail(
+                            Outcome::UpstreamError,
+                            message.into(),
+                            "upstream_unavailable",
+                        );
                     }
                 }
                 Poll::Pending => {
@@ -289,9 +295,7 @@ impl Stream for TeeStream {
                     if this.out.is_empty() && this.idle_expired(cx) {
                         let message =
                             format!("upstream sent nothing for {} s", this.idle_limit.as_secs());
-                        this.out
-                            .push_back(Self::error_event(&message, "upstream_timeout"));
-                        this.finish(Outcome::Timeout, Some(message));
+                        this.fail(Outcome::Timeout, message, "upstream_timeout");
                     }
                     break;
                 }

@@ -33,6 +33,7 @@ pub async fn respond(
         store: s.store,
     });
     let mut tee = TeeStream::new(s.body, hooks, started, s.idle, s.strip_usage);
+    tee.anthropic = endpoint == Endpoint::Messages;
     if let Some(first) = s.read_ahead {
         tee.read_ahead(first.bytes, first.at);
     }

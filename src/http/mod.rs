@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers are thin: extract, call the domain code, map the result.
 
 pub mod admin;
+pub mod anthropic;
 pub mod audit;
 pub mod cache_admin;
 pub mod costs;
@@ -25,6 +26,7 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(model_api::routes())
+        .merge(anthropic::routes())
         .route(
             "/v1/models",
             get(models::list).fallback(passthrough::forward),

@@ -2,7 +2,7 @@
 //! response sub-resources, …) goes as-is to the catch-all upstream, after the
 //! caller's key is checked and with the upstream's own credential substituted.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use super::extract::{Auth, LimitedBody};
 use crate::api::ApiError;
 use crate::providers::copy_response_headers;
-use crate::providers::{forwardable_headers, UpstreamError};
+use crate::providers::{forwardable_headers, Upstream, UpstreamError};
 use crate::state::AppState;
 
 pub async fn forward(
@@ -31,8 +31,27 @@ pub async fn forward(
         Some(q) => format!("{path}?{q}"),
         None => path.to_owned(),
     };
+    relay(
+        upstream,
+        method,
+        &path_and_query,
+        forwardable_headers(&headers),
+        body,
+    )
+    .await
+}
+
+/// Sends a request to `upstream` and streams its answer back unchanged;
+/// only an unreachable or silent upstream becomes an error (502, 504).
+pub async fn relay(
+    upstream: &Upstream,
+    method: Method,
+    path: &str,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let resp = upstream
-        .send(method, &path_and_query, forwardable_headers(&headers), body)
+        .send(method, path, headers, body)
         .await
         .map_err(|e| match e {
             UpstreamError::Timeout => ApiError::UpstreamTimeout(upstream.timeout.as_secs()),

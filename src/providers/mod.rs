@@ -10,8 +10,13 @@
 //! - [`routes`]: model name → upstream.
 //! - [`body`]: answer bodies, reading them whole, and upstream failures.
 //! - [`headers`]: which headers cross between client and upstream.
+//! - [`anthropic`]: Anthropic's Messages API: its events, and the translation
+//!   of OpenAI chat completions to and from it ([`anthropic_chat`] sends a
+//!   translated chat completion to an Anthropic upstream).
 //! - [`model_list`]: `GET /v1/models` gathered from every upstream, cached.
 
+pub mod anthropic;
+mod anthropic_chat;
 mod body;
 mod headers;
 mod inline_http1;

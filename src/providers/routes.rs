@@ -89,6 +89,7 @@ mod tests {
             name: name.into(),
             base_url: Some("http://127.0.0.1:9".into()),
             api_key_env: None,
+            kind: Default::default(),
             models: models.iter().map(|s| s.to_string()).collect(),
             timeout_s: 5,
         };

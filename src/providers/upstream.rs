@@ -1,4 +1,5 @@
-//! One upstream and how it is reached: an OpenAI-compatible server over
+//! One upstream and how it is reached: an OpenAI-compatible (or, with
+//! `kind = "anthropic"`, an Anthropic Messages API) server over
 //! HTTP (`http://` on the [`InlinePool`], `https://` on the [`pooled`]
 //! client) or the built-in [`mock`], called in process. All three answer
 //! with the same [`UpstreamResponse`], so nothing above this file knows
@@ -15,8 +16,9 @@ use secrecy::{ExposeSecret, SecretString};
 use tower::ServiceExt;
 
 use crate::api::Endpoint;
-use crate::config::UpstreamConfig;
+use crate::config::{UpstreamConfig, UpstreamKind};
 
+use super::anthropic_chat;
 use super::body::{UpstreamError, UpstreamResponse};
 use super::inline_http1::InlinePool;
 use super::mock;
@@ -27,8 +29,13 @@ pub struct Upstream {
     pub patterns: Vec<String>,
     /// No answer (or, for a stream, no chunk) for this long → 504.
     pub timeout: Duration,
+    /// The API it speaks (the built-in mock speaks both).
+    pub kind: UpstreamKind,
     transport: Transport,
 }
+
+/// The Messages API version sent when the client names none.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 
 enum Transport {
     Http(HttpUpstream),
@@ -37,6 +44,9 @@ enum Transport {
 
 /// An OpenAI-compatible server.
 struct HttpUpstream {
+    /// Which header carries the credential: `Authorization: Bearer` or
+    /// Anthropic's `x-api-key`.
+    kind: UpstreamKind,
     /// The upstream's credential. Sent only to the upstream; never logged
     /// (`SecretString`'s Debug is redacted) and never echoed to clients.
     api_key: Option<SecretString>,
@@ -77,6 +87,7 @@ impl Upstream {
                     None => (base.to_owned(), Client::Pooled(Box::new(client.clone()))),
                 };
                 Transport::Http(HttpUpstream {
+                    kind: cfg.kind,
                     api_key,
                     model_uris: model_uris(&prefix),
                     prefix,
@@ -89,8 +100,14 @@ impl Upstream {
             name: cfg.name.clone(),
             patterns: cfg.models.clone(),
             timeout: Duration::from_secs(cfg.timeout_s),
+            kind: cfg.kind,
             transport,
         }
+    }
+
+    /// Whether it serves Anthropic's Messages API (`/messages`) as it is.
+    pub fn speaks_messages(&self) -> bool {
+        self.kind == UpstreamKind::Anthropic || self.is_mock()
     }
 
     /// The built-in mock, serving `mock-*`.
@@ -99,6 +116,7 @@ impl Upstream {
             name: crate::config::MOCK_UPSTREAM.into(),
             patterns: vec!["mock-*".into()],
             timeout: Duration::from_secs(300),
+            kind: UpstreamKind::OpenAi,
             transport: Transport::Mock(mock::router()),
         }
     }
@@ -111,7 +129,38 @@ impl Upstream {
     /// (e.g. `/chat/completions?x=1`). Waits at most `timeout` for the
     /// headers; the answer's `deadline` for the whole body is the same
     /// `timeout` after sending.
+    /// An Anthropic upstream serves chat completions translated (see
+    /// [`anthropic_chat`]) and refuses OpenAI's other model endpoints.
     pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Result<UpstreamResponse, UpstreamError> {
+        if self.kind == UpstreamKind::Anthropic && method == Method::POST {
+            if path == Endpoint::Chat.path() {
+                let (translated, body) = match anthropic_chat::prepare(&body) {
+                    Ok(prepared) => prepared,
+                    Err(refusal) => return Ok(refusal),
+                };
+                let resp = self
+                    .send_as_is(Method::POST, "/messages", headers, body)
+                    .await?;
+                return anthropic_chat::finish(translated, resp).await;
+            }
+            if Endpoint::ALL
+                .iter()
+                .any(|e| *e != Endpoint::Messages && e.path() == path)
+            {
+                return Ok(anthropic_chat::unsupported(&self.name, path));
+            }
+        }
+        self.send_as_is(method, path, headers, body).await
+    }
+
+    /// [`Upstream::send`] without translation: the request goes as it is.
+    async fn send_as_is(
         &self,
         method: Method,
         path: &str,
@@ -122,7 +171,7 @@ impl Upstream {
             match &self.transport {
                 Transport::Http(http) => {
                     let uri = self.uri(http, path)?;
-                    let request = build_request(method, uri, headers, http.api_key.as_ref(), body);
+                    let request = build_request(method, uri, headers, http, body);
                     match &http.client {
                         Client::Inline(pool) => {
                             let (parts, body) = pool.send(request).await?.into_parts();
@@ -188,20 +237,38 @@ impl Upstream {
     }
 }
 
-/// The request to send upstream, with the upstream's own credential.
+/// The request to send upstream, with the upstream's own credential (and,
+/// for Anthropic, the API version the client asked for, or ours).
 fn build_request(
     method: Method,
     uri: Uri,
     mut headers: HeaderMap,
-    api_key: Option<&SecretString>,
+    http: &HttpUpstream,
     body: Bytes,
 ) -> axum::http::Request<Full<Bytes>> {
-    if let Some(key) = api_key {
-        let value = format!("Bearer {}", key.expose_secret());
+    let anthropic = http.kind == UpstreamKind::Anthropic;
+    if let Some(key) = http.api_key.as_ref() {
+        let (name, value) = if anthropic {
+            (
+                header::HeaderName::from_static("x-api-key"),
+                key.expose_secret().to_owned(),
+            )
+        } else {
+            (
+                header::AUTHORIZATION,
+                format!("Bearer {}", key.expose_secret()),
+            )
+        };
         if let Ok(mut v) = HeaderValue::from_str(&value) {
             v.set_sensitive(true);
-            headers.insert(header::AUTHORIZATION, v);
+            headers.insert(name, v);
         }
+    }
+    if anthropic && !headers.contains_key("anthropic-version") {
+        headers.insert(
+            "anthropic-version",
+            HeaderValue::from_static(ANTHROPIC_VERSION),
+        );
     }
     let mut request = axum::http::Request::new(Full::new(body));
     *request.method_mut() = method;

@@ -122,6 +122,7 @@ impl Price {
             cached_input: Some(self.cached.to_string()),
             output: Some(self.output.to_string()),
             reasoning: None,
+            ..PriceOverride::default()
         }
     }
 

@@ -161,6 +161,7 @@ pub fn http_upstream(
         name: name.into(),
         base_url: Some(format!("http://{addr}/v1")),
         api_key_env: None,
+        kind: Default::default(),
         models: models.iter().map(|m| m.to_string()).collect(),
         timeout_s,
     }

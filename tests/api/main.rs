@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // a test fails loudly
 
 mod admin;
+mod anthropic;
 mod audit;
 mod cache;
 mod costs;

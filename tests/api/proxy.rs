@@ -250,6 +250,7 @@ async fn upstream_failures_map_to_502_504_and_4xx_pass_through() {
             name: "mock".into(),
             base_url: None,
             api_key_env: None,
+            kind: Default::default(),
             models: vec!["mock-*".into()],
             timeout_s: 1,
         },

@@ -3,7 +3,9 @@
 The binary comes from `PROMPTGATE_BIN` (scripts/test sets it to the release
 build). The gateway runs in a temporary directory with its own SQLite file, on
 a free port on 127.0.0.1, with the built-in `mock` upstream serving `mock-*`
-models. A team and a team key are created through the admin API; tests get a
+models, and an upstream of `kind = "anthropic"` serving `claude-*`: the mock
+again, on its own port (`promptgate mock-upstream`), reached over HTTP with
+the Messages API. A team and a team key are created through the admin API; tests get a
 `Gateway` with the base URL and both keys.
 """
 
@@ -23,6 +25,8 @@ import httpx
 import pytest
 
 STARTUP_TIMEOUT_S = 30.0
+# The Anthropic upstream's credential: the gateway must never show it.
+ANTHROPIC_UPSTREAM_KEY = "sk-ant-sdk-test-" + secrets.token_hex(16)
 SHUTDOWN_TIMEOUT_S = 10.0
 
 
@@ -72,6 +76,8 @@ def _child_env(workdir: Path, admin_key: str) -> dict[str, str]:
     }
     env["PROMPTGATE_ADMIN_KEY"] = admin_key
     env["PROMPTGATE__STORE__URL"] = f"sqlite://{workdir / 'promptgate.db'}"
+    env["PROMPTGATE_CONFIG"] = str(workdir / "promptgate.toml")
+    env["PG_SDK_ANTHROPIC_KEY"] = ANTHROPIC_UPSTREAM_KEY
     env["RUST_LOG"] = "info"
     env["NO_COLOR"] = "1"  # plain server log, readable in test reports
     return env
@@ -125,6 +131,41 @@ def _start(binary: Path, workdir: Path, admin_key: str, log_path: Path, log_file
     raise RuntimeError("could not bind a free port in 3 attempts")
 
 
+def _start_mock_upstream(binary: Path, log_file) -> tuple[subprocess.Popen, int]:
+    """`promptgate mock-upstream` on a free port: the Anthropic upstream."""
+    for _attempt in range(3):
+        port = _free_port()
+        proc = subprocess.Popen(
+            [str(binary), "mock-upstream", "--listen", f"127.0.0.1:{port}"],
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1.0).status_code == 200:
+                    return proc, port
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        _stop(proc)
+    raise RuntimeError("could not start promptgate mock-upstream")
+
+
+def _write_config(workdir: Path, anthropic_port: int) -> None:
+    (workdir / "promptgate.toml").write_text(
+        f"""
+[[upstreams]]
+name = "claude"
+kind = "anthropic"
+base_url = "http://127.0.0.1:{anthropic_port}/v1"
+api_key_env = "PG_SDK_ANTHROPIC_KEY"
+models = ["claude-*"]
+"""
+    )
+
+
 @pytest.fixture(scope="session")
 def gateway():
     binary = _binary()
@@ -132,11 +173,17 @@ def gateway():
         workdir = Path(tmp)
         log_path = workdir / "server.log"
         admin_key = "admin-" + secrets.token_hex(24)
-        with open(log_path, "wb") as log_file:
+        with open(log_path, "wb") as log_file, open(workdir / "mock.log", "wb") as mock_log:
+            try:
+                mock_proc, mock_port = _start_mock_upstream(binary, mock_log)
+            except RuntimeError as err:
+                pytest.exit(str(err), returncode=1)
+            _write_config(workdir, mock_port)
             try:
                 proc, origin = _start(binary, workdir, admin_key, log_path, log_file)
             except RuntimeError as err:
                 log_file.flush()
+                _stop(mock_proc)
                 # Nothing can run without the gateway: stop here, with its log.
                 pytest.exit(
                     f"could not start {binary} serve: {err}\n"
@@ -166,6 +213,7 @@ def gateway():
                 raise
             finally:
                 _stop(proc)
+                _stop(mock_proc)
                 log_file.flush()
                 if failed:
                     print(f"---- promptgate server log (exit status {proc.returncode}) ----")

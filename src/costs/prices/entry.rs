@@ -23,6 +23,9 @@ pub struct Price {
     /// Prompt tokens served from the vendor's cache. `None`: the vendor has no
     /// (known) discount, so cached tokens are billed at `input`.
     pub cached_input: Option<Decimal>,
+    /// Prompt tokens written to the vendor's cache (Anthropic's
+    /// `cache_creation_input_tokens`). `None`: billed at `input`.
+    pub cache_write: Option<Decimal>,
     /// Completion tokens.
     pub output: Decimal,
     /// Reasoning tokens, only where a vendor prices them apart from output.
@@ -40,6 +43,11 @@ impl Price {
     pub fn cached_input_or_input(&self) -> Decimal {
         self.cached_input.unwrap_or(self.input)
     }
+
+    /// What one prompt token written to the vendor's cache costs (per million).
+    pub fn cache_write_or_input(&self) -> Decimal {
+        self.cache_write.unwrap_or(self.input)
+    }
 }
 
 /// A price from config: `[prices."my-model"] input = "0.5" output = "1.5"`.
@@ -50,6 +58,7 @@ impl Price {
 pub struct PriceOverride {
     pub input: Option<String>,
     pub cached_input: Option<String>,
+    pub cache_write: Option<String>,
     pub output: Option<String>,
     pub reasoning: Option<String>,
 }

@@ -41,12 +41,12 @@ pub enum PriceError {
     BadName(String),
 }
 
-/// A checked price from its four decimal strings (input, cached input,
-/// output, reasoning): input and output are required, the others optional.
+/// A checked price from its five decimal strings (input, cached input,
+/// cache write, output, reasoning): input and output are required, the others optional.
 pub(super) fn build_price(
     model: &str,
     vendor: String,
-    [input, cached_input, output, reasoning]: [&Option<String>; 4],
+    [input, cached_input, cache_write, output, reasoning]: [&Option<String>; 5],
     source: String,
     as_of: String,
 ) -> Result<Price, PriceError> {
@@ -70,6 +70,7 @@ pub(super) fn build_price(
         vendor,
         input: required("input", input)?,
         cached_input: optional("cached_input", cached_input)?,
+        cache_write: optional("cache_write", cache_write)?,
         output: required("output", output)?,
         reasoning: optional("reasoning", reasoning)?,
         source,

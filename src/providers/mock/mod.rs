@@ -1,4 +1,5 @@
-//! The built-in deterministic upstream. It speaks the OpenAI API, so the same
+//! The built-in deterministic upstream. It speaks the OpenAI API (and
+//! Anthropic's Messages API, see [`messages`]), so the same
 //! router serves in process (the default `mock` upstream, no socket) and on a
 //! port (`promptgate mock-upstream`, used by tests as a "real" upstream).
 //!
@@ -23,7 +24,7 @@
 
 //!
 //! One file per endpoint (`chat`, `completions`, `embeddings`, `responses`,
-//! `models`); what they share: `request` (parsing, the behaviour a model name
+//! `models`, `messages` for Anthropic's); what they share: `request` (parsing, the behaviour a model name
 //! selects), `answer` (the deterministic words) and `wire` (error shape, SSE).
 
 mod answer;
@@ -31,6 +32,7 @@ mod chat;
 mod completions;
 mod embeddings;
 mod judge;
+mod messages;
 mod models;
 mod request;
 mod responses;
@@ -46,11 +48,13 @@ use request::MockState;
 
 pub fn router() -> Router {
     let state = Arc::new(MockState::default());
-    let endpoints: [(&str, MethodRouter<Arc<MockState>>); 7] = [
+    let endpoints: [(&str, MethodRouter<Arc<MockState>>); 9] = [
         ("/chat/completions", post(chat::chat)),
         ("/completions", post(completions::completions)),
         ("/embeddings", post(embeddings::embeddings)),
         ("/responses", post(responses::responses)),
+        ("/messages", post(messages::messages)),
+        ("/messages/count_tokens", post(messages::count_tokens)),
         ("/models", get(models::models)),
         ("/models/{id}", get(models::model)),
         ("/stats", get(request::stats)),

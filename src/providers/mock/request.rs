@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::wire::{error, SLOW_STEP};
+use super::wire::{ErrorShape, SLOW_STEP};
 
 #[derive(Default)]
 pub struct MockState {
@@ -20,6 +20,9 @@ pub struct MockState {
     flaky: AtomicU64,
     /// Every request served, for `GET /stats` (lets tests prove a call reached the upstream).
     served: AtomicU64,
+    /// The prompt prefixes the Messages API was asked to cache (`cache_control`):
+    /// the first request with a prefix writes it, later ones read it.
+    pub prompt_cache: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// The parsed body and its model (`default_model` when it names none), once
@@ -32,31 +35,35 @@ pub async fn start(
     body: &Bytes,
     default_model: &str,
 ) -> Result<(Value, String), Response> {
-    let req = parse(body)?;
+    start_as(state, body, default_model, ErrorShape::OpenAi).await
+}
+
+/// [`start`], with errors in the given API's shape.
+#[allow(clippy::result_large_err)]
+pub async fn start_as(
+    state: &MockState,
+    body: &Bytes,
+    default_model: &str,
+    shape: ErrorShape,
+) -> Result<(Value, String), Response> {
+    let req = parse(body).map_err(|e| shape.error(400, &e, "invalid_request_error"))?;
     let model = req
         .get("model")
         .and_then(Value::as_str)
         .unwrap_or(default_model)
         .to_owned();
-    behaviour(state, &model).await?;
+    behaviour(state, &model, shape).await?;
     Ok((req, model))
 }
 
-/// Parses the body; malformed JSON gets OpenAI's 400.
-#[allow(clippy::result_large_err)]
-fn parse(body: &Bytes) -> Result<Value, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        error(
-            400,
-            &format!("We could not parse the JSON body of your request: {e}"),
-            "invalid_request_error",
-            None,
-        )
-    })
+/// Parses the body; malformed JSON is a 400 with this message.
+fn parse(body: &Bytes) -> Result<Value, String> {
+    serde_json::from_slice(body)
+        .map_err(|e| format!("We could not parse the JSON body of your request: {e}"))
 }
 
 /// Behaviour shared by every endpoint: failures and delays chosen by model name.
-async fn behaviour(state: &MockState, model: &str) -> Result<(), Response> {
+async fn behaviour(state: &MockState, model: &str, shape: ErrorShape) -> Result<(), Response> {
     state.served.fetch_add(1, Ordering::Relaxed);
     if let Some(code) = model.strip_prefix("mock-error-") {
         let status = code.parse::<u16>().unwrap_or(500);
@@ -65,19 +72,14 @@ async fn behaviour(state: &MockState, model: &str) -> Result<(), Response> {
         } else {
             "server_error"
         };
-        return Err(error(
-            status,
-            &format!("mock upstream error {status}"),
-            kind,
-            None,
-        ));
+        return Err(shape.error(status, &format!("mock upstream error {status}"), kind));
     }
     match model {
         "mock-hang" => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
         "mock-flaky" if state.flaky.fetch_add(1, Ordering::Relaxed) % 2 == 0 => {
-            return Err(error(503, "mock upstream is flaky", "server_error", None));
+            return Err(shape.error(503, "mock upstream is flaky", "server_error"));
         }
         "mock-slow" => tokio::time::sleep(SLOW_STEP).await,
         _ => {}

@@ -20,6 +20,24 @@ pub fn error(status: u16, message: &str, kind: &str, code: Option<&str>) -> Resp
     (status, axum::Json(body)).into_response()
 }
 
+/// Which API's error shape an endpoint answers in.
+#[derive(Clone, Copy)]
+pub enum ErrorShape {
+    OpenAi,
+    /// `{"type":"error","error":{"type","message"}}`, the type following the status.
+    Anthropic,
+}
+
+impl ErrorShape {
+    /// An error; `kind` is OpenAI's type (Anthropic's follows the status).
+    pub fn error(self, status: u16, message: &str, kind: &str) -> Response {
+        match self {
+            ErrorShape::OpenAi => error(status, message, kind, None),
+            ErrorShape::Anthropic => crate::api::anthropic::error_response(status, message),
+        }
+    }
+}
+
 /// One `data:` frame.
 pub fn data(v: &Value) -> String {
     format!("data: {v}\n\n")
