@@ -7,7 +7,6 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::costs::parse_time;
-use super::prompts::PromptQuery;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};
 use crate::auth::Caller;
@@ -15,11 +14,20 @@ use crate::experiments::{rollout_report, ReportRequest};
 use crate::registry::DEFAULT_LABEL;
 use crate::state::AppState;
 
+/// The query of a report (read with the rest of `/v1/prompts/…`'s query).
+pub struct ReportParams {
+    pub label: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub baseline: Option<i64>,
+    pub team: Option<String>,
+}
+
 pub async fn report(
     state: &AppState,
     caller: &Caller,
     name: &str,
-    q: PromptQuery,
+    q: ReportParams,
 ) -> ApiResult<Response> {
     let label = q.label.unwrap_or_else(|| DEFAULT_LABEL.to_owned());
     let snap = state.registry.snapshot();

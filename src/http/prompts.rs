@@ -116,14 +116,14 @@ pub async fn list(State(state): State<AppState>, Auth(_): Auth) -> Json<Value> {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PromptQuery {
-    pub(super) label: Option<String>,
+    label: Option<String>,
     version: Option<i64>,
     /// A version (diff) or a time (report).
-    pub(super) from: Option<String>,
-    pub(super) to: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
     /// Report only: the version to compare against, and the team (admin).
-    pub(super) baseline: Option<i64>,
-    pub(super) team: Option<String>,
+    baseline: Option<i64>,
+    team: Option<String>,
 }
 
 /// Every method and path under `/v1/prompts/`.
@@ -169,7 +169,14 @@ pub async fn dispatch(
         (Method::GET, PromptPath::Diff(name)) => diff(&state, &name, q),
         (Method::POST, PromptPath::Render(name)) => render(&call, &name),
         (Method::GET, PromptPath::Report(name)) => {
-            super::experiments::report(&state, &caller, &name, q).await
+            let params = super::experiments::ReportParams {
+                label: q.label,
+                from: q.from,
+                to: q.to,
+                baseline: q.baseline,
+                team: q.team,
+            };
+            super::experiments::report(&state, &caller, &name, params).await
         }
         (m, _) => Err(ApiError::invalid(
             format!("method {m} is not allowed here"),
