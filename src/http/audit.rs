@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::costs::parse_time;
 use super::extract::{Admin, AppQuery};
-use crate::api::{ApiError, ApiResult};
+use crate::api::ApiResult;
 use crate::state::AppState;
 use crate::store::AuditFilter;
 
@@ -29,13 +29,7 @@ pub async fn list(
     State(state): State<AppState>,
     Admin(AppQuery(q)): Admin<AppQuery<AuditQuery>>,
 ) -> ApiResult<Json<Value>> {
-    let limit = q.limit.unwrap_or(100);
-    if !(1..=1000).contains(&limit) {
-        return Err(ApiError::invalid(
-            "limit must be between 1 and 1000",
-            Some("limit"),
-        ));
-    }
+    let limit = super::requests::page_limit(q.limit)?;
     let from = q
         .from
         .as_deref()

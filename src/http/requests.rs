@@ -66,19 +66,25 @@ pub struct ListQuery {
     flagged: Option<bool>,
 }
 
-pub async fn list(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    AppQuery(q): AppQuery<ListQuery>,
-) -> ApiResult<Json<Value>> {
-    let team = scoped_team(&caller, q.team)?;
-    let limit = q.limit.unwrap_or(100);
+/// `limit` of a listing: 1 to 1000, default 100.
+pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::invalid(
             "limit must be between 1 and 1000",
             Some("limit"),
         ));
     }
+    Ok(limit)
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppQuery(q): AppQuery<ListQuery>,
+) -> ApiResult<Json<Value>> {
+    let team = scoped_team(&caller, q.team)?;
+    let limit = page_limit(q.limit)?;
     let records = state
         .store
         .list_records(&RecordFilter {

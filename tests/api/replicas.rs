@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::helpers::{base_config, spawn_app, TestDb, ADMIN_KEY};
+use crate::helpers::{base_config, spawn_app, TestApp, TestDb, ADMIN_KEY};
 
 /// A key revoked on one replica is refused by the other within 5 s
 /// (each replica polls the store; the test config polls every 200 ms).
@@ -22,6 +22,14 @@ async fn revocation_reaches_the_other_replica() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    revoke_on_a_until_refused_on_b(&a, &b, &key, Duration::from_secs(5)).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Revokes the (only) key on `a`, then waits until `b` refuses it (fails
+/// the test after `within`).
+async fn revoke_on_a_until_refused_on_b(a: &TestApp, b: &TestApp, key: &str, within: Duration) {
     let id = a.state.store.active_keys().await.unwrap()[0].id.clone();
     let del = a
         .http
@@ -32,15 +40,13 @@ async fn revocation_reaches_the_other_replica() {
         .unwrap();
     assert_eq!(del.status(), 200);
     let start = Instant::now();
-    while b.chat(&key, "mock-1").await.status() != 401 {
+    while b.chat(key, "mock-1").await.status() != 401 {
         assert!(
-            start.elapsed() < Duration::from_secs(5),
-            "revocation never reached replica b"
+            start.elapsed() < within,
+            "the revocation never reached replica b"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    a.stop().await;
-    b.stop().await;
 }
 
 /// Replicas that would not refresh their keys for an hour: whatever crosses
@@ -89,23 +95,7 @@ async fn a_revocation_is_pushed_to_the_other_replica() {
     let b = spawn_app(replica_config(&db)).await;
     let key = a.team_key("shared").await;
     assert_eq!(b.chat(&key, "mock-1").await.status(), 200);
-    let id = a.state.store.active_keys().await.unwrap()[0].id.clone();
-    let del = a
-        .http
-        .delete(a.url(&format!("/v1/keys/{id}")))
-        .bearer_auth(ADMIN_KEY)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(del.status(), 200);
-    let start = Instant::now();
-    while b.chat(&key, "mock-1").await.status() != 401 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the revocation never reached replica b"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    revoke_on_a_until_refused_on_b(&a, &b, &key, Duration::from_secs(30)).await;
     a.stop().await;
     b.stop().await;
 }
