@@ -20,6 +20,14 @@ impl Flavor for Sqlite {
         "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
 
     const NUMBERED_PARAMS: bool = false;
+
+    // Reports read a whole window of records: mapped pages spare a read call
+    // and a copy per page (1 M records: 1.2 s instead of about 2 s). Mapped
+    // only for the scan: a connection that keeps its mapping holds the file's
+    // pages it touched in the process's resident memory (the request path's
+    // writes made a 40 MiB gateway peak at 750 MiB).
+    const SCAN_MAPPING: Option<(&'static str, &'static str)> =
+        Some(("PRAGMA mmap_size = 1073741824", "PRAGMA mmap_size = 0"));
     const BY_VERSION: &'static str = "INDEXED BY requests_prompt_version";
 
     fn decode<T: Row>(row: &SqliteRow) -> StoreResult<T> {
@@ -36,9 +44,6 @@ impl SqlStore<Sqlite> {
             // can lose the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            // Reports read a whole window of records: mapped pages spare a
-            // read call (and a copy) per page.
-            .pragma("mmap_size", "1073741824")
             .foreign_keys(true);
         if let Some(parent) = opts.get_filename().parent() {
             if !parent.as_os_str().is_empty() {

@@ -98,6 +98,10 @@ pub trait Flavor: Database {
     /// their periodic key refresh).
     const NOTIFY_KEY_REVOKED: Option<&'static str> = None;
 
+    /// Statements run around a scan of many records (see `scan_rows`): one
+    /// that maps the database file, one that stops it.
+    const SCAN_MAPPING: Option<(&'static str, &'static str)> = None;
+
     /// Ids of keys revoked by other processes, as they happen (`None` where
     /// the backend has no notifications).
     fn key_revocations(

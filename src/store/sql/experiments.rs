@@ -93,7 +93,7 @@ impl<DB: super::Engine> ExperimentStore for SqlStore<DB> {
             "SELECT {}, {SUMS} FROM requests {index} {} GROUP BY {}",
             w.select, w.clause, w.group
         );
-        self.rows(&sql, &w.args).await
+        self.scan_rows(&sql, &w.args).await
     }
 
     async fn latency_buckets(&self, q: &StatsQuery) -> StoreResult<Vec<LatencyBucket>> {
@@ -103,7 +103,7 @@ impl<DB: super::Engine> ExperimentStore for SqlStore<DB> {
              GROUP BY {}, {BUCKET}",
             w.select, w.clause, w.group
         );
-        self.rows(&sql, &w.args).await
+        self.scan_rows(&sql, &w.args).await
     }
 }
 

@@ -74,6 +74,26 @@ impl<DB: Engine> SqlStore<DB> {
         rows_on::<DB, T>(&mut conn, sql, args).await
     }
 
+    /// All rows of a statement that scans a window of records: on a
+    /// connection that maps the database file for the scan (SQLite: a read
+    /// call and a copy fewer per page) and stops mapping it afterwards, so
+    /// that only reports, never the writes of the request path, hold mapped
+    /// pages in the process's memory.
+    async fn scan_rows<T: Row>(&self, sql: &str, args: &[Value<'_>]) -> StoreResult<Vec<T>> {
+        let mut conn = self.pool.acquire().await?;
+        let Some((map, unmap)) = DB::SCAN_MAPPING else {
+            return rows_on::<DB, T>(&mut conn, sql, args).await;
+        };
+        DB::execute(&mut conn, map, &[]).await?;
+        let rows = rows_on::<DB, T>(&mut conn, sql, args).await;
+        let reset = DB::execute(&mut conn, unmap, &[]).await;
+        if reset.is_err() {
+            // a connection left mapping is not put back in the pool
+            conn.detach();
+        }
+        rows
+    }
+
     /// The first row of `sql`, if any.
     async fn row<T: Row>(&self, sql: &str, args: &[Value<'_>]) -> StoreResult<Option<T>> {
         Ok(self.rows(sql, args).await?.into_iter().next())
