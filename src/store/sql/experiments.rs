@@ -80,6 +80,25 @@ fn window(q: &StatsQuery) -> Window<'_> {
     }
 }
 
+impl<DB: super::Engine> SqlStore<DB> {
+    /// One prompt's window (a report, a guard) is scanned with the file
+    /// mapped; the drift check's scan of every prompt, which every replica
+    /// runs each `drift_interval_ms`, reads without mapping, so it never
+    /// holds the file's pages in the gateway's memory.
+    async fn window_rows<T: super::Row>(
+        &self,
+        q: &StatsQuery,
+        sql: &str,
+        args: &[Value<'_>],
+    ) -> StoreResult<Vec<T>> {
+        if q.prompt.is_some() {
+            self.scan_rows(sql, args).await
+        } else {
+            self.rows(sql, args).await
+        }
+    }
+}
+
 #[async_trait]
 impl<DB: super::Engine> ExperimentStore for SqlStore<DB> {
     async fn group_stats(&self, q: &StatsQuery) -> StoreResult<Vec<GroupStats>> {
@@ -93,7 +112,7 @@ impl<DB: super::Engine> ExperimentStore for SqlStore<DB> {
             "SELECT {}, {SUMS} FROM requests {index} {} GROUP BY {}",
             w.select, w.clause, w.group
         );
-        self.scan_rows(&sql, &w.args).await
+        self.window_rows(q, &sql, &w.args).await
     }
 
     async fn latency_buckets(&self, q: &StatsQuery) -> StoreResult<Vec<LatencyBucket>> {
@@ -103,7 +122,7 @@ impl<DB: super::Engine> ExperimentStore for SqlStore<DB> {
              GROUP BY {}, {BUCKET}",
             w.select, w.clause, w.group
         );
-        self.scan_rows(&sql, &w.args).await
+        self.window_rows(q, &sql, &w.args).await
     }
 }
 
