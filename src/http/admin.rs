@@ -84,13 +84,12 @@ pub struct NewKey {
     models: Option<Vec<String>>,
 }
 
-impl NewKey {
-    fn read(body: &[u8]) -> ApiResult<NewKey> {
-        if body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(NewKey::default());
-        }
-        crate::api::parse_json(body)
+/// A JSON body that may be left out: empty (or blank) means every field's default.
+fn optional_json<T: Default + serde::de::DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
     }
+    crate::api::parse_json(body)
 }
 
 /// The part of a key shown to the client: 9 characters (`pg-2e10d8`).
@@ -102,7 +101,7 @@ pub async fn create_key(
     State(state): State<AppState>,
     Admin((Path(team), body)): Admin<(Path<String>, axum::body::Bytes)>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let new = NewKey::read(&body)?;
+    let new = optional_json::<NewKey>(&body)?;
     let now = now_ms();
     if new
         .name
@@ -193,11 +192,7 @@ pub async fn rotate_key(
     State(state): State<AppState>,
     Admin((Path(id), body)): Admin<(Path<String>, axum::body::Bytes)>,
 ) -> ApiResult<Json<Value>> {
-    let rotation: Rotation = if body.iter().all(u8::is_ascii_whitespace) {
-        Rotation::default()
-    } else {
-        crate::api::parse_json(&body)?
-    };
+    let rotation: Rotation = optional_json(&body)?;
     let grace_s = rotation.grace_s.unwrap_or(0);
     if !(0..=MAX_GRACE_S).contains(&grace_s) {
         return Err(ApiError::invalid(

@@ -9,7 +9,7 @@ use sqlx::Postgres;
 use super::sql::{Flavor, Row, SqlStore};
 use super::{KeyRevocations, StoreResult};
 
-/// The notification channel of revoked key ids.
+/// The notification channel of revoked (or rotated) key ids.
 const KEY_REVOKED_CHANNEL: &str = "promptgate_key_revoked";
 
 pub type PgStore = SqlStore<Postgres>;

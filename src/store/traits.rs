@@ -29,7 +29,7 @@ pub struct KeyRotation<'a> {
     pub old_valid_until: i64,
 }
 
-/// Revoked key ids from other processes (see [`KeyStore::key_revocations`]).
+/// Ids of keys revoked or rotated by other processes (see [`KeyStore::key_revocations`]).
 pub type KeyRevocations = tokio::sync::mpsc::Receiver<String>;
 
 #[async_trait]
@@ -45,7 +45,7 @@ pub trait KeyStore: Send + Sync {
     /// Gives key `id` a new secret; the old one stays valid until
     /// `old_valid_until`. `false` if there is no such active key.
     async fn rotate_key(&self, rotation: &KeyRotation<'_>) -> StoreResult<bool>;
-    /// Ids of keys other processes revoke, as they happen; `None` where the
+    /// Ids of keys other processes revoke or rotate, as they happen; `None` where the
     /// backend has no notifications (SQLite).
     async fn key_revocations(&self) -> StoreResult<Option<KeyRevocations>>;
 }

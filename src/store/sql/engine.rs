@@ -102,7 +102,7 @@ pub trait Flavor: Database {
     /// that maps the database file, one that stops it.
     const SCAN_MAPPING: Option<(&'static str, &'static str)> = None;
 
-    /// Ids of keys revoked by other processes, as they happen (`None` where
+    /// Ids of keys revoked or rotated by other processes, as they happen (`None` where
     /// the backend has no notifications).
     fn key_revocations(
         _pool: &sqlx::Pool<Self>,
