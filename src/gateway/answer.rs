@@ -21,7 +21,7 @@ use crate::providers::{
 use super::call::{Call, Plan};
 use super::first_event::{self, ReadAhead};
 use super::record::{Outcome, Recorder};
-use super::{estimate, grounding_check, send, stream};
+use super::{answer_model, estimate, grounding_check, send, stream};
 
 pub enum Answer {
     Done {
@@ -102,7 +102,7 @@ pub async fn stage(
         .map_err(|e| send::failure(upstream, e))?;
     if call.recorder.model().is_none() {
         // a call without `model` is priced and recorded by the one the answer names
-        if let Some(model) = answer_model(&bytes) {
+        if let Some(model) = answer_model::of_answer(&bytes) {
             call.recorder.set_model(&model);
         }
     }
@@ -165,15 +165,6 @@ pub fn from_cache(
     );
     grounding_check::score_json(call, &entry.body);
     Ok(Answer::Done { response, usage })
-}
-
-/// The top-level `model` of a JSON answer.
-fn answer_model(bytes: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Named {
-        model: Option<String>,
-    }
-    serde_json::from_slice::<Named>(bytes).ok()?.model
 }
 
 /// Counts tokens locally for an answer that came without `usage`.

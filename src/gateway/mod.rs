@@ -21,6 +21,7 @@
 //! every outcome, so every call leaves exactly one record.
 
 mod answer;
+mod answer_model;
 pub mod body;
 mod budget;
 mod caching;

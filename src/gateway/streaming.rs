@@ -16,7 +16,7 @@ use crate::providers::copy_response_headers;
 use super::answer::{PendingStore, StreamAnswer};
 use super::record::{Ending, Outcome, Recorder};
 use super::stream::{GroundingFacts, Seen, StreamEnd, StreamHooks, TeeStream, TrailerFacts};
-use super::{estimate, grounding_check};
+use super::{answer_model, estimate, grounding_check};
 
 /// The streaming response; the record goes with the stream.
 pub async fn respond(
@@ -70,6 +70,7 @@ impl StreamHooks for ProxyHooks {
         let Some(rec) = self.recorder.as_mut() else {
             return facts;
         };
+        name_model(rec, seen);
         facts.request_id = Some(rec.id().to_owned());
         facts.cache = Some(rec.cache().as_str());
         if let Some(cost) = seen.usage.and_then(|u| rec.charged(u)) {
@@ -110,6 +111,8 @@ impl StreamHooks for ProxyHooks {
         if let Some(ttft) = end.seen.ttft {
             rec.set_ttft(ttft);
         }
+        // Also here: a stream the client left never reached its trailer.
+        name_model(&mut rec, &end.seen);
         let model = rec.model().map(str::to_owned);
         let (outcome, error) = (end.outcome, end.error);
         let ending = move |usage| Ending {
@@ -132,6 +135,16 @@ impl StreamHooks for ProxyHooks {
                 });
             }
             (usage, _) => rec.finish_now(ending(usage)),
+        }
+    }
+}
+
+/// A call that named no model (a model-less Responses call) is recorded and
+/// priced by the model its stream names.
+fn name_model(rec: &mut Recorder, seen: &Seen) {
+    if rec.model().is_none() {
+        if let Some(model) = answer_model::of_stream(&seen.data) {
+            rec.set_model(&model);
         }
     }
 }

@@ -295,3 +295,72 @@ async fn responses_stream_ends_with_the_facts_comment_after_its_final_event() {
     assert_eq!(rec["grounding"]["score"], facts["grounding"]["score"]);
     app.stop().await;
 }
+
+/// A model-less Responses stream (a stored prompt names the model upstream)
+/// is recorded and priced by the model its `response.created` event names;
+/// the facts comment carries the same cost.
+#[tokio::test]
+async fn model_less_responses_stream_is_priced_by_the_model_its_events_name() {
+    let events = [
+        json!({"type": "response.created", "sequence_number": 0,
+               "response": {"id": "resp_1", "object": "response", "status": "in_progress",
+                            "model": "gpt-4o-mini", "output": [], "usage": null}}),
+        json!({"type": "response.output_text.delta", "sequence_number": 1,
+               "item_id": "msg_1", "output_index": 0, "content_index": 0, "delta": "Oslo"}),
+        json!({"type": "response.completed", "sequence_number": 2,
+               "response": {"id": "resp_1", "object": "response", "status": "completed",
+                            "model": "gpt-4o-mini", "output": [],
+                            "usage": {"input_tokens": 1000, "output_tokens": 500, "total_tokens": 1500}}}),
+    ];
+    let sse: String = events
+        .iter()
+        .map(|e| format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap()))
+        .collect();
+    let router = axum::Router::new().route(
+        "/v1/responses",
+        axum::routing::post(move || {
+            let sse = sse.clone();
+            async move {
+                axum::response::Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(axum::body::Body::from(sse))
+                    .unwrap()
+            }
+        }),
+    );
+    let addr = crate::helpers::serve(router).await;
+    let db = TestDb::sqlite();
+    let mut config = base_config(db.url());
+    config.upstreams = vec![http_upstream("vendor", addr, &["*"], 30)];
+    let app = spawn_app(config).await;
+    let key = app.team_key("t").await;
+
+    let resp = app
+        .post(
+            &key,
+            "/v1/responses",
+            json!({"prompt": {"id": "pmpt_abc", "version": "2"}, "input": "hi", "stream": true}),
+        )
+        .await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = resp.text().await.unwrap();
+    let facts: Value = serde_json::from_str(
+        text.split("\n\n")
+            .find_map(|e| e.strip_prefix(": promptgate "))
+            .unwrap_or_else(|| panic!("a facts comment: {text}")),
+    )
+    .unwrap();
+    let rec = app.record(&key, &id).await;
+    assert_eq!(rec["model"], "gpt-4o-mini", "{rec}");
+    assert_eq!(rec["upstream"], "vendor");
+    assert_eq!(rec["stream"], true);
+    assert_eq!(rec["prompt_tokens"], 1000);
+    assert_eq!(rec["completion_tokens"], 500);
+    let cost = rec["cost_usd"]
+        .as_str()
+        .unwrap_or_else(|| panic!("priced: {rec}"));
+    assert_ne!(cost, "0", "{rec}");
+    assert_eq!(facts["cost_usd"], cost, "{facts}");
+    app.stop().await;
+}
