@@ -45,6 +45,24 @@ class Gateway:
         except OSError as err:
             return f"(no server log: {err})"
 
+    def record(self, request_id: str) -> dict:
+        """GET /v1/requests/{id} with the team key. Records reach the store through
+        a background batch writer, so a record may be a moment behind the answer:
+        poll until it exists (bounded; not a timing assertion)."""
+        deadline = time.monotonic() + 10
+        while True:
+            r = httpx.get(
+                f"{self.base_url}/requests/{request_id}",
+                headers={"Authorization": f"Bearer {self.key}"},
+                timeout=10,
+            )
+            if r.status_code == 200 or time.monotonic() > deadline:
+                break
+            assert r.status_code == 404, f"{r.status_code} {r.text}"
+            time.sleep(0.05)
+        assert r.status_code == 200, f"record {request_id} never appeared: {r.status_code} {r.text}"
+        return r.json()
+
 
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -166,6 +184,26 @@ models = ["claude-*"]
     )
 
 
+def _with_team_key(origin: str, admin_key: str, log_path: Path) -> Gateway:
+    """Creates a team and a team key through the admin API of a started gateway."""
+    admin = {"Authorization": f"Bearer {admin_key}"}
+    team = "sdk-" + secrets.token_hex(4)
+    r = httpx.post(f"{origin}/v1/teams", json={"name": team}, headers=admin, timeout=10)
+    assert r.status_code == 201, f"create team: {r.status_code} {r.text}"
+    r = httpx.post(f"{origin}/v1/teams/{team}/keys", json={}, headers=admin, timeout=10)
+    assert r.status_code == 201, f"create key: {r.status_code} {r.text}"
+    key = r.json()["key"]
+    assert key.startswith("pg-"), key
+    return Gateway(
+        origin=origin,
+        base_url=f"{origin}/v1",
+        key=key,
+        admin_key=admin_key,
+        team=team,
+        log_path=log_path,
+    )
+
+
 @pytest.fixture(scope="session")
 def gateway():
     binary = _binary()
@@ -192,22 +230,7 @@ def gateway():
                 )
             failed = False
             try:
-                admin = {"Authorization": f"Bearer {admin_key}"}
-                team = "sdk-" + secrets.token_hex(4)
-                r = httpx.post(f"{origin}/v1/teams", json={"name": team}, headers=admin, timeout=10)
-                assert r.status_code == 201, f"create team: {r.status_code} {r.text}"
-                r = httpx.post(f"{origin}/v1/teams/{team}/keys", json={}, headers=admin, timeout=10)
-                assert r.status_code == 201, f"create key: {r.status_code} {r.text}"
-                key = r.json()["key"]
-                assert key.startswith("pg-"), key
-                yield Gateway(
-                    origin=origin,
-                    base_url=f"{origin}/v1",
-                    key=key,
-                    admin_key=admin_key,
-                    team=team,
-                    log_path=log_path,
-                )
+                yield _with_team_key(origin, admin_key, log_path)
             except BaseException:
                 failed = True
                 raise
@@ -246,3 +269,32 @@ def client(gateway):
 
     with openai.OpenAI(base_url=gateway.base_url, api_key=gateway.key, max_retries=0, timeout=30.0) as c:
         yield c
+
+
+@pytest.fixture
+def start_gateway(tmp_path):
+    """A factory for a gateway of the test's own: `start_gateway(toml)` starts the
+    binary with that configuration (for upstreams the session gateway does not
+    have) and returns its `Gateway`; it is stopped when the test ends."""
+    binary = _binary()
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(config: str) -> Gateway:
+        workdir = tmp_path / f"gateway-{len(started)}"
+        workdir.mkdir()
+        (workdir / "promptgate.toml").write_text(config)
+        log_path = workdir / "server.log"
+        log_file = open(log_path, "wb")
+        admin_key = "admin-" + secrets.token_hex(24)
+        try:
+            proc, origin = _start(binary, workdir, admin_key, log_path, log_file)
+        except RuntimeError as err:
+            log_file.close()
+            raise RuntimeError(f"{err}\n---- promptgate server log ----\n{log_path.read_text(errors='replace')}")
+        started.append((proc, log_file))
+        return _with_team_key(origin, admin_key, log_path)
+
+    yield start
+    for proc, log_file in started:
+        _stop(proc)
+        log_file.close()

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import json
 import math
-import time
 
 import httpx
 import openai
@@ -54,18 +53,7 @@ def _raw_post(gateway, path: str, content: bytes) -> httpx.Response:
 
 
 def _record(gateway, request_id: str) -> dict:
-    """GET /v1/requests/{id} with the team key. Records reach the store through
-    a background batch writer, so a record may be a moment behind the answer:
-    poll until it exists (bounded; not a timing assertion)."""
-    deadline = time.monotonic() + 10
-    while True:
-        r = httpx.get(f"{gateway.base_url}/requests/{request_id}", headers=_auth(gateway.key), timeout=10)
-        if r.status_code == 200 or time.monotonic() > deadline:
-            break
-        assert r.status_code == 404, f"{r.status_code} {r.text}"
-        time.sleep(0.05)
-    assert r.status_code == 200, f"record {request_id} never appeared: {r.status_code} {r.text}"
-    return r.json()
+    return gateway.record(request_id)
 
 
 def _decode_f32(b64: str) -> list[float]:
