@@ -70,6 +70,13 @@ impl Trace {
         }
     }
 
+    /// The `traceparent` naming the call's own span, for a call made on its
+    /// behalf (the judge's), which then traces as its child.
+    pub fn traceparent(&self) -> Option<String> {
+        let t = self.0.as_ref()?;
+        Some(format!("00-{}-{}-01", t.trace_id, t.span_id))
+    }
+
     /// The call is over: its spans go to the export queue.
     pub fn finish(&mut self, record: &RequestRecord) {
         if let Some(t) = self.0.take() {

@@ -174,7 +174,7 @@ struct Setup {
 }
 
 async fn setup(
-    tune: impl FnOnce(&mut promptgate::otel::config::TracingConfig),
+    tune: impl FnOnce(&mut promptgate::Config),
     gate: Option<Arc<Semaphore>>,
 ) -> (Setup, Arc<Semaphore>) {
     let db = TestDb::sqlite();
@@ -189,7 +189,7 @@ async fn setup(
     config.tracing.otlp_endpoint = Some(format!("http://{collector}"));
     config.tracing.export_interval_ms = 20;
     config.tracing.service_name = "gateway-under-test".into();
-    tune(&mut config.tracing);
+    tune(&mut config);
     let app = spawn_app(config).await;
     let key = app.team_key("traced").await;
     let s = Setup {
@@ -372,7 +372,7 @@ async fn a_cache_hit_is_a_span_without_an_upstream_call() {
 #[tokio::test]
 async fn a_callers_traceparent_is_continued_and_sampling_follows_it() {
     // Nothing is sampled on its own: only the caller's decision traces a call.
-    let (s, _) = setup(|t| t.sample_rate = 0.0, None).await;
+    let (s, _) = setup(|c| c.tracing.sample_rate = 0.0, None).await;
     let (unsampled, _) = call(&s, chat("one"), None).await;
     let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
     let caller_span = "00f067aa0ba902b7";
@@ -400,8 +400,29 @@ async fn a_callers_traceparent_is_continued_and_sampling_follows_it() {
 }
 
 #[tokio::test]
+async fn the_judge_call_traces_as_a_child_of_the_judged_call() {
+    let judge = json!({"model": "mock-1", "sample_rate": 1.0, "mode": "sync"});
+    let (s, _) = setup(
+        |c| c.grounding.judge = Some(serde_json::from_value(judge).unwrap()),
+        None,
+    )
+    .await;
+    let mut body = chat("The Eiffel Tower opened in 1889.");
+    body["grounding"] = json!({"context": ["The Eiffel Tower opened in 1889."]});
+    let (id, resp) = call(&s, body, None).await;
+    assert!(resp.headers().get("x-promptgate-judge").is_some());
+    let (root, children) = s.got.call(&id).await;
+    let (judge, _) = s.got.call(&format!("{id}:judge")).await;
+    assert_eq!(judge.name, "chat mock-1");
+    assert_eq!(judge.trace_id, root.trace_id);
+    assert_eq!(judge.parent, root.span_id);
+    assert!(children.iter().any(|c| c.span_id == judge.span_id));
+    s.app.stop().await;
+}
+
+#[tokio::test]
 async fn with_tracing_off_nothing_is_sent_and_no_traceparent_is_added() {
-    let (s, _) = setup(|t| t.otlp_endpoint = None, None).await;
+    let (s, _) = setup(|c| c.tracing.otlp_endpoint = None, None).await;
     assert!(s.app.state.tracing.is_none());
     call(&s, chat("untraced"), None).await;
     let Setup {
@@ -418,7 +439,7 @@ async fn with_tracing_off_nothing_is_sent_and_no_traceparent_is_added() {
 #[tokio::test]
 async fn a_stalled_collector_drops_spans_and_counts_them_without_slowing_calls() {
     let gate = Arc::new(Semaphore::new(0));
-    let (s, arrived) = setup(|t| t.queue_capacity = 1, Some(gate.clone())).await;
+    let (s, arrived) = setup(|c| c.tracing.queue_capacity = 1, Some(gate.clone())).await;
     let dropped = || async {
         let text = s
             .app
