@@ -27,6 +27,7 @@ impl Trace {
     }
 
     /// The routed upstream speaks the API of `provider` (`openai`, `anthropic`).
+    #[inline]
     pub fn routed(&mut self, provider: &'static str) {
         if let Some(t) = &mut self.0 {
             t.provider = Some(provider);
@@ -35,6 +36,7 @@ impl Trace {
 
     /// The upstream is called now with `headers`: they get the `traceparent`
     /// (and `tracestate`) of the upstream call's span, replacing the caller's.
+    #[inline]
     pub fn upstream_called(&mut self, headers: &mut HeaderMap) {
         if let Some(t) = &mut self.0 {
             t.upstream_called(headers);
@@ -42,6 +44,7 @@ impl Trace {
     }
 
     /// The upstream answered with `status` (its body may still be coming).
+    #[inline]
     pub fn upstream_answered(&mut self, status: u16) {
         if let Some(u) = self.0.as_mut().and_then(|t| t.upstream.as_mut()) {
             u.status = Some(status);
@@ -49,6 +52,7 @@ impl Trace {
     }
 
     /// The upstream's whole answer has been read.
+    #[inline]
     pub fn upstream_done(&mut self) {
         if let Some(u) = self.0.as_mut().and_then(|t| t.upstream.as_mut()) {
             u.done.get_or_insert_with(Instant::now);
@@ -56,6 +60,7 @@ impl Trace {
     }
 
     /// The answer was scored for grounding, from `started` until now.
+    #[inline]
     pub fn grounding_checked(&mut self, started: Instant) {
         if let Some(t) = &mut self.0 {
             t.grounding = Some((started, Instant::now()));
@@ -64,6 +69,7 @@ impl Trace {
 
     /// The answer (a JSON body, or a stream's first event) names its model
     /// and id; read only when the call is traced.
+    #[inline]
     pub fn answered_by(&mut self, json: &[u8]) {
         if let Some(t) = &mut self.0 {
             t.answered_by(json);
@@ -78,6 +84,7 @@ impl Trace {
     }
 
     /// The call is over: its spans go to the export queue.
+    #[inline]
     pub fn finish(&mut self, record: &RequestRecord) {
         if let Some(t) = self.0.take() {
             let spans = super::spans::build(&t, record, Instant::now());

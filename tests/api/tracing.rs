@@ -400,6 +400,38 @@ async fn a_callers_traceparent_is_continued_and_sampling_follows_it() {
 }
 
 #[tokio::test]
+async fn a_prompt_call_names_its_prompt_version_but_not_its_variables() {
+    let (s, _) = setup(|_| {}, None).await;
+    let prompt = json!({
+        "type": "chat",
+        "messages": [{"role": "user", "content": "The password is {{password}}."}],
+        "config": {"model": "mock-repeat"},
+        "variables_schema": {"password": "string"},
+        "labels": ["production"]
+    });
+    let created = s
+        .app
+        .post(
+            crate::helpers::ADMIN_KEY,
+            "/v1/prompts/vault/versions",
+            prompt,
+        )
+        .await;
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let body = json!({"prompt": {"id": "vault", "variables": {"password": "hunter2-in-a-variable"}},
+                      "messages": []});
+    let (id, _) = call(&s, body, None).await;
+    let (root, _) = s.got.call(&id).await;
+    assert_eq!(root.attr("promptgate.prompt.name"), "vault");
+    assert_eq!(root.attr("promptgate.prompt.version"), 1);
+    assert_eq!(root.attr("promptgate.prompt.sha256"), &created["sha256"]);
+    let raw = String::from_utf8_lossy(&s.got.raw.lock().unwrap().concat()).into_owned();
+    assert!(!raw.contains("hunter2"), "a prompt variable was exported");
+    s.app.stop().await;
+}
+
+#[tokio::test]
 async fn the_judge_call_traces_as_a_child_of_the_judged_call() {
     let judge = json!({"model": "mock-1", "sample_rate": 1.0, "mode": "sync"});
     let (s, _) = setup(
