@@ -15,7 +15,7 @@ use prost::Message;
 use serde_json::{json, Value};
 use tokio::sync::Semaphore;
 
-use crate::helpers::{base_config, http_upstream, serve, spawn_app, TestApp, TestDb};
+use crate::helpers::{base_config, counter, http_upstream, serve, spawn_app, TestApp, TestDb};
 
 /// Guards against a hang turning into a stuck test: a bound on how long a
 /// step may take, not a performance assertion.
@@ -473,20 +473,10 @@ async fn a_stalled_collector_drops_spans_and_counts_them_without_slowing_calls()
     let gate = Arc::new(Semaphore::new(0));
     let (s, arrived) = setup(|c| c.tracing.queue_capacity = 1, Some(gate.clone())).await;
     let dropped = || async {
-        let text = s
-            .app
-            .http
-            .get(s.app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        text.lines()
-            .find(|l| l.starts_with("promptgate_otel_spans_dropped_total"))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .unwrap_or(0)
+        counter(
+            &s.app.metrics().await,
+            "promptgate_otel_spans_dropped_total",
+        )
     };
     let before = dropped().await;
     call(&s, chat("first"), None).await;
@@ -502,7 +492,7 @@ async fn a_stalled_collector_drops_spans_and_counts_them_without_slowing_calls()
     }
     let after = dropped().await;
     assert!(
-        after >= before + 6,
+        after >= before + 6.0,
         "3 calls of 2 spans dropped: {before} -> {after}"
     );
     gate.add_permits(100);
