@@ -32,6 +32,8 @@ struct Got {
     parent: String,
     attrs: HashMap<String, Value>,
     service: Option<String>,
+    /// Status code (0 unset, 2 error) and message.
+    status: (i32, String),
 }
 
 impl Got {
@@ -112,6 +114,9 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<Got> {
                 parent: hex::encode(span.parent_span_id),
                 attrs,
                 service: service.clone(),
+                status: span
+                    .status
+                    .map_or((0, String::new()), |s| (s.code, s.message)),
             });
         }
     }
@@ -203,6 +208,16 @@ async fn setup(
 }
 
 async fn call(s: &Setup, body: Value, traceparent: Option<&str>) -> (String, reqwest::Response) {
+    let (id, resp) = call_as_is(s, body, traceparent).await;
+    assert_eq!(resp.status(), 200);
+    (id, resp)
+}
+
+async fn call_as_is(
+    s: &Setup,
+    body: Value,
+    traceparent: Option<&str>,
+) -> (String, reqwest::Response) {
     let mut req = s
         .app
         .http
@@ -216,7 +231,6 @@ async fn call(s: &Setup, body: Value, traceparent: Option<&str>) -> (String, req
         .await
         .expect("the gateway answers")
         .unwrap();
-    assert_eq!(resp.status(), 200);
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
     (id, resp)
 }
@@ -366,6 +380,30 @@ async fn a_cache_hit_is_a_span_without_an_upstream_call() {
     assert!(children.is_empty(), "{children:?}");
     assert_eq!(s.got.call(&miss).await.0.attr("promptgate.cache"), "miss");
     assert_eq!(s.traceparents.lock().unwrap().len(), 1, "one upstream call");
+    s.app.stop().await;
+}
+
+#[tokio::test]
+async fn an_upstream_failure_is_an_error_span_but_a_client_mistake_is_not() {
+    let (s, _) = setup(|_| {}, None).await;
+    let failing =
+        json!({"model": "mock-error-500", "messages": [{"role": "user", "content": "x"}]});
+    let (id, resp) = call_as_is(&s, failing, None).await;
+    assert_eq!(resp.status(), 502);
+    let (root, children) = s.got.call(&id).await;
+    assert_eq!(root.status.0, 2, "{root:?}");
+    assert!(root.status.1.contains("500"), "{}", root.status.1);
+    assert_eq!(root.attr("error.type"), "upstream_error");
+    assert_eq!(root.attr("http.response.status_code"), 502);
+    assert_eq!(children[0].status.0, 2);
+    assert_eq!(children[0].attr("http.response.status_code"), 500);
+
+    let (id, resp) = call_as_is(&s, json!({"model": "mock-1"}), None).await;
+    assert_eq!(resp.status(), 400);
+    let (root, children) = s.got.call(&id).await;
+    assert_eq!(root.status.0, 0, "{root:?}");
+    assert_eq!(root.attr("error.type"), "rejected");
+    assert!(children.is_empty(), "never sent upstream");
     s.app.stop().await;
 }
 
