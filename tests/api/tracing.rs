@@ -358,6 +358,41 @@ async fn a_stream_is_one_span_with_its_usage_and_first_token_time() {
 }
 
 #[tokio::test]
+async fn a_messages_stream_from_an_anthropic_upstream_names_its_provider_and_model() {
+    let (s, _) = setup(
+        |c| {
+            c.upstreams[0].models = vec!["claude-*".into()];
+            c.upstreams[0].kind = promptgate::config::UpstreamKind::Anthropic;
+        },
+        None,
+    )
+    .await;
+    let body = json!({"model": "claude-sonnet-4-5", "max_tokens": 64, "stream": true,
+                      "messages": [{"role": "user", "content": "hello"}]});
+    let resp = s
+        .app
+        .http
+        .post(s.app.url("/v1/messages"))
+        .header("x-api-key", &s.key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(resp.text().await.unwrap().contains("message_stop"));
+    let (root, children) = s.got.call(&id).await;
+    assert_eq!(root.name, "chat claude-sonnet-4-5");
+    assert_eq!(root.attr("gen_ai.provider.name"), "anthropic");
+    assert_eq!(root.attr("promptgate.endpoint"), "messages");
+    assert!(root.attr("gen_ai.response.model").is_string());
+    assert!(root.attr("gen_ai.response.id").is_string(), "{root:?}");
+    assert!(root.attr("gen_ai.usage.output_tokens").is_i64());
+    assert_eq!(children[0].attr("gen_ai.provider.name"), "anthropic");
+    s.app.stop().await;
+}
+
+#[tokio::test]
 async fn a_cache_hit_is_a_span_without_an_upstream_call() {
     let (s, _) = setup(|_| {}, None).await;
     let mut body = chat("cache me");
