@@ -8,10 +8,10 @@
 //! A sampled call carries a [`Trace`] in its request record. The stages
 //! note on it what the record does not hold (when the upstream was called and
 //! answered, when the answer was scored, which model answered) and the
-//! `traceparent` the upstream gets; when the record is sealed, [`spans`]
+//! `traceparent` the upstream gets; when the record is sealed, `spans`
 //! turns the trace and the finished record into spans (the call, with the
 //! GenAI semantic-convention attributes; the upstream call; the grounding
-//! check), and [`export`] sends them off the request path.
+//! check), and `export` sends them off the request path.
 //!
 //! Spans carry names, counts, ids and outcomes, never bodies, headers,
 //! prompt variables, metadata or credentials.
