@@ -127,6 +127,7 @@ impl App {
             config.experiments.clone(),
         ));
         drift.spawn();
+        let tracing = crate::otel::Tracing::start(&config.tracing)?;
         let listener = TcpListener::bind(config.listen).await?;
         let metrics = crate::telemetry::metrics_handle();
         crate::telemetry::spawn_upkeep(&metrics);
@@ -146,6 +147,7 @@ impl App {
             alerts,
             drift,
             budget_watch,
+            tracing,
             config,
         });
         Ok(App {
@@ -179,10 +181,14 @@ impl App {
         } = self;
         let grace = Duration::from_secs(state.config.shutdown_grace_s);
         let router = crate::http::router(state.clone());
+        let spans = state.tracing.clone();
         drop(state);
         crate::server::serve(listener, router, shutdown, grace).await;
         writer.finish().await;
         tracing::info!("all request records written");
+        if let Some(spans) = spans {
+            spans.flush(Duration::from_secs(5)).await;
+        }
         Ok(())
     }
 }

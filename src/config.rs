@@ -42,6 +42,8 @@ pub struct Config {
     pub experiments: crate::experiments::ExperimentsConfig,
     /// `[alerts]`: webhooks for guard, drift and budget events.
     pub alerts: crate::alerts::AlertsConfig,
+    /// `[tracing]`: OpenTelemetry spans over OTLP/HTTP (off by default).
+    pub tracing: crate::otel::config::TracingConfig,
     pub upstreams: Vec<UpstreamConfig>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
@@ -187,6 +189,7 @@ impl Default for Config {
             grounding: GroundingConfig::default(),
             experiments: Default::default(),
             alerts: Default::default(),
+            tracing: Default::default(),
             upstreams: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
@@ -340,6 +343,7 @@ impl Config {
                 .validate()
                 .map_err(|(key, message)| invalid(format!("grounding.judge.{key}"), message))?;
         }
+        self.tracing.validate().map_err(|(k, m)| invalid(k, m))?;
         if let Some(t) = self.grounding.threshold {
             if !crate::grounding::valid_threshold(t) {
                 return Err(invalid("grounding.threshold", "must be between 0 and 1"));

@@ -41,6 +41,9 @@
 //!   guards that zero a candidate's weight when it does worse.
 //! - [`alerts`]: guard, drift and budget events to signed webhooks, off the
 //!   request path.
+//! - [`otel`]: OpenTelemetry traces of model calls (sampled on arrival,
+//!   built from the finished record, exported over OTLP/HTTP off the
+//!   request path; off unless `[tracing] otlp_endpoint` is set).
 //! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
 //!   writer that keeps database writes off the request path.
 //!
@@ -64,6 +67,7 @@ pub mod experiments;
 pub mod gateway;
 pub mod grounding;
 mod http;
+pub mod otel;
 mod periodic;
 pub mod providers;
 pub mod registry;

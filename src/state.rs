@@ -48,6 +48,8 @@ pub struct Inner {
     /// Budget crossings to alert on (with webhooks only; its loop lives as
     /// long as the state).
     pub budget_watch: Option<std::sync::Arc<crate::alerts::budget_watch::BudgetWatch>>,
+    /// OpenTelemetry tracing; `None` when off (no per-call work then).
+    pub tracing: Option<crate::otel::Tracing>,
 }
 
 impl AppState {

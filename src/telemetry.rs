@@ -92,4 +92,16 @@ fn describe() {
         "promptgate_alerts_dropped_total",
         "Alert events dropped because a webhook's queue was full"
     );
+    metrics::describe_counter!(
+        "promptgate_otel_spans_exported_total",
+        "Spans the OTLP collector accepted"
+    );
+    metrics::describe_counter!(
+        "promptgate_otel_spans_dropped_total",
+        "Spans dropped: the export queue was full, or their export failed"
+    );
+    metrics::describe_counter!(
+        "promptgate_otel_export_errors_total",
+        "Span batches the OTLP collector did not accept (not retried)"
+    );
 }

@@ -76,6 +76,9 @@ pub async fn stage(
     store: Option<PendingStore>,
 ) -> Result<Answer, ApiError> {
     let upstream = &plan.upstream;
+    call.recorder
+        .trace()
+        .upstream_answered(resp.status.as_u16());
     if !resp.status.is_success() {
         let (response, error) = send::refused(upstream, call.endpoint, resp).await?;
         return Ok(Answer::Failed {
@@ -100,6 +103,8 @@ pub async fn stage(
     let bytes = collect(resp.body, resp.deadline)
         .await
         .map_err(|e| send::failure(upstream, e))?;
+    call.recorder.trace().upstream_done();
+    call.recorder.trace().answered_by(&bytes);
     if call.recorder.model().is_none() {
         // a call without `model` is priced and recorded by the one the answer names
         if let Some(model) = answer_model::of_answer(&bytes) {
@@ -163,6 +168,7 @@ pub fn from_cache(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    call.recorder.trace().answered_by(&entry.body);
     grounding_check::score_json(call, &entry.body);
     Ok(Answer::Done { response, usage })
 }

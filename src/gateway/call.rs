@@ -37,13 +37,16 @@ impl<'a> Call<'a> {
         headers: &'a HeaderMap,
         id: String,
     ) -> Call<'a> {
-        let recorder = Recorder::new(
+        let mut recorder = Recorder::new(
             state.records.clone(),
             state.prices.clone(),
             id,
             caller,
             endpoint,
         );
+        if let Some(tracing) = &state.tracing {
+            recorder.set_trace(tracing.begin(headers));
+        }
         Call {
             state,
             endpoint,

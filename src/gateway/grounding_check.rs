@@ -122,9 +122,11 @@ pub fn score_json(call: &mut Call<'_>, bytes: &[u8]) {
     };
     let text = estimate::answer_text(call.endpoint, &answer);
     let threshold = call.recorder.grounding_threshold();
+    let started = std::time::Instant::now();
     if let Some(report) = score(&call.state.grounding, context, &text, threshold) {
         call.recorder.set_grounding(report);
     }
+    call.recorder.trace().grounding_checked(started);
 }
 
 /// Scores an answer (flagged below `threshold`, else the scorer's configured

@@ -32,6 +32,8 @@ pub struct Question<'a> {
     pub caller: &'a Caller,
     /// The request being judged; its judge call gets the id `<parent>:judge`.
     pub parent: Option<&'a str>,
+    /// The judged call's span when it is traced: the judge call is its child.
+    pub traceparent: Option<&'a str>,
     pub context: &'a [String],
     pub claims: &'a [String],
 }
@@ -86,6 +88,9 @@ async fn verdict(state: &AppState, config: &JudgeConfig, q: &Question<'_>) -> Ju
         .and_then(|p| HeaderValue::from_str(&format!("{p}:judge")).ok())
     {
         headers.insert(REQUEST_ID, id);
+    }
+    if let Some(tp) = q.traceparent.and_then(|t| HeaderValue::from_str(t).ok()) {
+        headers.insert("traceparent", tp);
     }
     let deadline = Duration::from_millis(config.timeout_ms);
     let call = async {

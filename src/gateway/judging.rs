@@ -77,6 +77,7 @@ async fn judge_now(
     pipeline: Pipeline,
     response: &mut Response,
 ) {
+    let traceparent = call.recorder.trace().traceparent();
     let Some(report) = call.recorder.grounding_report() else {
         return;
     };
@@ -86,6 +87,7 @@ async fn judge_now(
         pipeline,
         caller: call.caller,
         parent: Some(call.recorder.id()),
+        traceparent: traceparent.as_deref(),
         context,
         claims: &claims,
     };
@@ -118,6 +120,7 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig, pipeline: Pipeline) {
     let config = Arc::new(config.clone());
     let caller: Caller = call.caller.clone();
     let parent = call.recorder.id().to_owned();
+    let traceparent = call.recorder.trace().traceparent();
     let context = call
         .recorder
         .grounding_context()
@@ -134,6 +137,7 @@ fn later(call: &mut Call<'_>, config: &JudgeConfig, pipeline: Pipeline) {
                     pipeline,
                     caller: &caller,
                     parent: Some(&parent),
+                    traceparent: traceparent.as_deref(),
                     context: &context,
                     claims: &claims,
                 };

@@ -19,6 +19,11 @@
 //! A stage returns `Err` to end the call with an OpenAI-shaped error, or an
 //! [`answer::Answer`] to end it early (a cache hit); the reply stage runs for
 //! every outcome, so every call leaves exactly one record.
+//!
+//! A traced call's OpenTelemetry trace rides in its record
+//! (`recorder.trace()`, see [`crate::otel`]): the stages note the moments the
+//! spans need (upstream called and done, answer scored), each note one branch
+//! when the call is not traced, and sealing the record sends the spans.
 
 mod answer;
 mod answer_model;

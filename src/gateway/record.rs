@@ -47,6 +47,9 @@ pub struct Recorder {
     started: Instant,
     endpoint: Endpoint,
     cache: CacheStatus,
+    /// The call's trace (empty unless tracing is on and the call sampled);
+    /// it becomes spans when the record is sealed.
+    trace: crate::otel::Trace,
 }
 
 impl Recorder {
@@ -92,7 +95,17 @@ impl Recorder {
             started: Instant::now(),
             endpoint,
             cache: CacheStatus::Bypass,
+            trace: crate::otel::Trace::default(),
         }
+    }
+
+    pub fn set_trace(&mut self, trace: crate::otel::Trace) {
+        self.trace = trace;
+    }
+
+    /// Where the stages note what the call's spans need beyond the record.
+    pub fn trace(&mut self) -> &mut crate::otel::Trace {
+        &mut self.trace
     }
 
     pub fn id(&self) -> &str {
@@ -334,6 +347,7 @@ impl Recorder {
         let answered = end.outcome == Outcome::Ok && (200..300).contains(&end.status);
         self.fill(end.status, end.outcome, end.usage, end.error);
         self.sent = true;
+        self.trace.finish(&self.record);
         let later = match (self.judge_later.take(), &self.grounding_report) {
             (Some(launch), Some(report)) if answered => Some(launch(report)),
             _ => None,

@@ -56,6 +56,7 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
         ));
     }
     call.recorder.set_route(&model, &upstream.name, stream);
+    call.recorder.trace().routed(upstream.kind.provider_name());
 
     take_metadata(call, body)?;
     let cache_field = body.take("cache");
@@ -113,6 +114,7 @@ fn model_less(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, A
         .clone();
     let stream = body.bool_field("stream")?.unwrap_or(false);
     call.recorder.set_upstream(&upstream.name, stream);
+    call.recorder.trace().routed(upstream.kind.provider_name());
     take_metadata(call, body)?;
     body.strip_extensions(true);
     Ok(Plan {

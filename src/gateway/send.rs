@@ -22,6 +22,7 @@ pub async fn stage(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
+    call.recorder.trace().upstream_called(&mut headers);
     plan.upstream
         .send(Method::POST, call.endpoint.path(), headers, upstream_body)
         .await

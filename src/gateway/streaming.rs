@@ -79,7 +79,10 @@ impl StreamHooks for ProxyHooks {
         if let Some(context) = rec.grounding_context() {
             let text = estimate::streamed_text(self.endpoint, &seen.chunks());
             let threshold = rec.grounding_threshold();
-            if let Some(report) = grounding_check::score(&self.scorer, context, &text, threshold) {
+            let started = std::time::Instant::now();
+            let report = grounding_check::score(&self.scorer, context, &text, threshold);
+            rec.trace().grounding_checked(started);
+            if let Some(report) = report {
                 facts.grounding = Some(GroundingFacts {
                     flagged: report.flagged,
                     score: report.score,
@@ -113,6 +116,9 @@ impl StreamHooks for ProxyHooks {
         }
         // Also here: a stream the client left never reached its trailer.
         name_model(&mut rec, &end.seen);
+        if let Some(first) = end.seen.data.first() {
+            rec.trace().answered_by(first);
+        }
         let model = rec.model().map(str::to_owned);
         let (outcome, error) = (end.outcome, end.error);
         let ending = move |usage| Ending {

@@ -82,6 +82,7 @@ pub async fn score(
                 pipeline: crate::gateway::judge_pipeline,
                 caller: &caller,
                 parent: None,
+                traceparent: None,
                 context: &context,
                 claims: &claims,
             };

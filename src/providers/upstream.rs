@@ -34,6 +34,16 @@ pub struct Upstream {
     transport: Transport,
 }
 
+impl UpstreamKind {
+    /// The provider as OpenTelemetry's `gen_ai.provider.name` spells it.
+    pub fn provider_name(self) -> &'static str {
+        match self {
+            UpstreamKind::OpenAi => "openai",
+            UpstreamKind::Anthropic => "anthropic",
+        }
+    }
+}
+
 /// The Messages API version sent when the client names none.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
 

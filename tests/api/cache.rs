@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    base_config, error_of, http_upstream, mock_upstream, spawn_app, TestApp, TestDb,
+    base_config, counter, error_of, http_upstream, mock_upstream, spawn_app, TestApp, TestDb,
 };
 
 /// A bound on how long one step may take so that a hang fails the test
@@ -448,30 +448,6 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-async fn metrics_text(app: &TestApp) -> String {
-    let resp = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("metrics");
-    assert_eq!(resp.status(), 200);
-    resp.text().await.expect("metrics text")
-}
-
-/// The value of an unlabelled counter in `/metrics` text (0 when absent).
-fn counter(metrics: &str, name: &str) -> f64 {
-    metrics
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| {
-            let (n, v) = l.rsplit_once(' ')?;
-            let n = n.split('{').next()?;
-            (n == name).then(|| v.parse::<f64>().ok()).flatten()
-        })
-        .sum()
 }
 
 // --- 1. off by default -------------------------------------------------------------
@@ -1454,7 +1430,7 @@ async fn redis_going_down_never_fails_a_request() {
         "stored in Redis"
     );
 
-    let metrics_before = metrics_text(&s.app).await;
+    let metrics_before = s.app.metrics().await;
     let errors_before = counter(&metrics_before, "promptgate_cache_redis_errors_total");
 
     redis_server.kill();
@@ -1490,7 +1466,7 @@ async fn redis_going_down_never_fails_a_request() {
     assert_eq!(again.status, 200);
     assert_eq!(again.cache(), "hit");
 
-    let metrics = metrics_text(&s.app).await;
+    let metrics = s.app.metrics().await;
     assert!(
         metrics.contains("promptgate_cache_redis_errors_total"),
         "the Redis failures are counted"

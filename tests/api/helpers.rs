@@ -263,6 +263,18 @@ impl TestApp {
         panic!("record {id} never appeared");
     }
 
+    /// `GET /metrics`, as text.
+    pub async fn metrics(&self) -> String {
+        let resp = self
+            .http
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("metrics");
+        assert_eq!(resp.status(), 200);
+        resp.text().await.expect("metrics text")
+    }
+
     /// Stops the app the way SIGTERM does, flushing records.
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
@@ -272,6 +284,19 @@ impl TestApp {
             task.await.expect("join").expect("app run");
         }
     }
+}
+
+/// The value of an unlabelled counter in `/metrics` text (0 when absent).
+pub fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (n, v) = l.rsplit_once(' ')?;
+            let n = n.split('{').next()?;
+            (n == name).then(|| v.parse::<f64>().ok()).flatten()
+        })
+        .sum()
 }
 
 /// Serves a router on a random local port; returns its address.

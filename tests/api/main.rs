@@ -19,4 +19,5 @@ mod shutdown;
 mod start_folder;
 mod store;
 mod streaming;
+mod tracing;
 mod upstream_faults;
