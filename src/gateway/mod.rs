@@ -11,7 +11,7 @@
 //! | request: model, route, metadata, cache policy | [`request`] | `providers/` |
 //! | cache: answer from an entry, or lead the fetch | [`caching`] | `cache/` |
 //! | budget: hold the worst-case cost | [`budget`] | `costs/` |
-//! | send: call the upstream, map its failures | [`send`] | `providers/` |
+//! | send: call the upstream (retries, fallbacks, cooldowns), map its failures | [`send`], [`tries`] | `providers/`, `resilience/` |
 //! | answer: whole JSON, or the stream tee (after its first event) | [`answer`], [`first_event`], [`streaming`] | `cache/`, `grounding/` |
 //! | judge: the judge tier's verdict, now or on the record | [`judging`], [`judge_call`] | `grounding/judge/` |
 //! | reply: headers, and the request record | [`reply`] | `store/` (batched) |
@@ -26,6 +26,7 @@ mod budget;
 mod caching;
 mod call;
 mod estimate;
+mod failures;
 mod first_event;
 mod grounding_check;
 pub mod judge_call;
@@ -40,6 +41,7 @@ mod send;
 mod sse;
 mod stream;
 mod streaming;
+mod tries;
 mod usage_member;
 
 use std::future::Future;

@@ -150,6 +150,11 @@ impl Recorder {
         self.record.stream = stream;
     }
 
+    /// Tries it took to get the answer (retries and fallbacks included).
+    pub fn set_attempts(&mut self, attempts: u32) {
+        self.record.attempts = Some(i64::from(attempts));
+    }
+
     pub fn set_model(&mut self, model: &str) {
         self.record.model = Some(model.to_owned());
     }

@@ -15,6 +15,7 @@ mod keys;
 mod prompts;
 mod proxy;
 mod replicas;
+mod resilience;
 mod shutdown;
 mod start_folder;
 mod store;
