@@ -77,8 +77,12 @@ impl App {
             .await?,
         );
         budgets.spawn_refresh(Duration::from_secs(1));
-        if budgets.any() {
-            // Budgeted requests count prompt tokens: load the tokenizer now,
+        let limits = Arc::new(crate::limits::Limiter::new(
+            config.rate_limits.clone(),
+            shared.clone(),
+        ));
+        if budgets.any() || config.rate_limits.iter().any(|r| r.tpm.is_some()) {
+            // Budgeted (and TPM-limited) requests count prompt tokens: load the tokenizer now,
             // off the request path. Without budgets it loads on first need
             // (a stream without usage), sparing ~50 MiB of memory.
             tokio::task::spawn_blocking(crate::costs::warm_up);
@@ -156,6 +160,7 @@ impl App {
             registry,
             prices: Arc::new(prices),
             budgets,
+            limits,
             alerts,
             drift,
             budget_watch,

@@ -43,6 +43,8 @@ pub struct Config {
     /// `[alerts]`: webhooks for guard, drift and budget events.
     pub alerts: crate::alerts::AlertsConfig,
     pub upstreams: Vec<UpstreamConfig>,
+    /// `[[rate_limits]]`: RPM, TPM and concurrency per team, key or team × model.
+    pub rate_limits: Vec<crate::limits::RateLimitRule>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
     /// Targets may be a list: `"gpt-4o" = ["openai/gpt-4o", "azure/gpt-4o"]`
@@ -196,6 +198,7 @@ impl Default for Config {
             experiments: Default::default(),
             alerts: Default::default(),
             upstreams: Vec::new(),
+            rate_limits: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
         }
@@ -316,6 +319,10 @@ impl Config {
             }
         }
         crate::providers::alias::validate(&self.aliases).map_err(|(k, m)| invalid(k, m))?;
+        for (i, rule) in self.rate_limits.iter().enumerate() {
+            rule.validate()
+                .map_err(|(field, m)| invalid(format!("rate_limits[{i}].{field}"), m))?;
+        }
         for (i, rule) in self.cache.rules.iter().enumerate() {
             if rule.models.is_empty() {
                 return Err(invalid(

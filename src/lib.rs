@@ -39,6 +39,9 @@
 //! - [`experiments`]: rollout reports (per-version metrics with intervals,
 //!   candidates against the baseline) from SQL aggregates, and the rollout
 //!   guards that zero a candidate's weight when it does worse.
+//! - [`resilience`]: retries, alias fallbacks and upstream cooldowns (the
+//!   send stage's tries); [`limits`]: RPM / TPM / concurrency per team, key
+//!   and team × model, counted in Redis across replicas when configured.
 //! - [`alerts`]: guard, drift and budget events to signed webhooks, off the
 //!   request path.
 //! - [`store`]: persistence traits over SQLite and PostgreSQL, and the batch
@@ -64,6 +67,7 @@ pub mod experiments;
 pub mod gateway;
 pub mod grounding;
 mod http;
+pub mod limits;
 mod periodic;
 pub mod providers;
 mod redis_link;

@@ -30,6 +30,8 @@ pub struct Call<'a> {
     /// Who answered after how many tries (set by the send stage when the
     /// call could be retried or fall back), for the reply's headers.
     pub answered_by: Option<(axum::http::HeaderValue, u32)>,
+    /// The `x-ratelimit-*` headers, when a rate limit counted the call.
+    pub rate_headers: Option<Box<axum::http::HeaderMap>>,
 }
 
 impl<'a> Call<'a> {
@@ -56,6 +58,7 @@ impl<'a> Call<'a> {
             caller,
             grounding_tiers: None,
             answered_by: None,
+            rate_headers: None,
         }
     }
 }

@@ -35,6 +35,8 @@ pub struct Recorder {
     request_body: Option<Bytes>,
     /// Budget money held for this request, settled with the real cost.
     reservation: Option<(Arc<Budgets>, Reservation)>,
+    /// The call's place in its rate limits, settled with the real usage.
+    limit_hold: Option<crate::limits::Hold>,
     /// RAG passages to score the answer against.
     grounding_context: Option<Vec<String>>,
     /// The fast tier's report, for the judge tier.
@@ -74,6 +76,7 @@ impl Recorder {
             priced: std::cell::Cell::new(None),
             request_body: None,
             reservation: None,
+            limit_hold: None,
             grounding_context: None,
             grounding_report: None,
             judge_later: None,
@@ -201,6 +204,9 @@ impl Recorder {
                 }
             });
         }
+        if let Some(hold) = self.limit_hold.take() {
+            hold.finish(usage.map(|u| (u.prompt_tokens + u.completion_tokens).max(0) as u64));
+        }
         let meters = super::meters::call_meters();
         meters.requests(self.endpoint, outcome).increment(1);
         meters
@@ -231,6 +237,10 @@ impl Recorder {
         } else {
             cost
         })
+    }
+
+    pub fn set_limit_hold(&mut self, hold: crate::limits::Hold) {
+        self.limit_hold = Some(hold);
     }
 
     pub fn set_reservation(&mut self, budgets: Arc<Budgets>, r: Reservation) {

@@ -15,7 +15,11 @@ use super::streaming;
 
 pub async fn reply(mut call: Call<'_>, answer: Result<Answer, ApiError>) -> Response {
     let answered_by = call.answered_by.take();
+    let rate_headers = call.rate_headers.take();
     let mut response = respond(call, answer).await;
+    if let Some(rate) = rate_headers {
+        response.headers_mut().extend(*rate);
+    }
     if let Some((upstream, attempts)) = answered_by {
         let h = response.headers_mut();
         h.insert(headers::UPSTREAM, upstream);

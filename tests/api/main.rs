@@ -14,6 +14,7 @@ mod judge;
 mod keys;
 mod prompts;
 mod proxy;
+mod rate_limits;
 mod replicas;
 mod resilience;
 mod shutdown;
