@@ -12,7 +12,7 @@
 //! concurrency = 8
 //!
 //! [[rate_limits]]            # one key (its id, as `GET /v1/keys` lists it)
-//! key = "key_01HX…"
+//! key = "key_4f1c…"
 //! rpm = 60
 //! ```
 

@@ -276,6 +276,16 @@ async fn without_redis_each_process_counts_and_answers_carry_the_headers() {
         (rec["status"].as_i64(), rec["outcome"].as_str()),
         (Some(429), Some("rejected"))
     );
+    let metrics = app
+        .get(crate::helpers::ADMIN_KEY, "/metrics")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"promptgate_rate_limited_total{scope="team",limit="rpm"}"#),
+        "{metrics}"
+    );
     // the admin key is never limited
     let admin = chat(&app, crate::helpers::ADMIN_KEY, "mock-1", None).await;
     assert_eq!(admin.status(), 200);

@@ -155,6 +155,11 @@ async fn two_500s_then_a_200_succeed_within_the_attempts() {
     let rec = app.record(&key, &id).await;
     assert_eq!(rec["attempts"], 3);
     assert_eq!(rec["outcome"], "ok");
+    let metrics = app.get(ADMIN_KEY, "/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains(r#"promptgate_upstream_retries_total{upstream="a",reason="5xx"}"#),
+        "{metrics}"
+    );
     app.stop().await;
 }
 
@@ -285,4 +290,48 @@ async fn an_upstream_that_keeps_failing_cools_down_and_is_skipped() {
     );
     assert!(metrics.contains("promptgate_fallbacks_total"), "{metrics}");
     app.stop().await;
+}
+
+#[tokio::test]
+async fn a_cooldown_opened_on_one_replica_is_seen_by_the_other_through_redis() {
+    let Some(redis) = crate::cache::redis_url() else {
+        return;
+    };
+    let (a, a_arrivals) = sequence(vec![server_error]).await;
+    let db = TestDb::sqlite();
+    let prefix = format!("pgtest-{}", uuid::Uuid::new_v4().simple());
+    let replica = || {
+        let mut config = base_config(db.url());
+        config.cache.redis_url = Some(redis.clone());
+        config.cache.prefix = prefix.clone();
+        let mut up = http_upstream("a", a, &["a-m"], 5);
+        up.cooldown = Some(CooldownConfig {
+            failures: 2,
+            window_ms: 60_000,
+            cooldown_ms: 60_000,
+        });
+        config.upstreams = vec![up];
+        config
+    };
+    let one = spawn_app(replica()).await;
+    let two = spawn_app(replica()).await;
+    let key = one.team_key("t").await;
+    for _ in 0..2 {
+        assert_eq!(ask(&one, &key, "a-m", false).await.status(), 502);
+    }
+    // replica two never saw a failure; it learns of the cooldown from Redis
+    let start = std::time::Instant::now();
+    while ask(&two, &key, "a-m", false).await.status() != 503 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "replica two never cooled down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let calls_at_a = count(&a_arrivals);
+    assert_eq!(ask(&two, &key, "a-m", false).await.status(), 503);
+    assert_eq!(ask(&one, &key, "a-m", false).await.status(), 503);
+    assert_eq!(count(&a_arrivals), calls_at_a);
+    one.stop().await;
+    two.stop().await;
 }
