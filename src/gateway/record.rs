@@ -205,7 +205,12 @@ impl Recorder {
             });
         }
         if let Some(hold) = self.limit_hold.take() {
-            hold.finish(usage.map(|u| (u.prompt_tokens + u.completion_tokens).max(0) as u64));
+            // A call that failed without an answer used no tokens; one that
+            // succeeded without usage keeps what it held.
+            let used = usage
+                .map(|u| (u.prompt_tokens + u.completion_tokens).max(0) as u64)
+                .or((outcome != Outcome::Ok).then_some(0));
+            hold.finish(used);
         }
         let meters = super::meters::call_meters();
         meters.requests(self.endpoint, outcome).increment(1);

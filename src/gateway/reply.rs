@@ -93,7 +93,7 @@ async fn respond(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response {
         }
         Err(err) => {
             let outcome = match &err {
-                ApiError::Upstream(_) => Outcome::UpstreamError,
+                ApiError::Upstream(_) | ApiError::CoolingDown { .. } => Outcome::UpstreamError,
                 ApiError::UpstreamTimeout(_) => Outcome::Timeout,
                 _ => Outcome::Rejected,
             };

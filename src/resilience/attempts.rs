@@ -68,33 +68,24 @@ where
         for n in 1..=tries {
             attempts += 1;
             let failure = match attempt(i).await {
-                Try::Answered(value) => {
-                    if let Some(b) = guard.breaker {
-                        b.success();
-                    }
-                    return Ok(Answered {
-                        value,
-                        target: i,
-                        attempts,
-                    });
-                }
-                Try::Failed(failure, value) if !failure.is_transient() => {
-                    // The upstream answered; the request was at fault.
-                    if let Some(b) = guard.breaker {
-                        b.success();
-                    }
-                    return Ok(Answered {
-                        value,
-                        target: i,
-                        attempts,
-                    });
-                }
-                Try::Failed(failure, value) => {
+                Try::Failed(failure, value) if failure.is_transient() => {
                     if let Some(b) = guard.breaker {
                         b.failure(crate::time::now_ms());
                     }
                     last = Some((value, i));
                     failure
+                }
+                // An answer, or a failure that is the request's own fault
+                // (the upstream answered it): passed on as it is.
+                Try::Answered(value) | Try::Failed(_, value) => {
+                    if let Some(b) = guard.breaker {
+                        b.success();
+                    }
+                    return Ok(Answered {
+                        value,
+                        target: i,
+                        attempts,
+                    });
                 }
             };
             let Some(policy) = guard.retry.filter(|p| n < tries && p.retries(&failure)) else {

@@ -42,6 +42,20 @@ fn config(
     config
 }
 
+/// Two replicas on one database and one Redis key prefix, with one rule.
+async fn two_replicas(
+    db: &TestDb,
+    redis: &str,
+    upstream: Option<std::net::SocketAddr>,
+    limit: RateLimitRule,
+) -> (TestApp, TestApp) {
+    let prefix = prefix();
+    let rules = [limit];
+    let a = spawn_app(config(db, Some(redis), &prefix, upstream, &rules)).await;
+    let b = spawn_app(config(db, Some(redis), &prefix, upstream, &rules)).await;
+    (a, b)
+}
+
 /// A team "t" and a key for it, made before the replicas start (a rule can
 /// then name the key's id). Returns (key, key id).
 async fn key_in(db: &TestDb) -> (String, String) {
@@ -109,9 +123,7 @@ async fn rpm_100_for_a_key_holds_across_two_replicas_sharing_redis() {
     let (key, key_id) = key_in(&db).await;
     let mut limit = rule(None, Some(&key_id));
     limit.rpm = Some(100);
-    let prefix = prefix();
-    let a = spawn_app(config(&db, Some(&redis), &prefix, None, &[limit.clone()])).await;
-    let b = spawn_app(config(&db, Some(&redis), &prefix, None, &[limit])).await;
+    let (a, b) = two_replicas(&db, &redis, None, limit).await;
     let (statuses, refused) = burst(&[&a, &b], &key, "mock-1", 200, 16).await;
     let accepted = statuses.iter().filter(|s| **s == 200).count();
     let limited = statuses.iter().filter(|s| **s == 429).count();
@@ -171,16 +183,7 @@ async fn concurrency_4_never_lets_more_than_4_reach_the_upstream() {
     let (upstream, gauge) = slow_upstream(Duration::from_millis(300), (5, 5)).await;
     let mut limit = rule(Some("t"), None);
     limit.concurrency = Some(4);
-    let prefix = prefix();
-    let a = spawn_app(config(
-        &db,
-        Some(&redis),
-        &prefix,
-        Some(upstream),
-        &[limit.clone()],
-    ))
-    .await;
-    let b = spawn_app(config(&db, Some(&redis), &prefix, Some(upstream), &[limit])).await;
+    let (a, b) = two_replicas(&db, &redis, Some(upstream), limit).await;
     let (statuses, refused) = burst(&[&a, &b], &key, "s", 20, 10).await;
     let accepted = statuses.iter().filter(|s| **s == 200).count();
     let most = gauge.1.load(Ordering::SeqCst);
@@ -211,16 +214,7 @@ async fn tpm_holds_across_two_replicas_within_the_documented_bound() {
     let (upstream, _) = slow_upstream(Duration::from_millis(20), (10, 90)).await;
     let mut limit = rule(Some("t"), None);
     limit.tpm = Some(2_000);
-    let prefix = prefix();
-    let a = spawn_app(config(
-        &db,
-        Some(&redis),
-        &prefix,
-        Some(upstream),
-        &[limit.clone()],
-    ))
-    .await;
-    let b = spawn_app(config(&db, Some(&redis), &prefix, Some(upstream), &[limit])).await;
+    let (a, b) = two_replicas(&db, &redis, Some(upstream), limit).await;
     let (statuses, refused) = burst(&[&a, &b], &key, "s", 40, 1).await;
     let accepted = statuses.iter().filter(|s| **s == 200).count() as u64;
     let counted = accepted * 100;
