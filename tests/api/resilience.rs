@@ -335,3 +335,55 @@ async fn a_cooldown_opened_on_one_replica_is_seen_by_the_other_through_redis() {
     one.stop().await;
     two.stop().await;
 }
+
+#[test]
+fn retries_fallbacks_cooldowns_and_limits_read_from_toml() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    let toml = r#"
+[[upstreams]]
+name = "openai"
+base_url = "https://api.openai.com/v1"
+models = ["gpt-4o*"]
+retry = { attempts = 3, on = [429, 503, "connect"] }
+cooldown = { failures = 3 }
+
+[aliases]
+fast = "gpt-4o-mini"
+"gpt-4o" = ["openai/gpt-4o", "mock/mock-1"]
+
+[[rate_limits]]
+team = "*"
+rpm = 600
+
+[[rate_limits]]
+team = "search"
+model = "gpt-4o"
+tpm = 200000
+concurrency = 8
+"#;
+    std::fs::write(&path, toml).unwrap();
+    let config = promptgate::Config::load(Some(&path)).unwrap();
+    let up = &config.upstreams[0];
+    let retry = up.retry.as_ref().unwrap();
+    assert_eq!(
+        (retry.attempts, retry.backoff_ms, retry.on.len()),
+        (3, 250, 3)
+    );
+    assert_eq!(up.cooldown.as_ref().unwrap().failures, 3);
+    assert_eq!(config.aliases["fast"].primary(), "gpt-4o-mini");
+    assert_eq!(config.aliases["gpt-4o"].fallbacks(), ["mock/mock-1"]);
+    assert_eq!(config.rate_limits.len(), 2);
+    assert_eq!(config.rate_limits[1].concurrency, Some(8));
+
+    std::fs::write(&path, toml.replace("[429, 503", "[400, 503")).unwrap();
+    let err = promptgate::Config::load(Some(&path))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("upstreams[0].retry.on"), "{err}");
+    std::fs::write(&path, toml.replace("rpm = 600", "rpm = 600\nkey = \"k\"")).unwrap();
+    let err = promptgate::Config::load(Some(&path))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("rate_limits[0].key"), "{err}");
+}
