@@ -60,6 +60,7 @@ fn record(i: usize, team: usize, created_at: i64) -> RequestRecord {
         flagged: None,
         grounding: None,
         key_hint: Some("pg-abcdef".into()),
+        attempts: Some(1),
     }
 }
 

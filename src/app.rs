@@ -13,8 +13,10 @@ use crate::cache::ResponseCache;
 use crate::config::{Config, MOCK_UPSTREAM};
 use crate::providers::ModelList;
 use crate::providers::{http_client, Routes, Upstream};
+use crate::redis_link::RedisLink;
 use crate::registry::live::LiveRegistry;
 use crate::registry::service;
+use crate::resilience::Breaker;
 use crate::state::{AppState, Inner};
 use crate::store::writer::{self, RecordWriter};
 
@@ -37,12 +39,11 @@ impl App {
             config.records.batch_size,
         );
 
-        let client = http_client();
-        let mut upstreams: Vec<Upstream> = config
-            .upstreams
-            .iter()
-            .map(|u| Upstream::from_config(u, &client))
-            .collect();
+        let shared = match &config.cache.redis_url {
+            Some(url) => Some(Arc::new(RedisLink::new(url, &config.cache.prefix)?)),
+            None => None,
+        };
+        let mut upstreams = upstreams(&config, shared.as_ref());
         if !upstreams.iter().any(|u| u.name == MOCK_UPSTREAM) {
             upstreams.push(Upstream::builtin_mock());
         }
@@ -76,8 +77,12 @@ impl App {
             .await?,
         );
         budgets.spawn_refresh(Duration::from_secs(1));
-        if budgets.any() {
-            // Budgeted requests count prompt tokens: load the tokenizer now,
+        let limits = Arc::new(crate::limits::Limiter::new(
+            config.rate_limits.clone(),
+            shared.clone(),
+        ));
+        if budgets.any() || config.rate_limits.iter().any(|r| r.tpm.is_some()) {
+            // Budgeted (and TPM-limited) requests count prompt tokens: load the tokenizer now,
             // off the request path. Without budgets it loads on first need
             // (a stream without usage), sparing ~50 MiB of memory.
             tokio::task::spawn_blocking(crate::costs::warm_up);
@@ -94,8 +99,20 @@ impl App {
         cache.spawn_clear_watch(Duration::from_millis(config.registry_refresh_ms));
         let cache_rules = crate::cache::Rules::new(&config.cache);
         let routes = Routes::new(upstreams);
+        for (alias, targets) in &config.aliases {
+            if let Some(t) = targets
+                .targets()
+                .iter()
+                .find(|t| routes.resolve(t).is_none())
+            {
+                anyhow::bail!("configuration key `aliases.{alias}`: no upstream serves `{t}`");
+            }
+        }
         if let Some(judge) = &config.grounding.judge {
-            let model = config.aliases.get(&judge.model).unwrap_or(&judge.model);
+            let model = config
+                .aliases
+                .get(&judge.model)
+                .map_or(judge.model.as_str(), |a| a.primary());
             if routes.resolve(model).is_none() {
                 anyhow::bail!(
                     "configuration key `grounding.judge.model`: no upstream serves `{}`",
@@ -144,6 +161,7 @@ impl App {
             registry,
             prices: Arc::new(prices),
             budgets,
+            limits,
             alerts,
             drift,
             budget_watch,
@@ -191,6 +209,36 @@ impl App {
         }
         Ok(())
     }
+}
+
+/// The configured upstreams, each with the circuit breaker its `cooldown`
+/// asks for (shared through Redis when there is one).
+fn upstreams(config: &Config, shared: Option<&Arc<RedisLink>>) -> Vec<Upstream> {
+    let client = http_client();
+    let mut breakers = Vec::new();
+    let upstreams = config
+        .upstreams
+        .iter()
+        .map(|u| {
+            let upstream = Upstream::from_config(u, &client);
+            let Some(cooldown) = &u.cooldown else {
+                return upstream;
+            };
+            let probe_lease = Duration::from_secs(u.timeout_s);
+            let breaker = Arc::new(Breaker::new(
+                &u.name,
+                cooldown,
+                probe_lease,
+                shared.cloned(),
+            ));
+            breakers.push(Arc::downgrade(&breaker));
+            upstream.with_breaker(breaker)
+        })
+        .collect();
+    if shared.is_some() {
+        crate::resilience::cooldown::spawn_follow(breakers);
+    }
+    upstreams
 }
 
 /// The grounding scorer with the shipped weights and the configured threshold.

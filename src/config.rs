@@ -45,9 +45,13 @@ pub struct Config {
     /// `[tracing]`: OpenTelemetry spans over OTLP/HTTP (off by default).
     pub tracing: crate::otel::config::TracingConfig,
     pub upstreams: Vec<UpstreamConfig>,
+    /// `[[rate_limits]]`: RPM, TPM and concurrency per team, key or team × model.
+    pub rate_limits: Vec<crate::limits::RateLimitRule>,
     /// Model aliases: `[aliases] fast = "gpt-4o-mini"` lets clients ask for
     /// `fast`; routing, prices and records use the target.
-    pub aliases: std::collections::BTreeMap<String, String>,
+    /// Targets may be a list: `"gpt-4o" = ["openai/gpt-4o", "azure/gpt-4o"]`
+    /// tries them in order (see `resilience`).
+    pub aliases: std::collections::BTreeMap<String, crate::providers::Alias>,
     /// Price overrides and additions: `[prices."my-model"] input = "0.5"` (USD per 1M tokens).
     pub prices: std::collections::BTreeMap<String, crate::costs::PriceOverride>,
 }
@@ -158,6 +162,12 @@ pub struct UpstreamConfig {
     /// No answer (or, for a stream, no chunk) for this long → 504.
     #[serde(default = "default_timeout_s")]
     pub timeout_s: u64,
+    /// `retry = { attempts, backoff_ms, on }`; absent = one try.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<crate::resilience::RetryConfig>,
+    /// `cooldown = { failures, window_ms, cooldown_ms }`; absent = never skipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown: Option<crate::resilience::CooldownConfig>,
 }
 
 /// The API an upstream speaks.
@@ -191,6 +201,7 @@ impl Default for Config {
             alerts: Default::default(),
             tracing: Default::default(),
             upstreams: Vec::new(),
+            rate_limits: Vec::new(),
             prices: Default::default(),
             aliases: Default::default(),
         }
@@ -310,19 +321,10 @@ impl Config {
                 ));
             }
         }
-        for (alias, target) in &self.aliases {
-            if target.is_empty() || target == alias {
-                return Err(invalid(
-                    format!("aliases.{alias}"),
-                    "must name another, non-empty model",
-                ));
-            }
-            if self.aliases.contains_key(target) {
-                return Err(invalid(
-                    format!("aliases.{alias}"),
-                    "must not point at another alias",
-                ));
-            }
+        crate::providers::alias::validate(&self.aliases).map_err(|(k, m)| invalid(k, m))?;
+        for (i, rule) in self.rate_limits.iter().enumerate() {
+            rule.validate()
+                .map_err(|(field, m)| invalid(format!("rate_limits[{i}].{field}"), m))?;
         }
         for (i, rule) in self.cache.rules.iter().enumerate() {
             if rule.models.is_empty() {
@@ -383,6 +385,12 @@ impl Config {
             }
             if up.timeout_s == 0 {
                 return Err(invalid(key("timeout_s"), "must be at least 1"));
+            }
+            if let Some(Err((field, m))) = up.retry.as_ref().map(|r| r.validate()) {
+                return Err(invalid(key(&format!("retry.{field}")), m));
+            }
+            if let Some(Err((field, m))) = up.cooldown.as_ref().map(|c| c.validate()) {
+                return Err(invalid(key(&format!("cooldown.{field}")), m));
             }
             if let Some(var) = &up.api_key_env {
                 if std::env::var(var).is_err() {

@@ -39,6 +39,9 @@
 //! - [`experiments`]: rollout reports (per-version metrics with intervals,
 //!   candidates against the baseline) from SQL aggregates, and the rollout
 //!   guards that zero a candidate's weight when it does worse.
+//! - [`resilience`]: retries, alias fallbacks and upstream cooldowns (the
+//!   send stage's tries); [`limits`]: RPM / TPM / concurrency per team, key
+//!   and team × model, counted in Redis across replicas when configured.
 //! - [`alerts`]: guard, drift and budget events to signed webhooks, off the
 //!   request path.
 //! - [`otel`]: OpenTelemetry traces of model calls (sampled on arrival,
@@ -68,9 +71,12 @@ pub mod gateway;
 pub mod grounding;
 mod http;
 pub mod otel;
+pub mod limits;
 mod periodic;
 pub mod providers;
+mod redis_link;
 pub mod registry;
+pub mod resilience;
 mod server;
 pub mod state;
 pub mod store;

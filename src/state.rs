@@ -37,6 +37,8 @@ pub struct Inner {
     pub registry: std::sync::Arc<crate::registry::live::LiveRegistry>,
     /// Model prices (shipped table + `[prices]` overrides).
     pub prices: std::sync::Arc<crate::costs::PriceTable>,
+    /// `[[rate_limits]]` and their counters (shared through Redis when configured).
+    pub limits: std::sync::Arc<crate::limits::Limiter>,
     /// Team budgets and their shared counters.
     pub budgets: std::sync::Arc<crate::costs::Budgets>,
     /// The grounding scorer with its shipped weights (loaded once).

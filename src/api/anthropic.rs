@@ -64,7 +64,11 @@ pub fn api_error_response(err: &ApiError) -> Response {
     if let ApiError::Internal(cause) = err {
         tracing::error!(error = ?cause, "internal error");
     }
-    error_response(err.status().as_u16(), &err.to_string())
+    let mut resp = error_response(err.status().as_u16(), &err.to_string());
+    if let Some(extra) = err.headers() {
+        resp.headers_mut().extend(extra.clone());
+    }
+    resp
 }
 
 #[cfg(test)]

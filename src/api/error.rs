@@ -6,7 +6,7 @@
 //! shown verbatim. Internal causes are logged once and replaced by a generic
 //! message so that nothing about the deployment (paths, credentials, SQL) leaks.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
@@ -48,6 +48,22 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A rate limit (`[[rate_limits]]`) is reached. `kind` is OpenAI's error
+    /// type for it (`requests` or `tokens`); `headers` carry `Retry-After`
+    /// and `x-ratelimit-*`.
+    #[error("{message}")]
+    RateLimited {
+        message: String,
+        kind: &'static str,
+        headers: Box<HeaderMap>,
+    },
+    /// Every upstream the call could go to is cooling down after repeated
+    /// failures; `headers` carry `Retry-After`.
+    #[error("{message}")]
+    CoolingDown {
+        message: String,
+        headers: Box<HeaderMap>,
+    },
 }
 
 impl ApiError {
@@ -76,7 +92,10 @@ impl ApiError {
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::CoolingDown { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
@@ -92,8 +111,11 @@ impl ApiError {
             ApiError::InvalidApiKey => "invalid_request_error",
             ApiError::PermissionDenied(_) => "permission_error",
             ApiError::BudgetExceeded(_) => "insufficient_quota",
-            ApiError::Upstream(_) | ApiError::UpstreamTimeout(_) => "upstream_error",
+            ApiError::Upstream(_) | ApiError::UpstreamTimeout(_) | ApiError::CoolingDown { .. } => {
+                "upstream_error"
+            }
             ApiError::Internal(_) | ApiError::Unavailable(_) => "server_error",
+            ApiError::RateLimited { kind, .. } => kind,
         }
     }
 
@@ -110,6 +132,8 @@ impl ApiError {
             ApiError::BudgetExceeded(_) => Some("budget_exceeded"),
             ApiError::Upstream(_) => Some("upstream_unavailable"),
             ApiError::UpstreamTimeout(_) => Some("upstream_timeout"),
+            ApiError::RateLimited { .. } => Some("rate_limit_exceeded"),
+            ApiError::CoolingDown { .. } => Some("upstream_cooling_down"),
             ApiError::Internal(_) | ApiError::Unavailable(_) => None,
         }
     }
@@ -118,6 +142,16 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { param, .. } => param.as_deref(),
             ApiError::ModelNotFound(_) => Some("model"),
+            _ => None,
+        }
+    }
+
+    /// Headers the error's response carries (`Retry-After`, `x-ratelimit-*`).
+    pub fn headers(&self) -> Option<&HeaderMap> {
+        match self {
+            ApiError::RateLimited { headers, .. } | ApiError::CoolingDown { headers, .. } => {
+                Some(headers)
+            }
             _ => None,
         }
     }
@@ -164,6 +198,9 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(extra) = self.headers() {
+            resp.headers_mut().extend(extra.clone());
         }
         resp
     }

@@ -19,6 +19,10 @@ pub const JUDGE: HeaderName = HeaderName::from_static("x-promptgate-judge");
 pub const JUDGE_ERROR: HeaderName = HeaderName::from_static("x-promptgate-judge-error");
 /// `name@version` of the registry prompt the request used.
 pub const PROMPT: HeaderName = HeaderName::from_static("x-promptgate-prompt");
+/// The upstream that answered (after retries and fallbacks).
+pub const UPSTREAM: HeaderName = HeaderName::from_static("x-promptgate-upstream");
+/// How many tries the answer took, across retries and fallbacks.
+pub const ATTEMPTS: HeaderName = HeaderName::from_static("x-promptgate-attempts");
 /// The content hash of that prompt version.
 pub const PROMPT_SHA256: HeaderName = HeaderName::from_static("x-promptgate-prompt-sha256");
 

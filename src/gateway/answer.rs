@@ -14,14 +14,13 @@ use axum::response::Response;
 use crate::api::usage::{self, NotJson};
 use crate::api::{ApiError, Endpoint, Usage};
 use crate::cache::{self, CacheStatus, LeaderGuard, ResponseCache};
-use crate::providers::{
-    collect, copy_response_headers, is_event_stream, BodyStream, UpstreamResponse,
-};
+use crate::providers::{collect, copy_response_headers, is_event_stream, BodyStream};
 
 use super::call::{Call, Plan};
 use super::first_event::{self, ReadAhead};
 use super::record::{Outcome, Recorder};
-use super::{answer_model, estimate, grounding_check, send, stream};
+use super::tries::Sent;
+use super::{answer_model, estimate, failures, grounding_check, stream};
 
 pub enum Answer {
     Done {
@@ -72,15 +71,20 @@ impl PendingStore {
 pub async fn stage(
     call: &mut Call<'_>,
     plan: &Plan,
-    resp: UpstreamResponse,
+    sent: Sent,
     store: Option<PendingStore>,
 ) -> Result<Answer, ApiError> {
-    let upstream = &plan.upstream;
+    let Sent {
+        resp,
+        read_ahead,
+        upstream,
+    } = sent;
+    let upstream = &upstream;
     call.recorder
         .trace()
         .upstream_answered(resp.status.as_u16());
     if !resp.status.is_success() {
-        let (response, error) = send::refused(upstream, call.endpoint, resp).await?;
+        let (response, error) = failures::refused(upstream, call.endpoint, resp).await?;
         return Ok(Answer::Failed {
             response,
             outcome: Outcome::UpstreamError,
@@ -89,7 +93,10 @@ pub async fn stage(
     }
     if plan.stream && is_event_stream(&resp.headers) {
         let mut body = resp.body;
-        let first = first_event::read(&mut body, resp.deadline, upstream).await?;
+        let first = match read_ahead {
+            Some(first) => first,
+            None => first_event::read(&mut body, resp.deadline, upstream).await?,
+        };
         return Ok(Answer::Stream(StreamAnswer {
             body,
             read_ahead: Some(first),
@@ -102,7 +109,7 @@ pub async fn stage(
     }
     let bytes = collect(resp.body, resp.deadline)
         .await
-        .map_err(|e| send::failure(upstream, e))?;
+        .map_err(|e| failures::failure(upstream, e))?;
     call.recorder.trace().upstream_done();
     call.recorder.trace().answered_by(&bytes);
     if call.recorder.model().is_none() {

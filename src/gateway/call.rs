@@ -27,6 +27,11 @@ pub struct Call<'a> {
     pub caller: &'a Caller,
     /// The request's `grounding.tiers`, when it names them (set by the prompt stage).
     pub grounding_tiers: Option<crate::grounding::judge::Tiers>,
+    /// Who answered after how many tries (set by the send stage when the
+    /// call could be retried or fall back), for the reply's headers.
+    pub answered_by: Option<(axum::http::HeaderValue, u32)>,
+    /// The `x-ratelimit-*` headers, when a rate limit counted the call.
+    pub rate_headers: Option<Box<axum::http::HeaderMap>>,
 }
 
 impl<'a> Call<'a> {
@@ -55,6 +60,8 @@ impl<'a> Call<'a> {
             prompt_ttl: None,
             caller,
             grounding_tiers: None,
+            answered_by: None,
+            rate_headers: None,
         }
     }
 }
@@ -71,4 +78,16 @@ pub struct Plan {
     pub client_wants_usage: bool,
     /// `None`: the cache is bypassed.
     pub cache: Option<Policy>,
+    /// The alias's further targets, tried in order when `upstream` fails
+    /// before its answer started (empty for most calls).
+    pub fallbacks: Vec<Fallback>,
+}
+
+/// One further target of an alias.
+pub struct Fallback {
+    /// The model as the alias names it (what prices and records use).
+    pub model: String,
+    pub upstream: Arc<Upstream>,
+    /// The model the upstream should see, when it differs.
+    pub rewritten: Option<String>,
 }

@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use crate::api::ApiError;
 use crate::providers::{BodyStream, Upstream};
 
-use super::send;
+use super::failures;
 use super::sse::{self, EventBuffer};
 
 /// More than this without one complete event is not an event stream.
@@ -41,7 +41,7 @@ pub async fn read(
         let chunk = match tokio::time::timeout_at(deadline, body.next()).await {
             Err(_) => return Err(ApiError::UpstreamTimeout(upstream.timeout.as_secs())),
             Ok(Some(Ok(chunk))) => chunk,
-            Ok(Some(Err(err))) => return Err(send::failure(upstream, err)),
+            Ok(Some(Err(err))) => return Err(failures::failure(upstream, err)),
             Ok(None) if len == 0 => {
                 return Err(ApiError::Upstream(format!(
                     "upstream `{}` closed the stream before its first event",

@@ -11,7 +11,8 @@
 //! | request: model, route, metadata, cache policy | [`request`] | `providers/` |
 //! | cache: answer from an entry, or lead the fetch | [`caching`] | `cache/` |
 //! | budget: hold the worst-case cost | [`budget`] | `costs/` |
-//! | send: call the upstream, map its failures | [`send`] | `providers/` |
+//! | limits: RPM, TPM, concurrency per team, key, team × model | [`limiting`] | `limits/` |
+//! | send: call the upstream (retries, fallbacks, cooldowns), map its failures | [`send`], [`tries`] | `providers/`, `resilience/` |
 //! | answer: whole JSON, or the stream tee (after its first event) | [`answer`], [`first_event`], [`streaming`] | `cache/`, `grounding/` |
 //! | judge: the judge tier's verdict, now or on the record | [`judging`], [`judge_call`] | `grounding/judge/` |
 //! | reply: headers, and the request record | [`reply`] | `store/` (batched) |
@@ -32,10 +33,12 @@ mod budget;
 mod caching;
 mod call;
 mod estimate;
+mod failures;
 mod first_event;
 mod grounding_check;
 pub mod judge_call;
 mod judging;
+mod limiting;
 mod meters;
 mod outcome;
 pub mod prompting;
@@ -46,6 +49,7 @@ mod send;
 mod sse;
 mod stream;
 mod streaming;
+mod tries;
 mod usage_member;
 
 use std::future::Future;
@@ -102,6 +106,7 @@ async fn stages(call: &mut Call<'_>, raw: Bytes) -> Result<Answer, ApiError> {
         caching::Step::Answered(hit) => hit,
         caching::Step::Fetch(fetch) => {
             let upstream_body = budget::stage(call, &plan, body, &raw).await?;
+            limiting::stage(call, &plan, &upstream_body).await?;
             let upstream = send::stage(call, &plan, upstream_body).await?;
             answer::stage(call, &plan, upstream, fetch).await?
         }

@@ -35,6 +35,8 @@ pub struct Recorder {
     request_body: Option<Bytes>,
     /// Budget money held for this request, settled with the real cost.
     reservation: Option<(Arc<Budgets>, Reservation)>,
+    /// The call's place in its rate limits, settled with the real usage.
+    limit_hold: Option<crate::limits::Hold>,
     /// RAG passages to score the answer against.
     grounding_context: Option<Vec<String>>,
     /// The fast tier's report, for the judge tier.
@@ -77,6 +79,7 @@ impl Recorder {
             priced: std::cell::Cell::new(None),
             request_body: None,
             reservation: None,
+            limit_hold: None,
             grounding_context: None,
             grounding_report: None,
             judge_later: None,
@@ -163,6 +166,11 @@ impl Recorder {
         self.record.stream = stream;
     }
 
+    /// Tries it took to get the answer (retries and fallbacks included).
+    pub fn set_attempts(&mut self, attempts: u32) {
+        self.record.attempts = Some(i64::from(attempts));
+    }
+
     pub fn set_model(&mut self, model: &str) {
         self.record.model = Some(model.to_owned());
     }
@@ -209,6 +217,14 @@ impl Recorder {
                 }
             });
         }
+        if let Some(hold) = self.limit_hold.take() {
+            // A call that failed without an answer used no tokens; one that
+            // succeeded without usage keeps what it held.
+            let used = usage
+                .map(|u| (u.prompt_tokens + u.completion_tokens).max(0) as u64)
+                .or((outcome != Outcome::Ok).then_some(0));
+            hold.finish(used);
+        }
         let meters = super::meters::call_meters();
         meters.requests(self.endpoint, outcome).increment(1);
         meters
@@ -239,6 +255,10 @@ impl Recorder {
         } else {
             cost
         })
+    }
+
+    pub fn set_limit_hold(&mut self, hold: crate::limits::Hold) {
+        self.limit_hold = Some(hold);
     }
 
     pub fn set_reservation(&mut self, budgets: Arc<Budgets>, r: Reservation) {

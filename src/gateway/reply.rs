@@ -1,5 +1,6 @@
 //! The reply stage, run for every outcome: the `x-promptgate-*` headers on
-//! the answer, and the request record (sent now, or when a stream ends).
+//! the answer (`-upstream` and `-attempts` when the call could be retried
+//! or fall back), and the request record (sent now, or when a stream ends).
 
 use axum::http::HeaderValue;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +13,22 @@ use super::call::Call;
 use super::record::{Ending, Outcome, Recorder};
 use super::streaming;
 
-pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response {
+pub async fn reply(mut call: Call<'_>, answer: Result<Answer, ApiError>) -> Response {
+    let answered_by = call.answered_by.take();
+    let rate_headers = call.rate_headers.take();
+    let mut response = respond(call, answer).await;
+    if let Some(rate) = rate_headers {
+        response.headers_mut().extend(*rate);
+    }
+    if let Some((upstream, attempts)) = answered_by {
+        let h = response.headers_mut();
+        h.insert(headers::UPSTREAM, upstream);
+        h.insert(headers::ATTEMPTS, HeaderValue::from(attempts));
+    }
+    response
+}
+
+async fn respond(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response {
     let Call {
         state,
         endpoint,
@@ -77,7 +93,7 @@ pub async fn reply(call: Call<'_>, answer: Result<Answer, ApiError>) -> Response
         }
         Err(err) => {
             let outcome = match &err {
-                ApiError::Upstream(_) => Outcome::UpstreamError,
+                ApiError::Upstream(_) | ApiError::CoolingDown { .. } => Outcome::UpstreamError,
                 ApiError::UpstreamTimeout(_) => Outcome::Timeout,
                 _ => Outcome::Rejected,
             };

@@ -8,7 +8,7 @@ use crate::api::{ApiError, Endpoint};
 use crate::cache;
 
 use super::body::RequestBody;
-use super::call::{Call, Plan};
+use super::call::{Call, Fallback, Plan};
 
 pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, ApiError> {
     let state = call.state;
@@ -18,8 +18,9 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
     };
     // `[aliases]`: a stable name for clients, the real model for upstreams,
     // prices and records.
-    if let Some(target) = state.config.aliases.get(&model) {
-        model = target.clone();
+    let alias = state.config.aliases.get(&model);
+    if let Some(alias) = alias {
+        model = alias.primary().to_owned();
         body.set(
             "model",
             serde_json::value::to_raw_value(&model).map_err(ApiError::internal)?,
@@ -57,6 +58,10 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
     }
     call.recorder.set_route(&model, &upstream.name, stream);
     call.recorder.trace().routed(upstream.kind.provider_name());
+    let fallbacks = match alias {
+        Some(alias) if !alias.fallbacks().is_empty() => fallbacks(call, alias.fallbacks()),
+        _ => Vec::new(),
+    };
 
     take_metadata(call, body)?;
     let cache_field = body.take("cache");
@@ -89,7 +94,28 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, Ap
         stream,
         client_wants_usage,
         cache,
+        fallbacks,
     })
+}
+
+/// The alias's further targets this call may go to: those that route, that
+/// the key may call, and that speak the endpoint's API.
+fn fallbacks(call: &Call<'_>, targets: &[String]) -> Vec<Fallback> {
+    targets
+        .iter()
+        .filter(|model| call.caller.may_call(model))
+        .filter_map(|model| {
+            let route = call.state.routes.resolve(model)?;
+            if call.endpoint == Endpoint::Messages && !route.upstream.speaks_messages() {
+                return None;
+            }
+            Some(Fallback {
+                model: model.clone(),
+                upstream: route.upstream.clone(),
+                rewritten: route.rewritten_model.map(|m| m.into_owned()),
+            })
+        })
+        .collect()
 }
 
 /// A call without `model`. The Responses API accepts one (a stored `prompt`,
@@ -125,6 +151,7 @@ fn model_less(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<Plan, A
         client_wants_usage: true,
         // no model to key and price an answer by: never cached
         cache: None,
+        fallbacks: Vec::new(),
     })
 }
 

@@ -1,90 +1,44 @@
 //! The send stage: the request goes to its upstream with the client's
-//! forwardable headers; failures are mapped by who caused them.
+//! forwardable headers; failures are mapped by who caused them. A call whose
+//! upstream has a retry policy or a cooldown, or whose alias lists further
+//! targets, goes through [`resilience`](crate::resilience): each try runs
+//! up to the first event of a stream, so a stream that fails before it
+//! falls back too (see [`tries`](super::tries)).
 
-use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderValue, Method, StatusCode};
-use axum::response::Response;
+use axum::body::Bytes;
+use axum::http::{header, HeaderValue, Method};
 
-use crate::api::{ApiError, Endpoint};
-use crate::providers::{
-    collect, copy_response_headers, forwardable_headers, Upstream, UpstreamError, UpstreamResponse,
-};
+use crate::api::ApiError;
+use crate::providers::forwardable_headers;
 
 use super::call::{Call, Plan};
+use super::failures::failure;
+use super::tries::{self, Sent};
 
 pub async fn stage(
     call: &mut Call<'_>,
     plan: &Plan,
     upstream_body: Bytes,
-) -> Result<UpstreamResponse, ApiError> {
+) -> Result<Sent, ApiError> {
     let mut headers = forwardable_headers(call.headers);
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
     call.recorder.trace().upstream_called(&mut headers);
-    plan.upstream
-        .send(Method::POST, call.endpoint.path(), headers, upstream_body)
-        .await
-        .map_err(|e| failure(&plan.upstream, e))
-}
-
-pub fn failure(upstream: &Upstream, err: UpstreamError) -> ApiError {
-    match err {
-        UpstreamError::Timeout => ApiError::UpstreamTimeout(upstream.timeout.as_secs()),
-        other => ApiError::Upstream(other.to_string()),
+    let upstream = &plan.upstream;
+    if plan.fallbacks.is_empty() && upstream.retry.is_none() && upstream.breaker.is_none() {
+        // One try, as it always was: nothing to decide between tries.
+        let resp = upstream
+            .send(Method::POST, call.endpoint.path(), headers, upstream_body)
+            .await
+            .map_err(|e| failure(upstream, e))?;
+        call.recorder.set_attempts(1);
+        return Ok(Sent {
+            resp,
+            read_ahead: None,
+            upstream: upstream.clone(),
+        });
     }
-}
-
-/// An upstream that answered with an error status. 4xx: passed through with
-/// status and body. 401/403 mean the gateway's own credential was refused;
-/// that is not the client's fault and the upstream's message may quote part
-/// of our key, so it becomes 502. 5xx: 502 with the upstream's message,
-/// except Anthropic's 529 (overloaded) to Messages API callers, whose SDKs
-/// back off and retry on it.
-/// Returns the answer to pass on and the upstream's message for the record.
-pub async fn refused(
-    upstream: &Upstream,
-    endpoint: Endpoint,
-    resp: UpstreamResponse,
-) -> Result<(Response, String), ApiError> {
-    let UpstreamResponse {
-        status,
-        headers,
-        body,
-        deadline,
-    } = resp;
-    let bytes = collect(body, deadline)
-        .await
-        .map_err(|e| failure(upstream, e))?;
-    let upstream_message = serde_json::from_slice::<serde_json::Value>(&bytes)
-        .ok()
-        .and_then(|v| {
-            v.pointer("/error/message")
-                .and_then(|m| m.as_str())
-                .map(str::to_owned)
-        })
-        .unwrap_or_else(|| String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned());
-    metrics::counter!("promptgate_upstream_errors_total", "kind" => "status", "upstream" => upstream.name.clone())
-        .increment(1);
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-        return Err(ApiError::Upstream(format!(
-            "upstream `{}` refused the gateway's credential (status {})",
-            upstream.name,
-            status.as_u16()
-        )));
-    }
-    let overloaded = endpoint == Endpoint::Messages && status.as_u16() == 529;
-    if status.is_client_error() || overloaded {
-        let mut response = Response::new(Body::from(bytes));
-        *response.status_mut() = status;
-        copy_response_headers(&headers, response.headers_mut());
-        return Ok((response, upstream_message));
-    }
-    Err(ApiError::Upstream(format!(
-        "upstream `{}` failed with status {}: {}",
-        upstream.name,
-        status.as_u16(),
-        upstream_message
-    )))
+    tries::run(call, plan, headers, upstream_body).await
 }

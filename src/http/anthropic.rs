@@ -56,8 +56,8 @@ async fn count_tokens(
             .and_then(serde_json::Value::as_str)
             .map(str::to_owned)
             .ok_or_else(|| ApiError::invalid("model: Field required", Some("model")))?;
-        if let Some(target) = state.config.aliases.get(&model) {
-            model = target.clone();
+        if let Some(alias) = state.config.aliases.get(&model) {
+            model = alias.primary().to_owned();
         }
         let route = state
             .routes

@@ -22,6 +22,7 @@ pub fn record_json(r: &RequestRecord) -> Value {
         "endpoint": r.endpoint,
         "model": r.model,
         "upstream": r.upstream,
+        "attempts": r.attempts,
         "stream": r.stream,
         "status": r.status,
         "outcome": r.outcome,

@@ -7,7 +7,7 @@
 //! - [`upstream`]: one upstream and its transport (`http://` on the
 //!   [`inline_http1`] pool, `https://` on the [`pooled`] client, or the
 //!   built-in [`mock`]).
-//! - [`routes`]: model name → upstream.
+//! - [`routes`]: model name → upstream; [`alias`]: `[aliases]`, one target or several in order.
 //! - [`body`]: answer bodies, reading them whole, and upstream failures.
 //! - [`headers`]: which headers cross between client and upstream.
 //! - [`anthropic`]: Anthropic's Messages API: its events, and the translation
@@ -15,6 +15,7 @@
 //!   translated chat completion to an Anthropic upstream).
 //! - [`model_list`]: `GET /v1/models` gathered from every upstream, cached.
 
+pub mod alias;
 pub mod anthropic;
 mod anthropic_chat;
 mod body;
@@ -26,6 +27,7 @@ mod pooled;
 mod routes;
 mod upstream;
 
+pub use alias::Alias;
 pub use body::{collect, is_event_stream, BodyStream, UpstreamError, UpstreamResponse};
 pub use headers::{copy_response_headers, forwardable_headers};
 pub use model_list::ModelList;

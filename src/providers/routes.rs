@@ -92,6 +92,8 @@ mod tests {
             kind: Default::default(),
             models: models.iter().map(|s| s.to_string()).collect(),
             timeout_s: 5,
+            retry: None,
+            cooldown: None,
         };
         Upstream::from_config(&cfg, &crate::providers::http_client())
     }

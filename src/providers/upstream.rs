@@ -17,6 +17,8 @@ use tower::ServiceExt;
 
 use crate::api::Endpoint;
 use crate::config::{UpstreamConfig, UpstreamKind};
+use crate::resilience::cooldown::Breaker;
+use crate::resilience::retry::RetryPolicy;
 
 use super::anthropic_chat;
 use super::body::{UpstreamError, UpstreamResponse};
@@ -31,6 +33,12 @@ pub struct Upstream {
     pub timeout: Duration,
     /// The API it speaks (the built-in mock speaks both).
     pub kind: UpstreamKind,
+    /// `retry = {…}`: how often a failed try is repeated here.
+    pub retry: Option<RetryPolicy>,
+    /// `cooldown = {…}`: skipped for a while after repeated failures.
+    pub breaker: Option<Arc<Breaker>>,
+    /// The name as a header value (`x-promptgate-upstream`), made once.
+    pub name_header: HeaderValue,
     transport: Transport,
 }
 
@@ -111,8 +119,17 @@ impl Upstream {
             patterns: cfg.models.clone(),
             timeout: Duration::from_secs(cfg.timeout_s),
             kind: cfg.kind,
+            retry: cfg.retry.as_ref().map(RetryPolicy::new),
+            breaker: None,
+            name_header: name_header(&cfg.name),
             transport,
         }
+    }
+
+    /// With the circuit breaker its `cooldown` asks for.
+    pub fn with_breaker(mut self, breaker: Arc<Breaker>) -> Upstream {
+        self.breaker = Some(breaker);
+        self
     }
 
     /// Whether it serves Anthropic's Messages API (`/messages`) as it is.
@@ -127,6 +144,9 @@ impl Upstream {
             patterns: vec!["mock-*".into()],
             timeout: Duration::from_secs(300),
             kind: UpstreamKind::OpenAi,
+            retry: None,
+            breaker: None,
+            name_header: name_header(crate::config::MOCK_UPSTREAM),
             transport: Transport::Mock(mock::router()),
         }
     }
@@ -245,6 +265,10 @@ impl Upstream {
             .map(|r| r.map_err(|e| UpstreamError::Body(e.to_string())));
         Ok(UpstreamResponse::new(parts, body))
     }
+}
+
+fn name_header(name: &str) -> HeaderValue {
+    HeaderValue::from_str(name).unwrap_or_else(|_| HeaderValue::from_static("invalid-name"))
 }
 
 /// The request to send upstream, with the upstream's own credential (and,

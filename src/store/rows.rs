@@ -96,6 +96,9 @@ pub struct RequestRecord {
     pub grounding: Option<String>,
     /// The hint of the key secret used (after a rotation: the new one or the old one).
     pub key_hint: Option<String>,
+    /// Tries the answer took (retries and fallbacks included); `None` when
+    /// no upstream was called.
+    pub attempts: Option<i64>,
 }
 
 /// One stored prompt version. `content` is the version's canonical JSON

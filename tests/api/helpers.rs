@@ -164,6 +164,8 @@ pub fn http_upstream(
         kind: Default::default(),
         models: models.iter().map(|m| m.to_string()).collect(),
         timeout_s,
+        retry: None,
+        cooldown: None,
     }
 }
 

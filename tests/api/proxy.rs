@@ -253,6 +253,8 @@ async fn upstream_failures_map_to_502_504_and_4xx_pass_through() {
             kind: Default::default(),
             models: vec!["mock-*".into()],
             timeout_s: 1,
+            retry: None,
+            cooldown: None,
         },
         http_upstream("down", "127.0.0.1:9".parse().unwrap(), &["down-*"], 5),
     ];

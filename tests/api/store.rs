@@ -64,6 +64,7 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         flagged: None,
         grounding: None,
         key_hint: Some("pg-abcdef".into()),
+        attempts: Some(1),
     }
 }
 

@@ -1,7 +1,8 @@
 //! Upstreams that misbehave after their status line: a body that trickles
 //! in past the timeout, a 200 that is not JSON (or not an event stream).
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
 use axum::response::Response;
@@ -14,11 +15,34 @@ use crate::helpers::{base_config, error_of, http_upstream, serve, spawn_app, Tes
 const HANG_GUARD: Duration = Duration::from_secs(20);
 
 /// How a scripted upstream answers.
-type Script = fn() -> Response;
+pub type Script = fn() -> Response;
 
 /// An upstream whose every answer is `make()`.
 async fn scripted(make: Script) -> std::net::SocketAddr {
     serve(axum::Router::new().fallback(move || async move { make() })).await
+}
+
+/// When each request reached a scripted upstream.
+pub type Arrivals = Arc<Mutex<Vec<Instant>>>;
+
+/// An upstream that answers its n-th request with `steps[n]` (the last step
+/// repeats), and notes when each arrived.
+pub async fn sequence(steps: Vec<Script>) -> (std::net::SocketAddr, Arrivals) {
+    let arrivals: Arrivals = Arc::default();
+    let seen = arrivals.clone();
+    let router = axum::Router::new().fallback(move || {
+        let seen = seen.clone();
+        let steps = steps.clone();
+        async move {
+            let n = {
+                let mut seen = seen.lock().unwrap();
+                seen.push(Instant::now());
+                seen.len() - 1
+            };
+            steps[n.min(steps.len() - 1)]()
+        }
+    });
+    (serve(router).await, arrivals)
 }
 
 async fn app_with(upstream: std::net::SocketAddr, timeout_s: u64) -> (TestDb, TestApp, String) {

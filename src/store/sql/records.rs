@@ -9,10 +9,10 @@ use crate::store::{RecordFilter, RecordStore, RequestRecord, StoreResult};
 /// The columns of a [`RequestRecord`], in its field order.
 const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, stream, status, outcome, \
     prompt_tokens, completion_tokens, cached_tokens, reasoning_tokens, latency_us, ttft_us, \
-    client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags, grounding_score, flagged, grounding, key_hint";
+    client_closed, error, metadata, created_at, prompt_name, prompt_version, prompt_sha256, cache, cost_pusd, saved_pusd, usage_source, tags, grounding_score, flagged, grounding, key_hint, attempts";
 
 /// How many columns [`RECORD_COLUMNS`] names.
-const RECORD_WIDTH: usize = 31;
+const RECORD_WIDTH: usize = 32;
 
 /// The largest multi-row `INSERT` of records.
 const MAX_ROWS_PER_INSERT: usize = 64;
@@ -104,6 +104,7 @@ fn record_values(r: &RequestRecord) -> [Value<'_>; RECORD_WIDTH] {
         r.flagged.into(),
         r.grounding.as_deref().into(),
         r.key_hint.as_deref().into(),
+        r.attempts.into(),
     ]
 }
 

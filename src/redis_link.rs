@@ -1,0 +1,103 @@
+//! A lazily opened, shared Redis connection for counters that several
+//! replicas must agree on (cooldowns, rate limits). Each command has a
+//! short deadline; after a failure the link sits out for a second, so a
+//! dead Redis costs each caller at most one short wait, then nothing.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use redis::aio::ConnectionManager;
+
+const DEADLINE: Duration = Duration::from_millis(250);
+const SIT_OUT_MS: i64 = 1_000;
+
+pub struct RedisLink {
+    client: redis::Client,
+    prefix: String,
+    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    /// Wall-clock ms before which Redis is not tried again.
+    down_until_ms: AtomicI64,
+}
+
+impl RedisLink {
+    pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisLink> {
+        Ok(RedisLink {
+            client: redis::Client::open(url)?,
+            prefix: prefix.to_owned(),
+            conn: tokio::sync::Mutex::new(None),
+            down_until_ms: AtomicI64::new(0),
+        })
+    }
+
+    /// `prefix:rest`.
+    pub fn key(&self, rest: &str) -> String {
+        format!("{}:{rest}", self.prefix)
+    }
+
+    /// Runs `script` with `keys` and `args`; `None` when Redis is down or slow.
+    pub async fn eval<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        keys: &[String],
+        args: &[i64],
+    ) -> Option<T> {
+        let mut conn = self.connection().await?;
+        let mut invocation = script.prepare_invoke();
+        for k in keys {
+            invocation.key(k);
+        }
+        for a in args {
+            invocation.arg(*a);
+        }
+        let run = invocation.invoke_async::<T>(&mut conn);
+        self.bounded(run).await
+    }
+
+    /// One command (`GET`, `ZREM`, …).
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Option<T> {
+        let mut conn = self.connection().await?;
+        let run = cmd.query_async::<T>(&mut conn);
+        self.bounded(run).await
+    }
+
+    async fn bounded<T>(
+        &self,
+        run: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(DEADLINE, run).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                self.sit_out(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.sit_out("timed out");
+                None
+            }
+        }
+    }
+
+    fn sit_out(&self, why: &str) {
+        tracing::warn!(error = %why, "redis counter unavailable; this replica counts alone for a second");
+        self.down_until_ms
+            .store(crate::time::now_ms() + SIT_OUT_MS, Ordering::Relaxed);
+    }
+
+    async fn connection(&self) -> Option<ConnectionManager> {
+        if crate::time::now_ms() < self.down_until_ms.load(Ordering::Relaxed) {
+            return None;
+        }
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Some(c.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(DEADLINE)
+            .set_response_timeout(DEADLINE)
+            .set_number_of_retries(0);
+        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        let c = self.bounded(connect).await?;
+        *slot = Some(c.clone());
+        Some(c)
+    }
+}
