@@ -9,10 +9,13 @@
 
 mod chart;
 mod costs;
+mod flagged;
 mod html;
 mod labels;
 mod login;
 mod prompts;
+mod requests;
+mod rollouts;
 mod session;
 
 use axum::http::header;
@@ -38,6 +41,10 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/prompt/render", post(prompts::render))
         .route("/ui/prompt/label", post(labels::confirm))
         .route("/ui/prompt/label/apply", post(labels::apply))
+        .route("/ui/rollouts", get(rollouts::page_handler))
+        .route("/ui/flagged", get(flagged::page_handler))
+        .route("/ui/requests", get(requests::list))
+        .route("/ui/requests/{id}", get(requests::one))
         .layer(Extension(session::Sessions::default()))
 }
 
