@@ -9,8 +9,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chart::{stacked_by_day, Point};
-use super::html::{error_page, esc, table, text_input, url};
-use super::session::Viewer;
+use super::html::{esc, table, text_input, url};
+use super::session::{error_page, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::costs::report::CostsQuery;
 use crate::http::costs::{csv_response, report_csv, report_query};
@@ -94,7 +94,7 @@ pub async fn page(
     AppQuery(form): AppQuery<CostsForm>,
 ) -> Response {
     match body(&state, &viewer, &form).await {
-        Ok(body) => super::html::page(&viewer, "/ui/costs", "Costs", &body),
+        Ok(body) => super::session::page(&viewer, "/ui/costs", "Costs", &body),
         Err(e) => error_page(&viewer, "/ui/costs", "Costs", e),
     }
 }

@@ -8,8 +8,7 @@ use std::fmt::Write as _;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use super::session::Viewer;
-use crate::api::ApiError;
+use crate::auth::Caller;
 
 /// The stylesheet, served at `/ui/style.css`.
 pub const STYLE: &str = include_str!("style.css");
@@ -52,9 +51,9 @@ const NAV: [(&str, &str); 5] = [
     ("/ui/requests", "Requests"),
 ];
 
-/// A whole page for a signed-in viewer; `active` is the navigation entry
-/// to mark as current.
-pub fn page(viewer: &Viewer, active: &str, title: &str, body: &str) -> Response {
+/// A whole page for a signed-in caller (`csrf`: the session's token, for
+/// the sign-out form); `active` is the navigation entry to mark as current.
+pub fn shell(caller: &Caller, csrf: &str, active: &str, title: &str, body: &str) -> Response {
     let mut nav = String::new();
     for (path, name) in NAV {
         let current = if path == active {
@@ -64,7 +63,7 @@ pub fn page(viewer: &Viewer, active: &str, title: &str, body: &str) -> Response 
         };
         let _ = write!(nav, "<a href=\"{path}\"{current}>{name}</a>");
     }
-    let who = match viewer.caller.team() {
+    let who = match caller.team() {
         Some(team) => format!("team <strong>{}</strong>", esc(team)),
         None => "<strong>admin</strong>".to_owned(),
     };
@@ -78,21 +77,9 @@ pub fn page(viewer: &Viewer, active: &str, title: &str, body: &str) -> Response 
          <button type=\"submit\">Sign out</button></form></header>\
          <main id=\"main\"><h1>{t}</h1>{body}</main></body></html>",
         t = esc(title),
-        csrf = csrf_field(&viewer.csrf),
+        csrf = csrf_field(csrf),
     );
     html_response(StatusCode::OK, html)
-}
-
-/// A page saying why `err` stopped it, with the API's status for it (a
-/// client mistake is a 4xx naming the field, our own failure a logged 500).
-pub fn error_page(viewer: &Viewer, active: &str, title: &str, err: ApiError) -> Response {
-    if let ApiError::Internal(cause) = &err {
-        tracing::error!(error = ?cause, "internal error in the console");
-    }
-    let status = err.status();
-    let mut resp = page(viewer, active, title, &notice("error", &err.to_string()));
-    *resp.status_mut() = status;
-    resp
 }
 
 /// A page with no navigation (sign-in, errors before sign-in).
@@ -125,6 +112,27 @@ pub fn html_response(status: StatusCode, html: String) -> Response {
         html,
     )
         .into_response()
+}
+
+/// The 403 of a refused post.
+pub fn forbidden(why: &str) -> Response {
+    bare_page(
+        StatusCode::FORBIDDEN,
+        "Refused",
+        &format!(
+            "<p>{}</p><p><a href=\"/ui/login\">Sign in</a></p>",
+            esc(why)
+        ),
+    )
+}
+
+/// A link to a prompt's page.
+pub fn prompt_link(name: &str) -> String {
+    format!(
+        "<a href=\"/ui/prompt?name={}\">{}</a>",
+        esc(&url(name)),
+        esc(name)
+    )
 }
 
 /// The hidden field every form posts back: the session's CSRF token.

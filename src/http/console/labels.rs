@@ -10,9 +10,8 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{json, Value};
 
-use super::html::{csrf_field, error_page, esc, page, table, url};
-use super::prompts::target_text;
-use super::session::{Posted, Viewer};
+use super::html::{csrf_field, esc, table, url};
+use super::session::{error_page, page, Posted, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::registry::guard::{read_label, read_label_text, Guard};
 use crate::registry::live::PromptEntry;
@@ -20,6 +19,28 @@ use crate::registry::{RolloutEntry, Target};
 use crate::state::AppState;
 
 const ACTIVE: &str = "/ui/prompts";
+
+/// A label's target in words: `v3`, or `v2 90 % · v3 10 %`.
+pub fn target_text(t: &Target) -> String {
+    match t {
+        Target::Version(v) => format!("v{v}"),
+        Target::Rollout(entries) => {
+            let total: u32 = entries.iter().map(|e| e.weight).sum::<u32>().max(1);
+            entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "v{} weight {} ({:.0} %)",
+                        e.version,
+                        e.weight,
+                        f64::from(e.weight) * 100.0 / f64::from(total)
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" · ")
+        }
+    }
+}
 
 /// A label's stored guard, if it has one (the guard rides in the stored
 /// label, not in the registry's in-memory target).

@@ -5,9 +5,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 
-use super::html::{bare_page, csrf_field, notice};
+use super::html::{bare_page, csrf_field, forbidden, notice};
 use super::session::{
-    cookie, forbidden, random_token, same_origin, same_token, set_cookie, Posted, Sessions, COOKIE,
+    cookie, random_token, same_origin, same_token, set_cookie, Posted, Sessions, COOKIE,
     LOGIN_COOKIE, SESSION_TTL,
 };
 use crate::state::AppState;
@@ -17,11 +17,11 @@ const LOGIN_FORM_TTL_S: u64 = 3600;
 
 /// The sign-in form, with a fresh double-submit token in a cookie and in
 /// the form.
-pub async fn form() -> Response {
-    login_page(StatusCode::OK, None)
+pub async fn form(headers: HeaderMap) -> Response {
+    login_page(&headers, StatusCode::OK, None)
 }
 
-fn login_page(status: StatusCode, error: Option<&str>) -> Response {
+fn login_page(headers: &HeaderMap, status: StatusCode, error: Option<&str>) -> Response {
     let token = random_token();
     let body = format!(
         "{err}<form method=\"post\" action=\"/ui/login\" class=\"stack\">{csrf}\
@@ -33,7 +33,8 @@ fn login_page(status: StatusCode, error: Option<&str>) -> Response {
         csrf = csrf_field(&token),
     );
     let mut resp = bare_page(status, "Sign in", &body);
-    if let Ok(v) = set_cookie(LOGIN_COOKIE, &token, "/ui/login", LOGIN_FORM_TTL_S).parse() {
+    if let Ok(v) = set_cookie(headers, LOGIN_COOKIE, &token, "/ui/login", LOGIN_FORM_TTL_S).parse()
+    {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp
@@ -52,7 +53,7 @@ pub async fn submit(
     }
     let key = super::session::field(&fields, "key").unwrap_or("");
     if key.is_empty() {
-        return login_page(StatusCode::BAD_REQUEST, Some("Enter an API key."));
+        return login_page(&headers, StatusCode::BAD_REQUEST, Some("Enter an API key."));
     }
     if state
         .keys
@@ -61,6 +62,7 @@ pub async fn submit(
         .is_none()
     {
         return login_page(
+            &headers,
             StatusCode::UNAUTHORIZED,
             Some("That key is not valid (unknown, revoked or expired)."),
         );
@@ -68,8 +70,8 @@ pub async fn submit(
     let id = sessions.create(crate::auth::hash_key(key));
     let mut resp = Redirect::to("/ui/costs").into_response();
     let cookies = [
-        set_cookie(COOKIE, &id, "/ui", SESSION_TTL.as_secs()),
-        set_cookie(LOGIN_COOKIE, "", "/ui/login", 0),
+        set_cookie(&headers, COOKIE, &id, "/ui", SESSION_TTL.as_secs()),
+        set_cookie(&headers, LOGIN_COOKIE, "", "/ui/login", 0),
     ];
     for c in cookies {
         if let Ok(v) = c.parse() {
@@ -79,10 +81,14 @@ pub async fn submit(
     resp
 }
 
-pub async fn logout(Extension(sessions): Extension<Sessions>, posted: Posted) -> Response {
+pub async fn logout(
+    Extension(sessions): Extension<Sessions>,
+    headers: HeaderMap,
+    posted: Posted,
+) -> Response {
     sessions.remove(&posted.viewer.session);
     let mut resp = Redirect::to("/ui/login").into_response();
-    if let Ok(v) = set_cookie(COOKIE, "", "/ui", 0).parse() {
+    if let Ok(v) = set_cookie(&headers, COOKIE, "", "/ui", 0).parse() {
         resp.headers_mut().append(header::SET_COOKIE, v);
     }
     resp

@@ -8,6 +8,7 @@
 //! session's CSRF token ([`session::Posted`]).
 
 mod chart;
+mod claims;
 mod costs;
 mod flagged;
 mod html;

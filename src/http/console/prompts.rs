@@ -11,47 +11,16 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::html::{csrf_field, error_page, esc, notice, page, table, url};
-use super::labels;
-use super::session::{Posted, Viewer};
+use super::html::{csrf_field, esc, notice, prompt_link, table, url};
+use super::labels::{self, target_text};
+use super::session::{error_page, page, Posted, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::http::extract::AppQuery;
 use crate::registry::live::{labels_of, PromptEntry};
-use crate::registry::{side_by_side, DiffChange, Target};
+use crate::registry::{side_by_side, DiffChange};
 use crate::state::AppState;
 
 const ACTIVE: &str = "/ui/prompts";
-
-/// A label's target in words: `v3`, or `v2 90 % · v3 10 %`.
-pub fn target_text(t: &Target) -> String {
-    match t {
-        Target::Version(v) => format!("v{v}"),
-        Target::Rollout(entries) => {
-            let total: u32 = entries.iter().map(|e| e.weight).sum::<u32>().max(1);
-            entries
-                .iter()
-                .map(|e| {
-                    format!(
-                        "v{} weight {} ({:.0} %)",
-                        e.version,
-                        e.weight,
-                        f64::from(e.weight) * 100.0 / f64::from(total)
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(" · ")
-        }
-    }
-}
-
-/// A link to a prompt's page.
-pub fn prompt_link(name: &str) -> String {
-    format!(
-        "<a href=\"/ui/prompt?name={}\">{}</a>",
-        esc(&url(name)),
-        esc(name)
-    )
-}
 
 pub async fn list(State(state): State<AppState>, viewer: Viewer) -> Response {
     let snap = state.registry.snapshot();

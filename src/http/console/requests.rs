@@ -9,9 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::flagged::grounding_html;
-use super::html::{error_page, esc, page, table, text_input, url};
-use super::session::Viewer;
+use super::claims::grounding_html;
+use super::html::{esc, table, text_input, url};
+use super::session::{error_page, page, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::http::costs::parse_time;
 use crate::http::extract::AppQuery;

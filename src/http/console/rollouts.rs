@@ -11,10 +11,9 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::html::{error_page, esc, page, table, text_input, url};
-use super::labels::guard_text;
-use super::prompts::{prompt_link, target_text};
-use super::session::Viewer;
+use super::html::{esc, prompt_link, table, text_input, url};
+use super::labels::{guard_text, target_text};
+use super::session::{error_page, page, Viewer};
 use crate::api::ApiResult;
 use crate::http::experiments::{drift_json, report_json, DriftQuery, ReportParams};
 use crate::http::extract::AppQuery;

@@ -15,12 +15,13 @@ use std::time::{Duration, Instant};
 
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use rand::RngCore;
 
-use super::html::{bare_page, esc};
+use super::html::{forbidden, notice, shell};
+use crate::api::ApiError;
 use crate::auth::Caller;
 use crate::state::AppState;
 
@@ -106,9 +107,21 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 /// A `Set-Cookie` value for the console: never readable by scripts, never
-/// sent on cross-site requests.
-pub fn set_cookie(name: &str, value: &str, path: &str, max_age_s: u64) -> String {
-    format!("{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict")
+/// sent on cross-site requests, and `Secure` when the browser reached us
+/// over HTTPS (a TLS proxy saying so with `X-Forwarded-Proto`).
+pub fn set_cookie(
+    headers: &HeaderMap,
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age_s: u64,
+) -> String {
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let secure = if https { "; Secure" } else { "" };
+    format!("{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite=Strict{secure}")
 }
 
 /// Equal strings, compared in time independent of where they differ.
@@ -146,6 +159,22 @@ impl Viewer {
     }
 }
 
+/// A whole page for `viewer`; `active` is the navigation entry to mark.
+pub fn page(viewer: &Viewer, active: &str, title: &str, body: &str) -> Response {
+    shell(&viewer.caller, &viewer.csrf, active, title, body)
+}
+
+/// A page saying why `err` stopped it, with the API's status for it (a
+/// client mistake is a 4xx naming the field, our own failure a logged 500).
+pub fn error_page(viewer: &Viewer, active: &str, title: &str, err: ApiError) -> Response {
+    if let ApiError::Internal(cause) = &err {
+        tracing::error!(error = ?cause, "internal error in the console");
+    }
+    let mut resp = page(viewer, active, title, &notice("error", &err.to_string()));
+    *resp.status_mut() = err.status();
+    resp
+}
+
 impl FromRequestParts<AppState> for Viewer {
     /// A page without a live session goes to the sign-in form.
     type Rejection = Response;
@@ -181,18 +210,6 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.trim())
         .filter(|v| !v.is_empty())
-}
-
-/// The 403 of a refused post.
-pub fn forbidden(why: &str) -> Response {
-    bare_page(
-        StatusCode::FORBIDDEN,
-        "Refused",
-        &format!(
-            "<p>{}</p><p><a href=\"/ui/login\">Sign in</a></p>",
-            esc(why)
-        ),
-    )
 }
 
 /// Whether the request's `Origin` (when the browser sent one) is this host.
@@ -247,6 +264,18 @@ mod tests {
         assert_eq!(cookie(&h, COOKIE), Some("abc"));
         assert_eq!(cookie(&h, LOGIN_COOKIE), Some("x"));
         assert_eq!(cookie(&h, "b"), None);
+    }
+
+    #[test]
+    fn cookies_are_http_only_strict_and_secure_behind_tls() {
+        let mut h = HeaderMap::new();
+        let plain = set_cookie(&h, COOKIE, "id", "/ui", 60);
+        assert_eq!(
+            plain,
+            "pg_session=id; Path=/ui; Max-Age=60; HttpOnly; SameSite=Strict"
+        );
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        assert!(set_cookie(&h, COOKIE, "id", "/ui", 60).ends_with("; Secure"));
     }
 
     #[test]
