@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chart::{stacked_by_day, Point};
-use super::html::{esc, table, text_input, url};
+use super::html::{esc, table, table_or, text_input, url};
 use super::session::{error_page, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::costs::report::CostsQuery;
@@ -264,10 +264,11 @@ async fn budgets(state: &AppState, viewer: &Viewer) -> ApiResult<String> {
     }
     Ok(format!(
         "<h2>Budgets</h2>{}",
-        table(
+        table_or(
             "Budget use this period",
             &["team", "budget", "spent", "reserved", "remaining"],
-            &rows
+            &rows,
+            "no budget set",
         )
     ))
 }

@@ -163,6 +163,11 @@ pub fn text_input(name: &str, label: &str, value: Option<&str>, hint: &str) -> S
 
 /// A table: header cells, then rows of already-escaped HTML cells.
 pub fn table(caption: &str, head: &[&str], rows: &[Vec<String>]) -> String {
+    table_or(caption, head, rows, "nothing to show")
+}
+
+/// [`table`], saying `empty` when there are no rows.
+pub fn table_or(caption: &str, head: &[&str], rows: &[Vec<String>], empty: &str) -> String {
     let mut out = format!("<table><caption>{}</caption><thead><tr>", esc(caption));
     for h in head {
         let _ = write!(out, "<th scope=\"col\">{}</th>", esc(h));
@@ -171,8 +176,9 @@ pub fn table(caption: &str, head: &[&str], rows: &[Vec<String>]) -> String {
     if rows.is_empty() {
         let _ = write!(
             out,
-            "<tr><td colspan=\"{}\" class=\"empty\">nothing in this range</td></tr>",
-            head.len().max(1)
+            "<tr><td colspan=\"{}\" class=\"empty\">{}</td></tr>",
+            head.len().max(1),
+            esc(empty)
         );
     }
     for row in rows {

@@ -103,8 +103,8 @@ pub async fn section(
         if let Some(g) = guard {
             let _ = write!(out, "<p>Guard: {}</p>", esc(&guard_text(g)));
         }
-        let mut moves = state.store.label_history(name, label).await?;
-        moves.reverse();
+        // newest first
+        let moves = state.store.label_history(name, label).await?;
         let rows: Vec<Vec<String>> = moves
             .iter()
             .take(20)

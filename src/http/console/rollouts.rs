@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::html::{esc, prompt_link, table, text_input, url};
+use super::html::{esc, prompt_link, table, table_or, text_input, url};
 use super::labels::{guard_text, target_text};
 use super::session::{error_page, page, Viewer};
 use crate::api::ApiResult;
@@ -91,6 +91,8 @@ fn labels_list(state: &AppState) -> String {
 fn number(v: &Value) -> String {
     match v.as_f64() {
         Some(x) if x.abs() >= 100.0 => format!("{x:.1}"),
+        // costs per request are fractions of a cent
+        Some(x) if x != 0.0 && x.abs() < 0.01 => format!("{x:.6}"),
         Some(x) => format!("{x:.4}"),
         None => "–".into(),
     }
@@ -270,7 +272,7 @@ async fn drift(state: &AppState, viewer: &Viewer) -> ApiResult<String> {
         esc(d["recent_window"]["to"].as_str().unwrap_or("")),
         esc(d["reference_window"]["from"].as_str().unwrap_or("")),
         esc(d["reference_window"]["to"].as_str().unwrap_or("")),
-        table(
+        table_or(
             "Metrics that moved",
             &[
                 "group",
@@ -280,7 +282,8 @@ async fn drift(state: &AppState, viewer: &Viewer) -> ApiResult<String> {
                 "difference",
                 "test"
             ],
-            &rows
+            &rows,
+            "no metric moved",
         )
     ))
 }
