@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::chart::{stacked_by_day, Point};
-use super::html::{esc, table, table_or, text_input, url};
+use super::html::{esc, given, table, table_or, text_input, url};
 use super::session::{error_page, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::costs::report::CostsQuery;
@@ -30,13 +30,6 @@ pub struct CostsForm {
 }
 
 impl CostsForm {
-    fn blank(v: &Option<String>) -> Option<String> {
-        v.as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    }
-
     fn by(&self) -> Result<&str, ApiError> {
         match self.by.as_deref().unwrap_or("model") {
             "" | "model" => Ok("model"),
@@ -51,11 +44,11 @@ impl CostsForm {
     /// The cost API's query for grouping by `group_by`.
     fn query(&self, group_by: &str) -> CostsQuery {
         CostsQuery {
-            from: Self::blank(&self.from),
-            to: Self::blank(&self.to),
+            from: given(&self.from),
+            to: given(&self.to),
             group_by: Some(group_by.to_owned()),
             format: None,
-            team: Self::blank(&self.team),
+            team: given(&self.team),
         }
     }
 
@@ -68,7 +61,7 @@ impl CostsForm {
             ("team", &self.team),
         ]
         .iter()
-        .filter_map(|(k, v)| Self::blank(v).map(|v| format!("{k}={}", url(&v))))
+        .filter_map(|(k, v)| given(v).map(|v| format!("{k}={}", url(&v))))
         .collect::<Vec<_>>()
         .join("&")
     }

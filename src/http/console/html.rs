@@ -151,6 +151,15 @@ pub fn notice(kind: &str, text: &str) -> String {
     )
 }
 
+/// A form field's value, trimmed; `None` when absent or empty (an empty
+/// filter means "any").
+pub fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
 /// A labelled text input of a filter form.
 pub fn text_input(name: &str, label: &str, value: Option<&str>, hint: &str) -> String {
     format!(

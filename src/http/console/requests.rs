@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::claims::grounding_html;
-use super::html::{esc, table, text_input, url};
+use super::html::{esc, given, table, text_input, url};
 use super::session::{error_page, page, Viewer};
 use crate::api::{ApiError, ApiResult};
 use crate::http::costs::parse_time;
@@ -37,13 +37,6 @@ pub struct SearchForm {
     pub team: Option<String>,
     /// The paging cursor: `<created_at ms>.<id>` of the last record shown.
     pub before: Option<String>,
-}
-
-fn given(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 impl SearchForm {

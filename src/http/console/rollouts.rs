@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::html::{esc, prompt_link, table, table_or, text_input, url};
+use super::html::{esc, given, prompt_link, table, table_or, text_input, url};
 use super::labels::{guard_text, target_text};
 use super::session::{error_page, page, Viewer};
 use crate::api::ApiResult;
@@ -29,13 +29,6 @@ pub struct RolloutForm {
     label: Option<String>,
     from: Option<String>,
     to: Option<String>,
-}
-
-fn given(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
 }
 
 pub async fn page_handler(
