@@ -163,6 +163,12 @@ async fn sessions_csrf_and_team_scope() {
         .await;
     assert_eq!(resp.status(), 403);
 
+    // Forms are small: a huge one is refused before it is read.
+    let resp = console
+        .post("/ui/login", "", format!("key={}", "a".repeat(300 * 1024)))
+        .await;
+    assert_eq!(resp.status(), 413);
+
     // Sign-in: without the form's token refused, a wrong key 401.
     let resp = console
         .post("/ui/login", "", form(&[("csrf", "x"), ("key", key_a)]))

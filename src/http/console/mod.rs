@@ -19,12 +19,16 @@ mod requests;
 mod rollouts;
 mod session;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 
 use crate::state::AppState;
+
+/// The largest form post (a render preview's variables included).
+const FORM_LIMIT_BYTES: usize = 256 * 1024;
 
 /// Every `/ui` route, with this process's sessions.
 pub fn routes() -> Router<AppState> {
@@ -47,6 +51,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/requests", get(requests::list))
         .route("/ui/requests/{id}", get(requests::one))
         .layer(Extension(session::Sessions::default()))
+        // Forms are small; the gateway-wide limit is for model calls.
+        .layer(DefaultBodyLimit::max(FORM_LIMIT_BYTES))
 }
 
 async fn style() -> impl IntoResponse {
