@@ -179,7 +179,10 @@ impl KeyCache {
         self.lookup_hash(&hash_key(key))
     }
 
-    fn lookup_hash(&self, hash: &str) -> Option<Caller> {
+    /// Memory-only lookup by the key's hash: how a console session, which
+    /// keeps the hash and never the key, finds its caller on every page (a
+    /// revoked or expired key ends its sessions with it).
+    pub fn lookup_hash(&self, hash: &str) -> Option<Caller> {
         if hash == self.admin_hash {
             return Some(Caller::Admin);
         }

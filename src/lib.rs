@@ -15,7 +15,9 @@
 //! - `http/`: axum routes and extractors only; handlers are thin.
 //!   `http/model_api.rs` hands model calls to the gateway, and
 //!   `http/anthropic.rs` Anthropic's `/v1/messages` (and `count_tokens`),
-//!   with Anthropic's error shape. Nothing else in
+//!   with Anthropic's error shape. `http/console/` is the web console at
+//!   `/ui`: server-rendered pages (sessions, CSRF, an SVG cost chart) over
+//!   the same domain calls as the JSON routes. Nothing else in
 //!   the crate imports `http/` (checked by `tests/layout.rs`).
 //! - [`gateway`]: the request pipeline. [`gateway::handle`] runs the stages
 //!   (prompt → request → cache → budget → send → answer → judge → reply) over one

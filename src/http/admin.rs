@@ -265,7 +265,7 @@ pub struct NewBudget {
     period: String,
 }
 
-fn budget_json(team: &str, state_limit: Option<(crate::costs::Limit, i64, i64)>) -> Value {
+pub fn budget_json(team: &str, state_limit: Option<(crate::costs::Limit, i64, i64)>) -> Value {
     match state_limit {
         None => json!({"object": "budget", "team": team, "usd": null}),
         Some((limit, spent, reserved)) => {

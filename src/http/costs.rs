@@ -10,9 +10,10 @@ use serde_json::{json, Map, Value};
 use super::extract::{AppQuery, Auth};
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};
+use crate::auth::Caller;
 use crate::costs::report::{metric_values, CostsQuery, METRICS};
 use crate::state::AppState;
-use crate::store::{Dim, ReportQuery};
+use crate::store::{Dim, ReportQuery, ReportRow};
 
 /// RFC 3339 timestamps or plain `YYYY-MM-DD` dates (UTC midnight).
 pub fn parse_time(s: &str, param: &str) -> Result<i64, ApiError> {
@@ -30,11 +31,10 @@ pub fn parse_time(s: &str, param: &str) -> Result<i64, ApiError> {
     ))
 }
 
-pub async fn report(
-    State(state): State<AppState>,
-    Auth(caller): Auth,
-    AppQuery(q): AppQuery<CostsQuery>,
-) -> ApiResult<Response> {
+/// The store query a [`CostsQuery`] asks for, for `caller`: the date range
+/// (default the last 30 days), the group-by dimensions and the team scope.
+/// Shared by the JSON route and the web console.
+pub fn report_query(caller: &Caller, q: &CostsQuery) -> Result<ReportQuery, ApiError> {
     let now = crate::time::now_ms();
     let to_ms =
         q.to.as_deref()
@@ -72,13 +72,57 @@ pub async fn report(
             group_by.push(dim);
         }
     }
-    let team = scoped_team(&caller, q.team)?;
-    let query = ReportQuery {
+    let team = scoped_team(caller, q.team.clone())?;
+    Ok(ReportQuery {
         from_ms,
         to_ms,
         team,
-        group_by: group_by.clone(),
-    };
+        group_by,
+    })
+}
+
+/// A report as CSV (RFC 4180: CRLF line ends, quoting where needed): the
+/// group-by columns, then [`METRICS`].
+pub fn report_csv(group_by: &[Dim], rows: &[ReportRow]) -> Result<Vec<u8>, ApiError> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    let header: Vec<&str> = group_by.iter().map(|d| d.name()).chain(METRICS).collect();
+    w.write_record(&header).map_err(ApiError::internal)?;
+    for r in rows {
+        let mut rec: Vec<String> = r
+            .keys
+            .iter()
+            .map(|k| k.clone().unwrap_or_default())
+            .collect();
+        rec.extend(metric_values(r));
+        w.write_record(&rec).map_err(ApiError::internal)?;
+    }
+    w.into_inner().map_err(ApiError::internal)
+}
+
+/// A CSV download answer.
+pub fn csv_response(bytes: Vec<u8>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"promptgate-costs.csv\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+pub async fn report(
+    State(state): State<AppState>,
+    Auth(caller): Auth,
+    AppQuery(q): AppQuery<CostsQuery>,
+) -> ApiResult<Response> {
+    let query = report_query(&caller, &q)?;
+    let (from_ms, to_ms, group_by) = (query.from_ms, query.to_ms, query.group_by.clone());
     let rows = state.store.cost_report(&query).await?;
     let from = crate::time::rfc3339(from_ms);
     let to = crate::time::rfc3339(to_ms);
@@ -110,35 +154,7 @@ pub async fn report(
             let names: Vec<&str> = group_by.iter().map(|d| d.name()).collect();
             Ok(Json(json!({"object": "cost_report", "from": from, "to": to, "group_by": names, "rows": out})).into_response())
         }
-        "csv" => {
-            // RFC 4180: CRLF line ends, quoting where needed.
-            let mut w = csv::WriterBuilder::new()
-                .terminator(csv::Terminator::CRLF)
-                .from_writer(Vec::new());
-            let header: Vec<&str> = group_by.iter().map(|d| d.name()).chain(METRICS).collect();
-            w.write_record(&header).map_err(ApiError::internal)?;
-            for r in &rows {
-                let mut rec: Vec<String> = r
-                    .keys
-                    .iter()
-                    .map(|k| k.clone().unwrap_or_default())
-                    .collect();
-                rec.extend(metric_values(r));
-                w.write_record(&rec).map_err(ApiError::internal)?;
-            }
-            let bytes = w.into_inner().map_err(ApiError::internal)?;
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        "attachment; filename=\"promptgate-costs.csv\"",
-                    ),
-                ],
-                bytes,
-            )
-                .into_response())
-        }
+        "csv" => Ok(csv_response(report_csv(&group_by, &rows)?)),
         other => Err(ApiError::invalid(
             format!("format must be json or csv, got {other:?}"),
             Some("format"),

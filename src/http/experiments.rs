@@ -29,6 +29,18 @@ pub async fn report(
     name: &str,
     q: ReportParams,
 ) -> ApiResult<Response> {
+    report_json(state, caller, name, q)
+        .await
+        .map(|v| Json(v).into_response())
+}
+
+/// The report's JSON (what the route answers and the console shows).
+pub async fn report_json(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    q: ReportParams,
+) -> ApiResult<Value> {
     let label = q.label.unwrap_or_else(|| DEFAULT_LABEL.to_owned());
     let snap = state.registry.snapshot();
     let entry = snap
@@ -87,17 +99,17 @@ pub async fn report(
     {
         out.extend(body);
     }
-    Ok(Json(out).into_response())
+    Ok(out)
 }
 
 #[derive(serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct DriftQuery {
     /// Start of the recent window (default: `drift_recent_ms` ago).
-    since: Option<String>,
+    pub since: Option<String>,
     /// Start of the reference window (default: `drift_reference_ms` before `since`).
-    reference_from: Option<String>,
-    team: Option<String>,
+    pub reference_from: Option<String>,
+    pub team: Option<String>,
 }
 
 /// `GET /v1/monitoring/drift`: the metrics that moved, per prompt version
@@ -107,6 +119,13 @@ pub async fn drift(
     super::extract::Auth(caller): super::extract::Auth,
     super::extract::AppQuery(q): super::extract::AppQuery<DriftQuery>,
 ) -> ApiResult<Response> {
+    drift_json(&state, &caller, q)
+        .await
+        .map(|v| Json(v).into_response())
+}
+
+/// The drift list's JSON (what the route answers and the console shows).
+pub async fn drift_json(state: &AppState, caller: &Caller, q: DriftQuery) -> ApiResult<Value> {
     let config = &state.config.experiments;
     let mut w = crate::experiments::monitor::Monitor::windows(config, crate::time::now_ms());
     if let Some(since) = q.since.as_deref() {
@@ -122,11 +141,11 @@ pub async fn drift(
             Some("since"),
         ));
     }
-    let team = scoped_team(&caller, q.team)?;
+    let team = scoped_team(caller, q.team)?;
     let (_, drifts) =
         crate::experiments::drift::detect(state.store.as_ref(), w, team, config.drift_min_samples)
             .await?;
-    Ok(Json(json!({
+    Ok(json!({
         "object": "list",
         "reference_window": {"from": crate::time::rfc3339(w.reference_from_ms),
                              "to": crate::time::rfc3339(w.split_ms)},
@@ -135,5 +154,4 @@ pub async fn drift(
         "min_samples": config.drift_min_samples,
         "data": drifts,
     }))
-    .into_response())
 }

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod anthropic;
 pub mod audit;
 pub mod cache_admin;
+mod console;
 pub mod costs;
 mod drain;
 pub mod experiments;
@@ -13,6 +14,7 @@ pub mod model_api;
 pub mod models;
 pub mod ops;
 pub mod passthrough;
+pub mod prompt_labels;
 pub mod prompts;
 pub mod requests;
 pub mod team_scope;
@@ -61,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
         .route("/openapi.json", get(ops::openapi))
+        .merge(console::routes())
         .route("/v1/{*rest}", axum::routing::any(passthrough::forward))
         // After every route: it is set on the routes registered so far.
         .method_not_allowed_fallback(ops::method_not_allowed)

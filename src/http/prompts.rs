@@ -12,13 +12,14 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
+use super::prompt_labels::write_error;
 use crate::api::Endpoint;
 use crate::api::{ApiError, ApiResult};
 use crate::auth::Caller;
 use crate::gateway::body::RequestBody;
 use crate::gateway::prompting::{self, PromptRef};
 use crate::registry::live::{labels_of, version_json, Selector};
-use crate::registry::service::{self, WriteError};
+use crate::registry::service;
 use crate::registry::{NewVersion, Source};
 use crate::state::AppState;
 
@@ -58,16 +59,6 @@ impl PromptPath {
     }
 }
 
-fn write_error(e: WriteError) -> ApiError {
-    match e {
-        WriteError::Invalid(m) => ApiError::invalid(m.message.clone(), Some(&m.field)),
-        WriteError::FileSourced(_) => ApiError::Conflict(e.to_string()),
-        WriteError::UnknownPrompt(_) => ApiError::NotFound(e.to_string()),
-        WriteError::UnknownVersion(..) => ApiError::invalid(e.to_string(), Some("version")),
-        WriteError::Store(err) => ApiError::Internal(err),
-    }
-}
-
 /// What the operations that read the body (writes and render) need of one
 /// request under `/v1/prompts/`.
 struct PromptCall<'a> {
@@ -86,10 +77,7 @@ impl PromptCall<'_> {
 
     /// Who the registry's history names for a write.
     fn actor(&self) -> Option<&'static str> {
-        match self.caller {
-            Caller::Admin => Some("admin"),
-            Caller::Team { .. } => None,
-        }
+        super::prompt_labels::actor_of(self.caller)
     }
 }
 
@@ -167,7 +155,9 @@ pub async fn dispatch(
             label_history(&state, &name, &label).await
         }
         (Method::GET, PromptPath::Diff(name)) => diff(&state, &name, q),
-        (Method::POST, PromptPath::Render(name)) => render(&call, &name),
+        (Method::POST, PromptPath::Render(name)) => {
+            render(&call, &name).map(|v| Json(v).into_response())
+        }
         (Method::GET, PromptPath::Report(name)) => {
             let params = super::experiments::ReportParams {
                 label: q.label,
@@ -280,38 +270,9 @@ async fn create_version(call: &PromptCall<'_>, name: &str) -> ApiResult<Response
 
 async fn move_label(call: &PromptCall<'_>, name: &str, label: &str) -> ApiResult<Response> {
     let body: Value = call.admin_body()?;
-    let (target, guard) = crate::registry::guard::read_label(body)
-        .map_err(|e| ApiError::invalid(e.message, Some(&e.field)))?;
-    let before = call
-        .state
-        .registry
-        .snapshot()
-        .prompts
-        .get(name)
-        .and_then(|e| e.labels.get(label).cloned());
-    service::move_label(
-        call.state.store.as_ref(),
-        &call.state.registry,
-        name,
-        label,
-        &target,
-        guard.as_ref(),
-        call.actor(),
-    )
-    .await
-    .map_err(write_error)?;
-    let mut out = json!({"object": "prompt.label", "name": name, "label": label, "target": target});
-    if let Some(g) = guard {
-        out["guard"] = json!(g);
-    }
-    let change = crate::audit::Change {
-        action: "label.move",
-        target: &format!("{name}:{label}"),
-        before: before.as_ref(),
-        after: Some(&out),
-    };
-    crate::audit::record(call.state.store.as_ref(), "admin", change).await;
-    Ok(Json(out).into_response())
+    super::prompt_labels::set_label(call.state, call.caller, name, label, body)
+        .await
+        .map(|out| Json(out).into_response())
 }
 
 async fn label_history(state: &AppState, name: &str, label: &str) -> ApiResult<Response> {
@@ -386,8 +347,25 @@ struct RenderRequest {
     messages: Option<Vec<Value>>,
 }
 
+/// [`render`] for the web console: `body` is a render request's JSON.
+pub fn render_preview(
+    state: &AppState,
+    caller: &Caller,
+    name: &str,
+    body: &Bytes,
+) -> ApiResult<Value> {
+    render(
+        &PromptCall {
+            state,
+            caller,
+            body,
+        },
+        name,
+    )
+}
+
 /// Dry run: the exact upstream body the proxy would send, no model call.
-fn render(call: &PromptCall<'_>, name: &str) -> ApiResult<Response> {
+fn render(call: &PromptCall<'_>, name: &str) -> ApiResult<Value> {
     let (state, caller) = (call.state, call.caller);
     let req: RenderRequest = parse_json(call.body)?;
     let selector = selector(
@@ -435,11 +413,10 @@ fn render(call: &PromptCall<'_>, name: &str) -> ApiResult<Response> {
     )?;
     let bytes = upstream_body.to_bytes(&raw);
     let body: Value = serde_json::from_slice(&bytes).map_err(ApiError::internal)?;
-    Ok(Json(json!({
+    Ok(json!({
         "prompt": {"name": live.version.name, "version": live.version.version, "sha256": live.version.sha256},
         "body": body,
     }))
-    .into_response())
 }
 
 #[cfg(test)]

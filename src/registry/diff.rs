@@ -70,6 +70,76 @@ pub fn diff(a: &PromptVersion, b: &PromptVersion) -> String {
         .to_string()
 }
 
+/// How one row of a side-by-side diff changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Same,
+    /// Only on the left (removed).
+    Removed,
+    /// Only on the right (added).
+    Added,
+    /// A line replaced by another.
+    Changed,
+}
+
+/// One row of a side-by-side diff: the line of each version (`None`: no
+/// line on that side).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SideBySide {
+    pub left: Option<String>,
+    pub right: Option<String>,
+    pub change: Change,
+}
+
+/// The two documents of [`diff`] aligned row by row, every line of both
+/// (for reading two versions next to each other): replaced blocks pair
+/// their lines up, the longer side's rest standing alone.
+pub fn side_by_side(a: &PromptVersion, b: &PromptVersion) -> Vec<SideBySide> {
+    let (da, db) = (document(a), document(b));
+    let old: Vec<&str> = da.lines().collect();
+    let new: Vec<&str> = db.lines().collect();
+    let mut rows = Vec::new();
+    let line = |s: &str| Some(s.to_owned());
+    for op in TextDiff::from_lines(&da, &db).ops() {
+        let (o, n) = (op.old_range(), op.new_range());
+        match op.tag() {
+            similar::DiffTag::Equal => rows.extend(o.zip(n).map(|(i, j)| SideBySide {
+                left: line(old[i]),
+                right: line(new[j]),
+                change: Change::Same,
+            })),
+            similar::DiffTag::Delete => rows.extend(o.map(|i| SideBySide {
+                left: line(old[i]),
+                right: None,
+                change: Change::Removed,
+            })),
+            similar::DiffTag::Insert => rows.extend(n.map(|j| SideBySide {
+                left: None,
+                right: line(new[j]),
+                change: Change::Added,
+            })),
+            similar::DiffTag::Replace => {
+                let width = o.len().max(n.len());
+                for k in 0..width {
+                    let l = old.get(o.start + k).filter(|_| k < o.len());
+                    let r = new.get(n.start + k).filter(|_| k < n.len());
+                    let change = match (l, r) {
+                        (Some(_), Some(_)) => Change::Changed,
+                        (Some(_), None) => Change::Removed,
+                        _ => Change::Added,
+                    };
+                    rows.push(SideBySide {
+                        left: l.map(|s| (*s).to_owned()),
+                        right: r.map(|s| (*s).to_owned()),
+                        change,
+                    });
+                }
+            }
+        }
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +236,22 @@ mod tests {
         assert!(d.contains("\n-## template (chat)\n"), "{d}");
         assert!(d.contains("\n+## template (text)\n"), "{d}");
         assert!(d.contains("+Summarize: {{text}}\n"), "{d}");
+    }
+
+    #[test]
+    fn side_by_side_keeps_every_line_of_both_versions() {
+        let a = v(1, base());
+        let mut changed = base();
+        changed["config"]["temperature"] = json!(0.7);
+        let b = v(2, changed);
+        let rows = side_by_side(&a, &b);
+        let left: Vec<&str> = rows.iter().filter_map(|r| r.left.as_deref()).collect();
+        let right: Vec<&str> = rows.iter().filter_map(|r| r.right.as_deref()).collect();
+        assert_eq!(left, document(&a).lines().collect::<Vec<_>>());
+        assert_eq!(right, document(&b).lines().collect::<Vec<_>>());
+        let changed: Vec<&SideBySide> = rows.iter().filter(|r| r.change != Change::Same).collect();
+        assert_eq!(changed.len(), 1, "{rows:?}");
+        assert_eq!(changed[0].change, Change::Changed);
+        assert!(changed[0].right.as_deref().unwrap().contains("0.7"));
     }
 }

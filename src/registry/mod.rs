@@ -49,7 +49,7 @@ mod schema;
 pub mod service;
 mod validate;
 
-pub use diff::diff;
+pub use diff::{diff, side_by_side, Change as DiffChange, SideBySide};
 pub use dotprompt::{load_dir, FileError, PromptFile};
 pub use model::{
     canonical_sha256, validate_label, validate_movable_label, validate_prompt_name, KindTag,

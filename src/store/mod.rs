@@ -22,7 +22,8 @@ pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
     ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
-    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
+    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RecordSearch, RequestRecord, Team,
+    VersionWrite,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{

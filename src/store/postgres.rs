@@ -21,6 +21,8 @@ impl Flavor for Postgres {
     const TAGS_JOIN: &'static str = "(SELECT requests.*, t.value AS tag_value FROM requests \
                  LEFT JOIN LATERAL jsonb_array_elements_text(requests.tags::jsonb) AS t(value) ON true) AS r";
 
+    const TAG_VALUES: &'static str = "jsonb_array_elements_text(requests.tags::jsonb) AS t(value)";
+
     const NUMBERED_PARAMS: bool = true;
     const BY_VERSION: &'static str = "";
 

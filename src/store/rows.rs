@@ -158,6 +158,30 @@ pub struct RecordFilter {
     pub limit: i64,
 }
 
+/// A search of request records (the console's requests page), newest
+/// first; every filter is optional.
+#[derive(Debug, Clone, Default)]
+pub struct RecordSearch {
+    /// `None` = every team (admin).
+    pub team: Option<String>,
+    pub flagged: Option<bool>,
+    /// Created at or after (epoch ms).
+    pub from_ms: Option<i64>,
+    /// Created before (epoch ms).
+    pub to_ms: Option<i64>,
+    pub model: Option<String>,
+    /// A registry prompt's name.
+    pub prompt: Option<String>,
+    /// The HTTP status answered.
+    pub status: Option<i64>,
+    /// One of `metadata.tags`.
+    pub tag: Option<String>,
+    /// Paging: only records older than this one (`created_at`, `id`), as
+    /// the last record of the previous page gives them.
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
 /// A team's budget as configured.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct BudgetRow {

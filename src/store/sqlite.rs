@@ -19,6 +19,8 @@ impl Flavor for Sqlite {
     const TAGS_JOIN: &'static str =
         "(SELECT requests.*, t.value AS tag_value FROM requests LEFT JOIN json_each(requests.tags) AS t)";
 
+    const TAG_VALUES: &'static str = "json_each(requests.tags)";
+
     const NUMBERED_PARAMS: bool = false;
 
     // Reports read a whole window of records: mapped pages spare a read call

@@ -8,7 +8,8 @@ use super::experiments::{GroupStats, LatencyBucket, StatsQuery};
 use super::report::{ReportQuery, ReportRow};
 use super::rows::{
     ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
-    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RequestRecord, Team, VersionWrite,
+    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RecordSearch, RequestRecord, Team,
+    VersionWrite,
 };
 
 pub type StoreResult<T> = Result<T, sqlx::Error>;
@@ -65,6 +66,9 @@ pub trait RecordStore: Send + Sync {
     /// The newest record with this id, restricted to `team` when given.
     async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>>;
     async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>>;
+    /// Records matching every filter of `q`, newest first (by `created_at`,
+    /// then `id`, so pages can follow one another).
+    async fn search_records(&self, q: &RecordSearch) -> StoreResult<Vec<RequestRecord>>;
 }
 
 #[async_trait]

@@ -6,6 +6,7 @@ mod admin;
 mod anthropic;
 mod audit;
 mod cache;
+mod console;
 mod costs;
 mod experiments;
 mod grounding;

@@ -1,6 +1,6 @@
 //! The store suite, run against SQLite and PostgreSQL alike.
 
-use promptgate::store::{self, ApiKeyRow, RecordFilter, RequestRecord, Team};
+use promptgate::store::{self, ApiKeyRow, RecordFilter, RecordSearch, RequestRecord, Team};
 
 use crate::helpers::{Backend, TestDb};
 
@@ -367,4 +367,118 @@ on_both_backends!(concurrent_version_writes_get_distinct_numbers, |s| {
         .map(|v| v.version)
         .collect();
     assert_eq!(versions, (1..=8).rev().collect::<Vec<_>>());
+});
+
+on_both_backends!(record_search_filters_and_pages_in_the_store, |s| {
+    let mut records = Vec::new();
+    for n in 0..7 {
+        let mut r = record(&format!("r{n}"), if n < 5 { "a" } else { "b" }, n);
+        r.model = Some(if n % 2 == 0 { "mock-even" } else { "mock-odd" }.into());
+        r.status = if n == 3 { 429 } else { 200 };
+        r.tags = Some(if n < 2 { r#"["beta","x"]"# } else { r#"["x"]"# }.into());
+        r.flagged = Some(n == 4);
+        if n == 6 {
+            r.prompt_name = Some("other".into());
+        }
+        records.push(r);
+    }
+    s.insert_records(&records).await.unwrap();
+    let ids = |rs: Vec<RequestRecord>| rs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    let all = RecordSearch {
+        limit: 100,
+        ..RecordSearch::default()
+    };
+    assert_eq!(
+        ids(s.search_records(&all).await.unwrap()),
+        ["r6", "r5", "r4", "r3", "r2", "r1", "r0"],
+        "newest first"
+    );
+    let only = |f: RecordSearch| {
+        let s = s.clone();
+        async move { ids(s.search_records(&f).await.unwrap()) }
+    };
+    assert_eq!(
+        only(RecordSearch {
+            team: Some("b".into()),
+            ..all.clone()
+        })
+        .await,
+        ["r6", "r5"]
+    );
+    assert_eq!(
+        only(RecordSearch {
+            model: Some("mock-odd".into()),
+            ..all.clone()
+        })
+        .await,
+        ["r5", "r3", "r1"]
+    );
+    assert_eq!(
+        only(RecordSearch {
+            status: Some(429),
+            ..all.clone()
+        })
+        .await,
+        ["r3"]
+    );
+    assert_eq!(
+        only(RecordSearch {
+            tag: Some("beta".into()),
+            ..all.clone()
+        })
+        .await,
+        ["r1", "r0"]
+    );
+    assert_eq!(
+        only(RecordSearch {
+            tag: Some("bet".into()),
+            ..all.clone()
+        })
+        .await,
+        Vec::<String>::new(),
+        "a tag matches whole"
+    );
+    assert_eq!(
+        only(RecordSearch {
+            prompt: Some("other".into()),
+            ..all.clone()
+        })
+        .await,
+        ["r6"]
+    );
+    assert_eq!(
+        only(RecordSearch {
+            flagged: Some(true),
+            ..all.clone()
+        })
+        .await,
+        ["r4"]
+    );
+    assert_eq!(
+        only(RecordSearch {
+            from_ms: Some(1_700_000_000_002),
+            to_ms: Some(1_700_000_000_004),
+            ..all.clone()
+        })
+        .await,
+        ["r3", "r2"],
+        "from inclusive, to exclusive"
+    );
+    // Pages follow one another with the last record's cursor.
+    let first = s
+        .search_records(&RecordSearch {
+            limit: 3,
+            ..all.clone()
+        })
+        .await
+        .unwrap();
+    let last = first.last().unwrap();
+    let next = only(RecordSearch {
+        limit: 3,
+        before: Some((last.created_at, last.id.clone())),
+        ..all.clone()
+    })
+    .await;
+    assert_eq!(ids(first), ["r6", "r5", "r4"]);
+    assert_eq!(next, ["r3", "r2", "r1"]);
 });

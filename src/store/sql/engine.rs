@@ -82,6 +82,9 @@ pub trait Flavor: Database {
     /// The records, one row per tag (`tag_value`; untagged records once,
     /// with `NULL`), for reports grouped by tag.
     const TAGS_JOIN: &'static str;
+    /// The elements of `requests.tags` (a JSON array) as a table with one
+    /// text column, `value`.
+    const TAG_VALUES: &'static str;
     /// Whether long generated parameter lists number their parameters
     /// (`$1, $2, …`) or leave them anonymous (`?, ?, …`, in order). SQLite
     /// finds a numbered parameter's name by a linear scan at every bind,

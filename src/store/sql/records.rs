@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 
 use super::{Engine, SqlStore, Value};
-use crate::store::{RecordFilter, RecordStore, RequestRecord, StoreResult};
+use crate::store::{RecordFilter, RecordSearch, RecordStore, RequestRecord, StoreResult};
 
 /// The columns of a [`RequestRecord`], in its field order.
 const RECORD_COLUMNS: &str = "id, team, key_id, endpoint, model, upstream, stream, status, outcome, \
@@ -65,6 +65,37 @@ impl<DB: Engine> RecordStore for SqlStore<DB> {
             filter.team.as_deref().into(),
             filter.flagged.into(),
             filter.limit.into(),
+        ];
+        self.rows(&sql, &args).await
+    }
+
+    async fn search_records(&self, q: &RecordSearch) -> StoreResult<Vec<RequestRecord>> {
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} FROM requests WHERE ($1 IS NULL OR team = $1) \
+             AND ($2 IS NULL OR flagged = $2) AND ($3 IS NULL OR created_at >= $3) \
+             AND ($4 IS NULL OR created_at < $4) AND ($5 IS NULL OR model = $5) \
+             AND ($6 IS NULL OR prompt_name = $6) AND ($7 IS NULL OR status = $7) \
+             AND ($8 IS NULL OR EXISTS (SELECT 1 FROM {tags} WHERE value = $8)) \
+             AND ($9 IS NULL OR created_at < $9 OR (created_at = $9 AND id < $10)) \
+             ORDER BY created_at DESC, id DESC LIMIT $11",
+            tags = DB::TAG_VALUES,
+        );
+        let (before_at, before_id) = match &q.before {
+            Some((at, id)) => (Some(*at), Some(id.as_str())),
+            None => (None, None),
+        };
+        let args = [
+            q.team.as_deref().into(),
+            q.flagged.into(),
+            q.from_ms.into(),
+            q.to_ms.into(),
+            q.model.as_deref().into(),
+            q.prompt.as_deref().into(),
+            q.status.into(),
+            q.tag.as_deref().into(),
+            before_at.into(),
+            before_id.into(),
+            q.limit.into(),
         ];
         self.rows(&sql, &args).await
     }
