@@ -7,6 +7,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppJson, Auth};
+#[allow(unused_imports)]
+use super::openapi::responses;
+#[allow(unused_imports)]
+use super::openapi::schemas as doc;
 use crate::api::{ApiError, ApiResult};
 use crate::audit::{self, Change};
 use crate::auth::{generate_key, hash_key};
@@ -36,6 +40,17 @@ async fn require_existing_team(state: &AppState, team: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Create a team
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    post, path = "/v1/teams", tag = "admin", operation_id = "createTeam",
+    request_body(content = doc::NewTeam, content_type = "application/json", example = json!({"name": "search"})),
+    responses(
+        (status = 201, description = "Created.", content((doc::Team = "application/json", example = json!({"name": "search", "created_at": "2026-11-27T10:09:09.065Z"})))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 409, response = responses::Conflict), (status = 413, response = responses::PayloadTooLarge),
+    ),
+)]
 pub async fn create_team(
     State(state): State<AppState>,
     Admin(AppJson(body)): Admin<AppJson<NewTeam>>,
@@ -67,6 +82,16 @@ pub async fn create_team(
     Ok((StatusCode::CREATED, Json(team)))
 }
 
+/// List teams
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    get, path = "/v1/teams", tag = "admin", operation_id = "listTeams",
+    responses(
+        (status = 200, description = "All teams, sorted by name.", content((doc::TeamList = "application/json"))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+    ),
+)]
 pub async fn list_teams(State(state): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
     let teams = state.store.list_teams().await?;
     Ok(Json(json!({"object": "list", "data": teams})))
@@ -97,6 +122,18 @@ fn hint_of(key: &str) -> String {
     key[..crate::auth::KEY_PREFIX.len() + 6].to_owned()
 }
 
+/// Create a team key
+///
+/// Admin key only: a team key gets 403 `permission_denied`. The body is optional (empty = a key with no name, no expiry and every model). The response is the only time the key is shown; only its SHA-256 hash is stored. The new key works at once on every replica (an unknown key is looked up in the store on first use).
+#[utoipa::path(
+    post, path = "/v1/teams/{team}/keys", tag = "admin", operation_id = "createKey",
+    params(("team" = String, Path)),
+    request_body(content = Option<doc::CreateKeyBody>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", content((doc::NewApiKey = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "team": "search", "hint": "pg-2e10d8", "created_at": "2026-11-27T10:09:09.082Z", "revoked_at": null, "key": "pg-2e10d8c691ffa5badf5615b68076ccf0dcdb368bf515a875"})))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound), (status = 400, response = responses::BadRequest),
+    ),
+)]
 pub async fn create_key(
     State(state): State<AppState>,
     Admin((Path(team), body)): Admin<(Path<String>, axum::body::Bytes)>,
@@ -187,7 +224,19 @@ pub struct Rotation {
 /// Most a rotation's grace may be: a month.
 const MAX_GRACE_S: i64 = 31 * 24 * 3600;
 
-/// A new secret for key `id`, same id; the old secret works for `grace_s` more.
+// A new secret for key `id`, same id; the old secret works for `grace_s` more.
+/// Rotate a key
+///
+/// Admin key only. Gives the key a new secret under the same id (its name, expiry and models stay). The old secret keeps working for `grace_s` seconds (default 0: it stops at once, on every replica with PostgreSQL notifications, else within `keys.refresh_ms`). Request records name the secret used in `key_hint`.
+#[utoipa::path(
+    post, path = "/v1/keys/{id}/rotate", tag = "admin", operation_id = "rotateKey",
+    params(("id" = String, Path)),
+    request_body(content = Option<doc::RotateKeyBody>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The key with its new secret in `key` (shown only now).", content((doc::NewApiKey = "application/json"))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn rotate_key(
     State(state): State<AppState>,
     Admin((Path(id), body)): Admin<(Path<String>, axum::body::Bytes)>,
@@ -227,6 +276,17 @@ pub async fn rotate_key(
     Ok(Json(body))
 }
 
+/// List a team's keys (without the keys themselves)
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    get, path = "/v1/teams/{team}/keys", tag = "admin", operation_id = "listKeys",
+    params(("team" = String, Path)),
+    responses(
+        (status = 200, description = "The team's keys.", content((doc::ApiKeyList = "application/json"))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+    ),
+)]
 pub async fn list_keys(
     State(state): State<AppState>,
     Admin(Path(team)): Admin<Path<String>>,
@@ -235,6 +295,17 @@ pub async fn list_keys(
     Ok(Json(json!({"object": "list", "data": keys})))
 }
 
+/// Revoke a team key
+///
+/// Admin key only: a team key gets 403 `permission_denied`. Takes effect at once on the replica that handled the call and on every other replica within `keys.refresh_ms` (default 1000 ms), after which the key gets 401. Revoking an already revoked key answers 200 again.
+#[utoipa::path(
+    delete, path = "/v1/keys/{id}", tag = "admin", operation_id = "revokeKey",
+    params(("id" = String, Path, example = json!("key_cb356a79592a4efdba1cb6d5f0dac458"))),
+    responses(
+        (status = 200, description = "Revoked.", content((doc::KeyDeleted = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "object": "key", "deleted": true})))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn revoke_key(
     State(state): State<AppState>,
     Admin(Path(id)): Admin<Path<String>>,
@@ -290,6 +361,19 @@ async fn budget_now(state: &AppState, team: &str) -> ApiResult<Json<Value>> {
     Ok(Json(budget_json(team, usage)))
 }
 
+/// Set a team's budget
+///
+/// Admin key only: a team key gets 403 `permission_denied`. Replaces any earlier budget of the team. Before each model call of the team the gateway reserves the call's worst-case cost (see the `costs` tag); a call that does not fit gets 429 `budget_exceeded`. The period's spending so far is read from the ledger, so a budget set mid-month counts the month's earlier calls.
+#[utoipa::path(
+    put, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "putBudget",
+    params(("team" = String, Path)),
+    request_body(content = doc::NewBudget, content_type = "application/json", example = json!({"usd": "100", "period": "month"})),
+    responses(
+        (status = 200, description = "The budget and its use.", content((doc::Budget = "application/json", example = json!({"object": "budget", "team": "support", "usd": "0.01", "period": "month", "spent_usd": "0.000324", "reserved_usd": "0", "remaining_usd": "0.009676"})))),
+        (status = 400, description = "Invalid `usd` or `period`, or an unknown field.", content((doc::Error = "application/json", examples(("period" = (value = json!({"error": {"message": "'period' must be \"day\" or \"month\"", "type": "invalid_request_error", "param": "period", "code": null}}))))))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn put_budget(
     State(state): State<AppState>,
     Admin((Path(team), AppJson(body))): Admin<(Path<String>, AppJson<NewBudget>)>,
@@ -327,6 +411,17 @@ pub async fn put_budget(
     budget_now(&state, &team).await
 }
 
+/// A team's budget and its use in the current period
+///
+/// The admin key, or a key of that team (another team → 404).
+#[utoipa::path(
+    get, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "getBudget",
+    params(("team" = String, Path)),
+    responses(
+        (status = 200, description = "The budget (`usd: null` when the team has none).", content((doc::Budget = "application/json"))),
+        (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn get_budget(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -337,6 +432,18 @@ pub async fn get_budget(
     budget_now(&state, &team).await
 }
 
+/// Remove a team's budget
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    delete, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "deleteBudget",
+    params(("team" = String, Path)),
+    responses(
+        (status = 200, description = "Removed.", content((doc::BudgetDeleted = "application/json", example = json!({"object": "budget", "team": "support", "deleted": true})))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+        (status = 404, description = "The team has no budget.", content((doc::Error = "application/json", examples(("none" = (value = json!({"error": {"message": "team `support` has no budget", "type": "invalid_request_error", "param": null, "code": "not_found"}}))))))),
+    ),
+)]
 pub async fn delete_budget(
     State(state): State<AppState>,
     Admin(Path(team)): Admin<Path<String>>,

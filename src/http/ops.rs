@@ -6,17 +6,40 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+#[allow(unused_imports)]
+use super::openapi::responses;
+#[allow(unused_imports)]
+use super::openapi::schemas as doc;
 use crate::api::ApiError;
 use crate::state::AppState;
 
-/// The OpenAPI document of this gateway's own contract.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
+/// The OpenAPI document of this gateway's own contract, as JSON: made from
+/// the route table when the router is built (`super::openapi`).
+#[derive(Clone)]
+pub struct OpenApiDocument(pub std::sync::Arc<str>);
 
+/// Liveness: the process is up
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses(
+        (status = 200, description = "Up.", content((doc::Health = "application/json"))),
+    ),
+    security(()),
+)]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
-/// Ready when the store answers.
+// Ready when the store answers.
+/// Readiness: the store answers
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready.", content((doc::Ready = "application/json", example = json!({"status": "ready", "store": "sqlite"})))),
+        (status = 503, response = responses::ServiceUnavailable),
+    ),
+    security(()),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
         Ok(()) => Json(json!({"status": "ready", "store": state.store.backend()})).into_response(),
@@ -27,6 +50,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics
+///
+/// Prometheus text format: `promptgate_requests_total{endpoint,outcome}`, `promptgate_request_duration_seconds{endpoint}` (histogram), `promptgate_time_to_first_token_seconds` (histogram), `promptgate_upstream_errors_total{kind[,upstream]}`, `promptgate_in_flight_requests` (gauge), `promptgate_records_written_total`, `promptgate_record_write_errors_total`, `promptgate_cache_lookups_total{result}` (`hit`, `miss`), `promptgate_cache_local_bytes` (gauge), `promptgate_cache_redis_errors_total`, `promptgate_grounding_seconds` (histogram), `promptgate_grounding_flagged_total`, `promptgate_grounding_judge_verdicts_total{source}` (`model`, `cache`), `promptgate_grounding_judge_errors_total{code}`, `promptgate_grounding_judge_flagged_total`, `promptgate_grounding_judge_fabricated_quotes_total`, `promptgate_grounding_judge_seconds` (histogram), `promptgate_unpriced_requests_total`. A series appears once it has been recorded.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses(
+        (status = 200, description = "Metrics.", content((String = "text/plain; version=0.0.4"))),
+    ),
+    security(()),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -35,8 +68,20 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of the gateway's own contract.", content((serde_json::Value = "application/json"))),
+    ),
+    security(()),
+)]
+pub async fn openapi(axum::Extension(doc): axum::Extension<OpenApiDocument>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        doc.0.to_string(),
+    )
+        .into_response()
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> Response {
