@@ -18,9 +18,12 @@ use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
 use crate::time::now_ms;
 
-#[derive(Deserialize)]
+/// Unknown fields are rejected with 400 naming the field.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
+    /// Lower-case letters, digits, `.`, `_`, `-`; starts with a letter or digit; at most 64 characters.
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     name: String,
 }
 
@@ -45,9 +48,9 @@ async fn require_existing_team(state: &AppState, team: &str) -> ApiResult<()> {
 /// Admin key only: a team key gets 403 `permission_denied`.
 #[utoipa::path(
     post, path = "/v1/teams", tag = "admin", operation_id = "createTeam",
-    request_body(content = doc::NewTeam, content_type = "application/json", example = json!({"name": "search"})),
+    request_body(content = NewTeam, content_type = "application/json", example = json!({"name": "search"})),
     responses(
-        (status = 201, description = "Created.", content((doc::Team = "application/json", example = json!({"name": "search", "created_at": "2026-11-27T10:09:09.065Z"})))),
+        (status = 201, description = "Created.", content((Team = "application/json", example = json!({"name": "search", "created_at": "2026-11-27T10:09:09.065Z"})))),
         (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 409, response = responses::Conflict), (status = 413, response = responses::PayloadTooLarge),
     ),
 )]
@@ -97,16 +100,31 @@ pub async fn list_teams(State(state): State<AppState>, _: Admin) -> ApiResult<Js
     Ok(Json(json!({"object": "list", "data": teams})))
 }
 
-/// `POST /v1/teams/{team}/keys`: every field optional (an empty body is a
-/// key with no name, no expiry and every model).
-#[derive(Deserialize, Default)]
+/// Every field is optional: an empty body is a key with no name, no expiry
+/// and every model.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
+    /// An operator's label for the key.
+    #[schema(nullable = false, min_length = 1, max_length = 100)]
     name: Option<String>,
-    /// RFC 3339 time after which the key is refused.
+    /// RFC 3339 time after which the key is refused (401). Must be in the future.
+    #[schema(nullable = false, format = "date-time")]
     expires_at: Option<String>,
-    /// The only models (after `[aliases]`) the key may call.
+    /// The only models (after `[aliases]`) the key may call; another model is a 403 `permission_denied`.
+    #[schema(nullable = false, min_items = 1)]
     models: Option<Vec<String>>,
+}
+
+/// The created (or rotated) key. `key` appears in this response only.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = NewApiKey)]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    row: ApiKeyRow,
+    /// `pg-` followed by 192 random bits in hex.
+    #[schema(pattern = "^pg-[0-9a-f]{48}$")]
+    key: String,
 }
 
 /// A JSON body that may be left out: empty (or blank) means every field's default.
@@ -128,16 +146,16 @@ fn hint_of(key: &str) -> String {
 #[utoipa::path(
     post, path = "/v1/teams/{team}/keys", tag = "admin", operation_id = "createKey",
     params(("team" = String, Path)),
-    request_body(content = Option<doc::CreateKeyBody>, content_type = "application/json"),
+    request_body(content = Option<NewKey>, content_type = "application/json"),
     responses(
-        (status = 201, description = "Created.", content((doc::NewApiKey = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "team": "search", "hint": "pg-2e10d8", "created_at": "2026-11-27T10:09:09.082Z", "revoked_at": null, "key": "pg-2e10d8c691ffa5badf5615b68076ccf0dcdb368bf515a875"})))),
+        (status = 201, description = "Created.", content((CreatedKey = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "team": "search", "hint": "pg-2e10d8", "created_at": "2026-11-27T10:09:09.082Z", "revoked_at": null, "key": "pg-2e10d8c691ffa5badf5615b68076ccf0dcdb368bf515a875"})))),
         (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound), (status = 400, response = responses::BadRequest),
     ),
 )]
 pub async fn create_key(
     State(state): State<AppState>,
     Admin((Path(team), body)): Admin<(Path<String>, axum::body::Bytes)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let new = optional_json::<NewKey>(&body)?;
     let now = now_ms();
     if new
@@ -207,17 +225,16 @@ pub async fn create_key(
         Some(&row),
     )
     .await;
-    let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
     // The only time the key itself is shown.
-    body["key"] = Value::String(key);
-    Ok((StatusCode::CREATED, Json(body)))
+    Ok((StatusCode::CREATED, Json(CreatedKey { row, key })))
 }
 
-/// `POST /v1/keys/{id}/rotate`.
-#[derive(Deserialize, Default)]
+/// A rotation; the body may be left out (no grace: the old secret stops now).
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rotation {
     /// Seconds the old secret keeps working (default 0: it stops now).
+    #[schema(nullable = false, minimum = 0, maximum = 2678400)]
     grace_s: Option<i64>,
 }
 
@@ -231,16 +248,16 @@ const MAX_GRACE_S: i64 = 31 * 24 * 3600;
 #[utoipa::path(
     post, path = "/v1/keys/{id}/rotate", tag = "admin", operation_id = "rotateKey",
     params(("id" = String, Path)),
-    request_body(content = Option<doc::RotateKeyBody>, content_type = "application/json"),
+    request_body(content = Option<Rotation>, content_type = "application/json"),
     responses(
-        (status = 200, description = "The key with its new secret in `key` (shown only now).", content((doc::NewApiKey = "application/json"))),
+        (status = 200, description = "The key with its new secret in `key` (shown only now).", content((CreatedKey = "application/json"))),
         (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
     ),
 )]
 pub async fn rotate_key(
     State(state): State<AppState>,
     Admin((Path(id), body)): Admin<(Path<String>, axum::body::Bytes)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CreatedKey>> {
     let rotation: Rotation = optional_json(&body)?;
     let grace_s = rotation.grace_s.unwrap_or(0);
     if !(0..=MAX_GRACE_S).contains(&grace_s) {
@@ -271,9 +288,7 @@ pub async fn rotate_key(
     state.keys.remove_id(&id);
     state.keys.insert(&row);
     log(&state, "key.rotate", &id, before.as_ref(), Some(&row)).await;
-    let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
-    body["key"] = Value::String(key);
-    Ok(Json(body))
+    Ok(Json(CreatedKey { row, key }))
 }
 
 /// List a team's keys (without the keys themselves)
@@ -328,11 +343,14 @@ pub async fn revoke_key(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewBudget {
-    /// USD per period: a JSON number or a decimal string (parsed exactly, never as a float).
+    /// USD per period, as a JSON number or a decimal string (read exactly, never as a float; no exponent, not negative).
+    #[schema(inline, value_type = doc::NewBudgetUsd)]
     usd: serde_json::Value,
+    /// Calendar day or month, UTC (`daily` / `monthly` are accepted too).
+    #[schema(inline, value_type = doc::NewBudgetPeriod)]
     period: String,
 }
 
@@ -367,7 +385,7 @@ async fn budget_now(state: &AppState, team: &str) -> ApiResult<Json<Value>> {
 #[utoipa::path(
     put, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "putBudget",
     params(("team" = String, Path)),
-    request_body(content = doc::NewBudget, content_type = "application/json", example = json!({"usd": "100", "period": "month"})),
+    request_body(content = NewBudget, content_type = "application/json", example = json!({"usd": "100", "period": "month"})),
     responses(
         (status = 200, description = "The budget and its use.", content((doc::Budget = "application/json", example = json!({"object": "budget", "team": "support", "usd": "0.01", "period": "month", "spent_usd": "0.000324", "reserved_usd": "0", "remaining_usd": "0.009676"})))),
         (status = 400, description = "Invalid `usd` or `period`, or an unknown field.", content((doc::Error = "application/json", examples(("period" = (value = json!({"error": {"message": "'period' must be \"day\" or \"month\"", "type": "invalid_request_error", "param": "period", "code": null}}))))))),

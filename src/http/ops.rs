@@ -4,7 +4,6 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 #[allow(unused_imports)]
 use super::openapi::responses;
@@ -12,6 +11,23 @@ use super::openapi::responses;
 use super::openapi::schemas as doc;
 use crate::api::ApiError;
 use crate::state::AppState;
+
+/// The answer of `GET /healthz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(inline, value_type = doc::HealthStatus)]
+    status: &'static str,
+}
+
+/// The answer of `GET /readyz` when the store answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    #[schema(inline, value_type = doc::ReadyStatus)]
+    status: &'static str,
+    /// The store's backend.
+    #[schema(inline, value_type = doc::ReadyStore)]
+    store: &'static str,
+}
 
 /// The OpenAPI document of this gateway's own contract, as JSON: made from
 /// the route table when the router is built (`super::openapi`).
@@ -22,12 +38,12 @@ pub struct OpenApiDocument(pub std::sync::Arc<str>);
 #[utoipa::path(
     get, path = "/healthz", tag = "operations", operation_id = "healthz",
     responses(
-        (status = 200, description = "Up.", content((doc::Health = "application/json"))),
+        (status = 200, description = "Up.", content((Health = "application/json"))),
     ),
     security(()),
 )]
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
 }
 
 // Ready when the store answers.
@@ -35,14 +51,18 @@ pub async fn healthz() -> Json<serde_json::Value> {
 #[utoipa::path(
     get, path = "/readyz", tag = "operations", operation_id = "readyz",
     responses(
-        (status = 200, description = "Ready.", content((doc::Ready = "application/json", example = json!({"status": "ready", "store": "sqlite"})))),
+        (status = 200, description = "Ready.", content((Ready = "application/json", example = json!({"status": "ready", "store": "sqlite"})))),
         (status = 503, response = responses::ServiceUnavailable),
     ),
     security(()),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "store": state.store.backend()})).into_response(),
+        Ok(()) => Json(Ready {
+            status: "ready",
+            store: state.store.backend(),
+        })
+        .into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
             ApiError::Unavailable("store unreachable".into()).into_response()

@@ -406,18 +406,25 @@ fn diff(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Response> {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RenderRequest {
+pub struct RenderRequest {
     #[serde(default)]
+    #[schema(nullable = false)]
     label: Option<String>,
     #[serde(default)]
+    #[schema(nullable = false, minimum = 1)]
     version: Option<i64>,
     #[serde(default)]
+    #[schema(required = false, value_type = Object)]
     variables: Map<String, Value>,
+    /// Only `metadata.user` is read: the rollout sticky key (else the caller's key).
     #[serde(default)]
+    #[schema(required = false, nullable = false, value_type = Object)]
     metadata: Option<Map<String, Value>>,
+    /// Client messages to append after the rendered ones.
     #[serde(default)]
+    #[schema(nullable = false)]
     messages: Option<Vec<Value>>,
 }
 
@@ -428,7 +435,7 @@ struct RenderRequest {
 #[utoipa::path(
     post, path = "/v1/prompts/{name}/render", tag = "prompts", operation_id = "renderPrompt",
     params(("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer"))),
-    request_body(content = doc::RenderRequest, content_type = "application/json", example = json!({"variables": {"question": "How long do refunds take?", "docs": ["Refunds are issued within 5 business days."]}})),
+    request_body(content = RenderRequest, content_type = "application/json", example = json!({"variables": {"question": "How long do refunds take?", "docs": ["Refunds are issued within 5 business days."]}})),
     responses(
         (status = 200, description = "The prompt used and the upstream body.", content((doc::RenderResult = "application/json", example = json!({"prompt": {"name": "support/rag-answer", "version": 1, "sha256": "f1cadc042d578b866a59c7688e9e5696253bb10e59de2ac93c1feb3eec553394"}, "body": {"messages": [{"role": "system", "content": "You are a support assistant.\nAnswer using only the passages below.\n…\nPassages:\n- Refunds are issued within 5 business days.\n"}, {"role": "user", "content": "How long do refunds take?"}], "max_tokens": 400, "model": "mock-1", "temperature": 0.1}})))),
         (status = 400, description = "Invalid body, `label` and `version` together, an unknown version or label, or variables that do not fit the schema.", content((doc::Error = "application/json", examples(("missing_variable" = (value = json!({"error": {"message": "missing required prompt variable `question`", "type": "invalid_request_error", "param": "prompt.variables.question", "code": null}}))))))),

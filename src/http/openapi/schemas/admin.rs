@@ -11,25 +11,6 @@ use super::grounding::GroundingReport;
 use serde_json::json;
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct Team {
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    pub name: String,
-    /// RFC 3339, UTC, milliseconds.
-    #[schema(format = "date-time")]
-    pub created_at: String,
-}
-
-/// Unknown fields are rejected with 400 naming the field.
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewTeam {
-    /// Lower-case letters, digits, `.`, `_`, `-`; starts with a letter or digit; at most 64 characters.
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    pub name: String,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
 pub enum TeamListObject {
     #[serde(rename = "list")]
     List,
@@ -40,56 +21,7 @@ pub struct TeamList {
     #[schema(inline)]
     pub object: TeamListObject,
     /// Sorted by name.
-    pub data: Vec<Team>,
-}
-
-/// A stored team key. The key itself is never stored or shown again; only its SHA-256 hash is kept.
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ApiKey {
-    #[schema(pattern = "^key_[0-9a-f]{32}$", examples(json!("key_cb356a79592a4efdba1cb6d5f0dac458")))]
-    pub id: String,
-    pub team: String,
-    /// The key's first 9 characters (`pg-` and 6 hex digits), to tell keys apart.
-    #[schema(examples(json!("pg-2e10d8")))]
-    pub hint: String,
-    #[schema(format = "date-time")]
-    pub created_at: String,
-    #[schema(required = true, format = "date-time")]
-    pub revoked_at: Option<String>,
-    pub name: Option<String>,
-    #[schema(format = "date-time")]
-    pub expires_at: Option<String>,
-    pub allowed_models: Option<Vec<String>>,
-    /// After a rotation: the old secret's hint.
-    pub previous_hint: Option<String>,
-    /// Until when the old secret works.
-    #[schema(format = "date-time")]
-    pub previous_expires_at: Option<String>,
-}
-
-/// The created key. `key` appears in this response only.
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewApiKey {
-    pub id: String,
-    pub team: String,
-    pub hint: String,
-    #[schema(format = "date-time")]
-    pub created_at: String,
-    pub revoked_at: serde_json::Value,
-    /// `pg-` followed by 192 random bits in hex.
-    #[schema(pattern = "^pg-[0-9a-f]{48}$")]
-    pub key: String,
-    pub name: Option<String>,
-    #[schema(format = "date-time")]
-    pub expires_at: Option<String>,
-    pub allowed_models: Option<Vec<String>>,
-    /// After a rotation: the old secret's hint.
-    pub previous_hint: Option<String>,
-    /// Until when the old secret works.
-    #[schema(format = "date-time")]
-    pub previous_expires_at: Option<String>,
+    pub data: Vec<crate::store::Team>,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
@@ -103,7 +35,7 @@ pub struct ApiKeyList {
     #[schema(inline)]
     pub object: ApiKeyListObject,
     /// The team's keys, revoked ones included, oldest first. Empty for a team that does not exist.
-    pub data: Vec<ApiKey>,
+    pub data: Vec<crate::store::ApiKeyRow>,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
@@ -278,17 +210,6 @@ pub enum NewBudgetPeriod {
     Day,
     #[serde(rename = "month")]
     Month,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewBudget {
-    /// USD per period, as a JSON number or a decimal string (read exactly, never as a float; no exponent, not negative).
-    #[schema(inline)]
-    pub usd: NewBudgetUsd,
-    /// Calendar day or month, UTC (`daily` / `monthly` are accepted too).
-    #[schema(inline)]
-    pub period: NewBudgetPeriod,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]

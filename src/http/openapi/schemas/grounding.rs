@@ -10,33 +10,11 @@
 use serde_json::json;
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(untagged)]
-pub enum GroundingScoreRequestContext {
-    Text(String),
-    List(Vec<String>),
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
 pub enum GroundingScoreRequestTiersItem {
     #[serde(rename = "fast")]
     Fast,
     #[serde(rename = "judge")]
     Judge,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroundingScoreRequest {
-    /// One passage or a list of passages; at least one must be non-empty.
-    #[schema(inline)]
-    pub context: GroundingScoreRequestContext,
-    pub answer: String,
-    /// Which grounding tiers to run. Invalid values, or `judge` without `[grounding.judge]` → 400 with `param: "tiers"`.
-    #[schema(inline, nullable = false, min_items = 1, default = json!(["fast"]))]
-    pub tiers: Option<Vec<GroundingScoreRequestTiersItem>>,
-    /// Flag threshold for this call (default: the configured `grounding.threshold`). Not a number in [0, 1] → 400 with `param: "threshold"`.
-    #[schema(nullable = false, minimum = 0, maximum = 1)]
-    pub threshold: Option<f64>,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]

@@ -342,12 +342,6 @@ pub enum HealthStatus {
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
-pub struct Health {
-    #[schema(inline)]
-    pub status: HealthStatus,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
 pub enum ReadyStatus {
     #[serde(rename = "ready")]
     Ready,
@@ -359,12 +353,4 @@ pub enum ReadyStore {
     Sqlite,
     #[serde(rename = "postgres")]
     Postgres,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
-pub struct Ready {
-    #[schema(inline)]
-    pub status: ReadyStatus,
-    #[schema(inline)]
-    pub store: ReadyStore,
 }

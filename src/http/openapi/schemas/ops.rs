@@ -10,32 +10,11 @@
 use serde_json::json;
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct CreateKeyBody {
-    /// An operator's label for the key.
-    #[schema(nullable = false, min_length = 1, max_length = 100)]
-    pub name: Option<String>,
-    /// RFC 3339 time after which the key is refused (401). Must be in the future.
-    #[schema(nullable = false, format = "date-time")]
-    pub expires_at: Option<String>,
-    /// The only models (after `[aliases]`) the key may call; another model is a 403 `permission_denied`.
-    #[schema(nullable = false, min_items = 1)]
-    pub models: Option<Vec<String>>,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
 pub enum CostReportFormat {
     #[serde(rename = "json")]
     Json,
     #[serde(rename = "csv")]
     Csv,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RotateKeyBody {
-    #[schema(nullable = false, minimum = 0, maximum = 2678400)]
-    pub grace_s: Option<i64>,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]

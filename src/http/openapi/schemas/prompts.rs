@@ -280,24 +280,6 @@ pub struct PromptDiff {
     pub diff: String,
 }
 
-/// `label` and `version` together → 400. Neither: label `production`.
-#[derive(utoipa::ToSchema, serde::Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RenderRequest {
-    #[schema(nullable = false)]
-    pub label: Option<String>,
-    #[schema(nullable = false, minimum = 1)]
-    pub version: Option<i64>,
-    #[schema(required = false, nullable = false, value_type = Object)]
-    pub variables: Option<serde_json::Value>,
-    /// Only `metadata.user` is read: the rollout sticky key (else the caller's key).
-    #[schema(required = false, nullable = false, value_type = Object)]
-    pub metadata: Option<serde_json::Value>,
-    /// Client messages to append after the rendered ones.
-    #[schema(nullable = false)]
-    pub messages: Option<Vec<serde_json::Value>>,
-}
-
 #[derive(utoipa::ToSchema, serde::Serialize)]
 pub struct RenderResultPrompt {
     pub name: String,
