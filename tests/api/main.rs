@@ -12,6 +12,7 @@ mod grounding;
 mod helpers;
 mod judge;
 mod keys;
+mod openapi;
 mod prompts;
 mod proxy;
 mod replicas;
