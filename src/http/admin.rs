@@ -3,7 +3,6 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppJson, Auth};
@@ -18,14 +17,9 @@ use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
 use crate::time::now_ms;
 
-/// Unknown fields are rejected with 400 naming the field.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewTeam {
-    /// Lower-case letters, digits, `.`, `_`, `-`; starts with a letter or digit; at most 64 characters.
-    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
-    name: String,
-}
+pub use super::admin_types::{
+    BudgetDeleted, CreatedKey, KeyDeleted, NewBudget, NewKey, NewTeam, Rotation,
+};
 
 /// Team names appear in paths, reports and cache keys: keep them plain.
 pub fn valid_name(name: &str) -> bool {
@@ -98,33 +92,6 @@ pub async fn create_team(
 pub async fn list_teams(State(state): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
     let teams = state.store.list_teams().await?;
     Ok(Json(json!({"object": "list", "data": teams})))
-}
-
-/// Every field is optional: an empty body is a key with no name, no expiry
-/// and every model.
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    /// An operator's label for the key.
-    #[schema(nullable = false, min_length = 1, max_length = 100)]
-    name: Option<String>,
-    /// RFC 3339 time after which the key is refused (401). Must be in the future.
-    #[schema(nullable = false, format = "date-time")]
-    expires_at: Option<String>,
-    /// The only models (after `[aliases]`) the key may call; another model is a 403 `permission_denied`.
-    #[schema(nullable = false, min_items = 1)]
-    models: Option<Vec<String>>,
-}
-
-/// The created (or rotated) key. `key` appears in this response only.
-#[derive(serde::Serialize, utoipa::ToSchema)]
-#[schema(as = NewApiKey)]
-pub struct CreatedKey {
-    #[serde(flatten)]
-    row: ApiKeyRow,
-    /// `pg-` followed by 192 random bits in hex.
-    #[schema(pattern = "^pg-[0-9a-f]{48}$")]
-    key: String,
 }
 
 /// A JSON body that may be left out: empty (or blank) means every field's default.
@@ -229,15 +196,6 @@ pub async fn create_key(
     Ok((StatusCode::CREATED, Json(CreatedKey { row, key })))
 }
 
-/// A rotation; the body may be left out (no grace: the old secret stops now).
-#[derive(Deserialize, Default, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Rotation {
-    /// Seconds the old secret keeps working (default 0: it stops now).
-    #[schema(nullable = false, minimum = 0, maximum = 2678400)]
-    grace_s: Option<i64>,
-}
-
 /// Most a rotation's grace may be: a month.
 const MAX_GRACE_S: i64 = 31 * 24 * 3600;
 
@@ -317,14 +275,14 @@ pub async fn list_keys(
     delete, path = "/v1/keys/{id}", tag = "admin", operation_id = "revokeKey",
     params(("id" = String, Path, example = json!("key_cb356a79592a4efdba1cb6d5f0dac458"))),
     responses(
-        (status = 200, description = "Revoked.", content((doc::KeyDeleted = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "object": "key", "deleted": true})))),
+        (status = 200, description = "Revoked.", content((KeyDeleted = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "object": "key", "deleted": true})))),
         (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
     ),
 )]
 pub async fn revoke_key(
     State(state): State<AppState>,
     Admin(Path(id)): Admin<Path<String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyDeleted>> {
     let existing = state.store.get_key(&id).await?;
     let Some(existing) = existing else {
         return Err(ApiError::NotFound(format!("key `{id}` not found")));
@@ -338,20 +296,11 @@ pub async fn revoke_key(
         log(&state, "key.revoke", &id, Some(&existing), Some(&after)).await;
     }
     state.keys.remove_id(&id);
-    Ok(Json(
-        json!({"id": existing.id, "object": "key", "deleted": true}),
-    ))
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewBudget {
-    /// USD per period, as a JSON number or a decimal string (read exactly, never as a float; no exponent, not negative).
-    #[schema(inline, value_type = doc::NewBudgetUsd)]
-    usd: serde_json::Value,
-    /// Calendar day or month, UTC (`daily` / `monthly` are accepted too).
-    #[schema(inline, value_type = doc::NewBudgetPeriod)]
-    period: String,
+    Ok(Json(KeyDeleted {
+        id: existing.id,
+        object: "key",
+        deleted: true,
+    }))
 }
 
 fn budget_json(team: &str, state_limit: Option<(crate::costs::Limit, i64, i64)>) -> Value {
@@ -457,7 +406,7 @@ pub async fn get_budget(
     delete, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "deleteBudget",
     params(("team" = String, Path)),
     responses(
-        (status = 200, description = "Removed.", content((doc::BudgetDeleted = "application/json", example = json!({"object": "budget", "team": "support", "deleted": true})))),
+        (status = 200, description = "Removed.", content((BudgetDeleted = "application/json", example = json!({"object": "budget", "team": "support", "deleted": true})))),
         (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
         (status = 404, description = "The team has no budget.", content((doc::Error = "application/json", examples(("none" = (value = json!({"error": {"message": "team `support` has no budget", "type": "invalid_request_error", "param": null, "code": "not_found"}}))))))),
     ),
@@ -465,7 +414,7 @@ pub async fn get_budget(
 pub async fn delete_budget(
     State(state): State<AppState>,
     Admin(Path(team)): Admin<Path<String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BudgetDeleted>> {
     let before = team_budget(&state, &team).await?;
     if !state.store.delete_budget(&team).await? {
         return Err(ApiError::NotFound(format!("team `{team}` has no budget")));
@@ -479,9 +428,11 @@ pub async fn delete_budget(
     )
     .await;
     state.budgets.reload().await.map_err(ApiError::Internal)?;
-    Ok(Json(
-        json!({"object": "budget", "team": team, "deleted": true}),
-    ))
+    Ok(Json(BudgetDeleted {
+        object: "budget",
+        team,
+        deleted: true,
+    }))
 }
 
 /// The team's budget row, if it has one (the audit log's "before").

@@ -1,6 +1,7 @@
 //! HTTP routes. Handlers are thin: extract, call the domain code, map the result.
 
 pub mod admin;
+pub mod admin_types;
 pub mod anthropic;
 pub mod audit;
 pub mod cache_admin;

@@ -40,7 +40,10 @@ async fn every_documented_operation_reaches_its_handler() {
     assert_eq!(served.status(), 200);
     let text = served.text().await.unwrap();
     let committed = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json"));
-    assert!(text == committed, "GET /openapi.json is not the committed openapi.json");
+    assert!(
+        text == committed,
+        "GET /openapi.json is not the committed openapi.json"
+    );
     let doc: Value = serde_json::from_str(&text).unwrap();
     let mut probed = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {

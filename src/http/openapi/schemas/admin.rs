@@ -45,14 +45,6 @@ pub enum KeyDeletedObject {
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
-pub struct KeyDeleted {
-    pub id: String,
-    #[schema(inline)]
-    pub object: KeyDeletedObject,
-    pub deleted: bool,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
 pub enum RequestRecordObject {
     #[serde(rename = "request")]
     Request,
@@ -251,14 +243,6 @@ pub struct Budget {
 pub enum BudgetDeletedObject {
     #[serde(rename = "budget")]
     Budget,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
-pub struct BudgetDeleted {
-    #[schema(inline)]
-    pub object: BudgetDeletedObject,
-    pub team: String,
-    pub deleted: bool,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
