@@ -10,9 +10,6 @@ use axum::http::{header, HeaderValue, Method};
 use axum::response::Response;
 
 use super::extract::HeadersAndBody;
-#[allow(unused_imports)]
-use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::anthropic::api_error_response;
 use crate::api::{ApiError, Endpoint};

@@ -8,9 +8,7 @@ use serde_json::{json, Value};
 
 use super::costs::parse_time;
 use super::extract::{Admin, AppQuery};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::ApiResult;
 use crate::state::AppState;

@@ -6,9 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppQuery};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::{ApiError, ApiResult};
 use crate::state::AppState;

@@ -8,9 +8,7 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::extract::{AppQuery, Auth};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};

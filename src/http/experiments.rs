@@ -7,9 +7,7 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::costs::parse_time;
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};

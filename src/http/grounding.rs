@@ -9,9 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{AppJson, Auth};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::{ApiError, ApiResult};
 use crate::gateway::judge_call::{self, Question};

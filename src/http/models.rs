@@ -11,9 +11,7 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::extract::Auth;
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::ApiError;
 use crate::providers::copy_response_headers;

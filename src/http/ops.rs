@@ -5,9 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::ApiError;
 use crate::state::AppState;

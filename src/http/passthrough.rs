@@ -9,9 +9,7 @@ use axum::response::Response;
 use futures_util::StreamExt;
 
 use super::extract::{Auth, LimitedBody};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::ApiError;
 use crate::providers::copy_response_headers;

@@ -11,9 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::extract::{parse_json, AppQuery, Auth, LimitedBody};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use crate::api::Endpoint;
 use crate::api::{ApiError, ApiResult};

@@ -6,9 +6,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{AppQuery, Auth};
-#[allow(unused_imports)]
 use super::openapi::responses;
-#[allow(unused_imports)]
 use super::openapi::schemas as doc;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};
