@@ -217,11 +217,14 @@ pub struct CounterSettle<'a> {
 }
 
 /// One admin write, as the audit log keeps it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
+    /// The entry's number: later writes have larger ones (`before=` pages by it).
     #[serde(rename = "id")]
     pub seq: i64,
+    /// When the write was made (RFC 3339, UTC, milliseconds).
     #[serde(serialize_with = "crate::time::ser_ms")]
+    #[schema(value_type = String, format = "date-time")]
     pub at: i64,
     /// The key id that made the change (`admin` for the admin key, `guard`
     /// for the rollout guard).
@@ -231,10 +234,13 @@ pub struct AuditEntry {
     pub action: String,
     /// What was changed (a team, key id, prompt, `prompt:label`, …).
     pub target: String,
-    /// JSON of the object before and after (`null`: it did not exist / was removed).
+    /// The object before the write (`null`: it did not exist).
     #[serde(serialize_with = "ser_json")]
+    #[schema(value_type = Option<Object>, required = true)]
     pub before: Option<String>,
+    /// The object after the write (`null`: it was removed).
     #[serde(serialize_with = "ser_json")]
+    #[schema(value_type = Option<Object>, required = true)]
     pub after: Option<String>,
 }
 

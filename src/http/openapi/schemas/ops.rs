@@ -24,29 +24,12 @@ pub enum AuditListObject {
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
-pub struct AuditEntry {
-    #[schema(nullable = false)]
-    pub id: Option<i64>,
-    #[schema(nullable = false, format = "date-time")]
-    pub at: Option<String>,
-    #[schema(nullable = false)]
-    pub actor: Option<String>,
-    #[schema(nullable = false)]
-    pub action: Option<String>,
-    #[schema(nullable = false)]
-    pub target: Option<String>,
-    #[schema(nullable = false)]
-    pub before: Option<serde_json::Value>,
-    #[schema(nullable = false)]
-    pub after: Option<serde_json::Value>,
-}
-
-#[derive(utoipa::ToSchema, serde::Serialize)]
 pub struct AuditList {
-    #[schema(inline, nullable = false)]
-    pub object: Option<AuditListObject>,
-    #[schema(inline, nullable = false)]
-    pub data: Option<Vec<AuditEntry>>,
+    #[schema(inline)]
+    pub object: AuditListObject,
+    /// Newest first.
+    #[schema(inline)]
+    pub data: Vec<crate::store::AuditEntry>,
 }
 
 #[derive(utoipa::ToSchema, serde::Serialize)]
