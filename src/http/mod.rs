@@ -31,7 +31,7 @@ use crate::state::AppState;
 /// OpenAPI test fails for a route without documentation).
 pub fn router(state: AppState) -> Router {
     let table = routes::table();
-    let document = ops::OpenApiDocument(std::sync::Arc::from(openapi::document_json(&table)));
+    let document = ops::OpenApiDocument(openapi::document_json(&table).into());
     let mut router = Router::new();
     for route in table {
         router = router.route(route.path, route.handler);

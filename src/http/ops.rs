@@ -30,7 +30,7 @@ pub struct Ready {
 /// The OpenAPI document of this gateway's own contract, as JSON: made from
 /// the route table when the router is built (`super::openapi`).
 #[derive(Clone)]
-pub struct OpenApiDocument(pub std::sync::Arc<str>);
+pub struct OpenApiDocument(pub bytes::Bytes);
 
 /// Liveness: the process is up
 #[utoipa::path(
@@ -95,11 +95,7 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
     security(()),
 )]
 pub async fn openapi(axum::Extension(doc): axum::Extension<OpenApiDocument>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        doc.0.to_string(),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], doc.0).into_response()
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> Response {
