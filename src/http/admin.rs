@@ -3,10 +3,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppJson, Auth};
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use crate::api::{ApiError, ApiResult};
 use crate::audit::{self, Change};
 use crate::auth::{generate_key, hash_key};
@@ -14,11 +15,9 @@ use crate::state::AppState;
 use crate::store::{ApiKeyRow, Team};
 use crate::time::now_ms;
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewTeam {
-    name: String,
-}
+pub use super::admin_types::{
+    BudgetDeleted, CreatedKey, KeyDeleted, NewBudget, NewKey, NewTeam, Rotation,
+};
 
 /// Team names appear in paths, reports and cache keys: keep them plain.
 pub fn valid_name(name: &str) -> bool {
@@ -36,6 +35,17 @@ async fn require_existing_team(state: &AppState, team: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Create a team
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    post, path = "/v1/teams", tag = "admin", operation_id = "createTeam",
+    request_body(content = NewTeam, content_type = "application/json", example = json!({"name": "search"})),
+    responses(
+        (status = 201, description = "Created.", content((Team = "application/json", example = json!({"name": "search", "created_at": "2026-11-27T10:09:09.065Z"})))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 409, response = responses::Conflict), (status = 413, response = responses::PayloadTooLarge),
+    ),
+)]
 pub async fn create_team(
     State(state): State<AppState>,
     Admin(AppJson(body)): Admin<AppJson<NewTeam>>,
@@ -67,21 +77,19 @@ pub async fn create_team(
     Ok((StatusCode::CREATED, Json(team)))
 }
 
+/// List teams
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    get, path = "/v1/teams", tag = "admin", operation_id = "listTeams",
+    responses(
+        (status = 200, description = "All teams, sorted by name.", content((doc::TeamList = "application/json"))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+    ),
+)]
 pub async fn list_teams(State(state): State<AppState>, _: Admin) -> ApiResult<Json<Value>> {
     let teams = state.store.list_teams().await?;
     Ok(Json(json!({"object": "list", "data": teams})))
-}
-
-/// `POST /v1/teams/{team}/keys`: every field optional (an empty body is a
-/// key with no name, no expiry and every model).
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct NewKey {
-    name: Option<String>,
-    /// RFC 3339 time after which the key is refused.
-    expires_at: Option<String>,
-    /// The only models (after `[aliases]`) the key may call.
-    models: Option<Vec<String>>,
 }
 
 /// A JSON body that may be left out: empty (or blank) means every field's default.
@@ -97,10 +105,22 @@ fn hint_of(key: &str) -> String {
     key[..crate::auth::KEY_PREFIX.len() + 6].to_owned()
 }
 
+/// Create a team key
+///
+/// Admin key only: a team key gets 403 `permission_denied`. The body is optional (empty = a key with no name, no expiry and every model). The response is the only time the key is shown; only its SHA-256 hash is stored. The new key works at once on every replica (an unknown key is looked up in the store on first use).
+#[utoipa::path(
+    post, path = "/v1/teams/{team}/keys", tag = "admin", operation_id = "createKey",
+    params(("team" = String, Path)),
+    request_body(content = Option<NewKey>, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Created.", content((CreatedKey = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "team": "search", "hint": "pg-2e10d8", "created_at": "2026-11-27T10:09:09.082Z", "revoked_at": null, "key": "pg-2e10d8c691ffa5badf5615b68076ccf0dcdb368bf515a875"})))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound), (status = 400, response = responses::BadRequest),
+    ),
+)]
 pub async fn create_key(
     State(state): State<AppState>,
     Admin((Path(team), body)): Admin<(Path<String>, axum::body::Bytes)>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, Json<CreatedKey>)> {
     let new = optional_json::<NewKey>(&body)?;
     let now = now_ms();
     if new
@@ -170,28 +190,30 @@ pub async fn create_key(
         Some(&row),
     )
     .await;
-    let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
     // The only time the key itself is shown.
-    body["key"] = Value::String(key);
-    Ok((StatusCode::CREATED, Json(body)))
-}
-
-/// `POST /v1/keys/{id}/rotate`.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct Rotation {
-    /// Seconds the old secret keeps working (default 0: it stops now).
-    grace_s: Option<i64>,
+    Ok((StatusCode::CREATED, Json(CreatedKey { row, key })))
 }
 
 /// Most a rotation's grace may be: a month.
 const MAX_GRACE_S: i64 = 31 * 24 * 3600;
 
-/// A new secret for key `id`, same id; the old secret works for `grace_s` more.
+// A new secret for key `id`, same id; the old secret works for `grace_s` more.
+/// Rotate a key
+///
+/// Admin key only. Gives the key a new secret under the same id (its name, expiry and models stay). The old secret keeps working for `grace_s` seconds (default 0: it stops at once, on every replica with PostgreSQL notifications, else within `keys.refresh_ms`). Request records name the secret used in `key_hint`.
+#[utoipa::path(
+    post, path = "/v1/keys/{id}/rotate", tag = "admin", operation_id = "rotateKey",
+    params(("id" = String, Path)),
+    request_body(content = Option<Rotation>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The key with its new secret in `key` (shown only now).", content((CreatedKey = "application/json"))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn rotate_key(
     State(state): State<AppState>,
     Admin((Path(id), body)): Admin<(Path<String>, axum::body::Bytes)>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<CreatedKey>> {
     let rotation: Rotation = optional_json(&body)?;
     let grace_s = rotation.grace_s.unwrap_or(0);
     if !(0..=MAX_GRACE_S).contains(&grace_s) {
@@ -222,11 +244,20 @@ pub async fn rotate_key(
     state.keys.remove_id(&id);
     state.keys.insert(&row);
     log(&state, "key.rotate", &id, before.as_ref(), Some(&row)).await;
-    let mut body = serde_json::to_value(&row).map_err(ApiError::internal)?;
-    body["key"] = Value::String(key);
-    Ok(Json(body))
+    Ok(Json(CreatedKey { row, key }))
 }
 
+/// List a team's keys (without the keys themselves)
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    get, path = "/v1/teams/{team}/keys", tag = "admin", operation_id = "listKeys",
+    params(("team" = String, Path)),
+    responses(
+        (status = 200, description = "The team's keys.", content((doc::ApiKeyList = "application/json"))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+    ),
+)]
 pub async fn list_keys(
     State(state): State<AppState>,
     Admin(Path(team)): Admin<Path<String>>,
@@ -235,10 +266,21 @@ pub async fn list_keys(
     Ok(Json(json!({"object": "list", "data": keys})))
 }
 
+/// Revoke a team key
+///
+/// Admin key only: a team key gets 403 `permission_denied`. Takes effect at once on the replica that handled the call and on every other replica within `keys.refresh_ms` (default 1000 ms), after which the key gets 401. Revoking an already revoked key answers 200 again.
+#[utoipa::path(
+    delete, path = "/v1/keys/{id}", tag = "admin", operation_id = "revokeKey",
+    params(("id" = String, Path, example = json!("key_cb356a79592a4efdba1cb6d5f0dac458"))),
+    responses(
+        (status = 200, description = "Revoked.", content((KeyDeleted = "application/json", example = json!({"id": "key_cb356a79592a4efdba1cb6d5f0dac458", "object": "key", "deleted": true})))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn revoke_key(
     State(state): State<AppState>,
     Admin(Path(id)): Admin<Path<String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<KeyDeleted>> {
     let existing = state.store.get_key(&id).await?;
     let Some(existing) = existing else {
         return Err(ApiError::NotFound(format!("key `{id}` not found")));
@@ -252,17 +294,11 @@ pub async fn revoke_key(
         log(&state, "key.revoke", &id, Some(&existing), Some(&after)).await;
     }
     state.keys.remove_id(&id);
-    Ok(Json(
-        json!({"id": existing.id, "object": "key", "deleted": true}),
-    ))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NewBudget {
-    /// USD per period: a JSON number or a decimal string (parsed exactly, never as a float).
-    usd: serde_json::Value,
-    period: String,
+    Ok(Json(KeyDeleted {
+        id: existing.id,
+        object: "key",
+        deleted: true,
+    }))
 }
 
 pub fn budget_json(team: &str, state_limit: Option<(crate::costs::Limit, i64, i64)>) -> Value {
@@ -290,6 +326,19 @@ async fn budget_now(state: &AppState, team: &str) -> ApiResult<Json<Value>> {
     Ok(Json(budget_json(team, usage)))
 }
 
+/// Set a team's budget
+///
+/// Admin key only: a team key gets 403 `permission_denied`. Replaces any earlier budget of the team. Before each model call of the team the gateway reserves the call's worst-case cost (see the `costs` tag); a call that does not fit gets 429 `budget_exceeded`. The period's spending so far is read from the ledger, so a budget set mid-month counts the month's earlier calls.
+#[utoipa::path(
+    put, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "putBudget",
+    params(("team" = String, Path)),
+    request_body(content = NewBudget, content_type = "application/json", example = json!({"usd": "100", "period": "month"})),
+    responses(
+        (status = 200, description = "The budget and its use.", content((doc::Budget = "application/json", example = json!({"object": "budget", "team": "support", "usd": "0.01", "period": "month", "spent_usd": "0.000324", "reserved_usd": "0", "remaining_usd": "0.009676"})))),
+        (status = 400, description = "Invalid `usd` or `period`, or an unknown field.", content((doc::Error = "application/json", examples(("period" = (value = json!({"error": {"message": "'period' must be \"day\" or \"month\"", "type": "invalid_request_error", "param": "period", "code": null}}))))))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn put_budget(
     State(state): State<AppState>,
     Admin((Path(team), AppJson(body))): Admin<(Path<String>, AppJson<NewBudget>)>,
@@ -327,6 +376,17 @@ pub async fn put_budget(
     budget_now(&state, &team).await
 }
 
+/// A team's budget and its use in the current period
+///
+/// The admin key, or a key of that team (another team → 404).
+#[utoipa::path(
+    get, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "getBudget",
+    params(("team" = String, Path)),
+    responses(
+        (status = 200, description = "The budget (`usd: null` when the team has none).", content((doc::Budget = "application/json"))),
+        (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn get_budget(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -337,10 +397,22 @@ pub async fn get_budget(
     budget_now(&state, &team).await
 }
 
+/// Remove a team's budget
+///
+/// Admin key only: a team key gets 403 `permission_denied`.
+#[utoipa::path(
+    delete, path = "/v1/teams/{team}/budget", tag = "costs", operation_id = "deleteBudget",
+    params(("team" = String, Path)),
+    responses(
+        (status = 200, description = "Removed.", content((BudgetDeleted = "application/json", example = json!({"object": "budget", "team": "support", "deleted": true})))),
+        (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+        (status = 404, description = "The team has no budget.", content((doc::Error = "application/json", examples(("none" = (value = json!({"error": {"message": "team `support` has no budget", "type": "invalid_request_error", "param": null, "code": "not_found"}}))))))),
+    ),
+)]
 pub async fn delete_budget(
     State(state): State<AppState>,
     Admin(Path(team)): Admin<Path<String>>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<BudgetDeleted>> {
     let before = team_budget(&state, &team).await?;
     if !state.store.delete_budget(&team).await? {
         return Err(ApiError::NotFound(format!("team `{team}` has no budget")));
@@ -354,9 +426,11 @@ pub async fn delete_budget(
     )
     .await;
     state.budgets.reload().await.map_err(ApiError::Internal)?;
-    Ok(Json(
-        json!({"object": "budget", "team": team, "deleted": true}),
-    ))
+    Ok(Json(BudgetDeleted {
+        object: "budget",
+        team,
+        deleted: true,
+    }))
 }
 
 /// The team's budget row, if it has one (the audit log's "before").

@@ -8,10 +8,9 @@
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method};
 use axum::response::Response;
-use axum::routing::post;
-use axum::Router;
 
 use super::extract::HeadersAndBody;
+use super::openapi::schemas as doc;
 use crate::api::anthropic::api_error_response;
 use crate::api::{ApiError, Endpoint};
 use crate::auth::{presented_key, Caller};
@@ -19,18 +18,29 @@ use crate::gateway;
 use crate::providers::forwardable_headers;
 use crate::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/v1/messages", post(messages))
-        .route("/v1/messages/count_tokens", post(count_tokens))
-}
-
 fn caller(state: &AppState, headers: &axum::http::HeaderMap) -> Result<Caller, ApiError> {
     let key = presented_key(headers).ok_or(ApiError::InvalidApiKey)?;
     state.keys.lookup(key).ok_or(ApiError::InvalidApiKey)
 }
 
-async fn messages(
+/// Create a message (Anthropic Messages API)
+///
+/// See the `anthropic` tag.
+#[utoipa::path(
+    post, path = "/v1/messages", tag = "anthropic", operation_id = "createMessage",
+    params(("x-request-id" = Option<String>, Header, description = "Optional client-chosen id for this call. Used as the request record's id and echoed when it is 1–128 characters of `A–Z a–z 0–9 - _ . :`; any other value is replaced by a new UUIDv7 (not rejected).", max_length = 128)),
+    request_body(content = doc::MessagesRequest, content_type = "application/json", example = json!({"model": "mock-1", "max_tokens": 256, "messages": [{"role": "user", "content": "Hello"}]})),
+    responses(
+        (status = 200, description = "The upstream's message (JSON), or its event stream with `stream: true`.", headers(("x-request-id" = String, description = "The request record's id (the client's `x-request-id` when acceptable, else a UUIDv7)."), ("x-promptgate-upstream" = String, description = "For calls that can be retried or fall back (the upstream has `retry` or `cooldown`, or the alias lists several targets): the upstream that answered."), ("x-promptgate-attempts" = String, description = "With `x-promptgate-upstream`: the number of tries the call took, across retries and fallbacks."), ("x-ratelimit-limit-requests" = String, description = "For calls a `[[rate_limits]]` RPM rule counted: the limit of the matching rule with the least left (likewise `x-ratelimit-remaining-requests`, `x-ratelimit-reset-requests`)."), ("x-ratelimit-remaining-requests" = String), ("x-ratelimit-reset-requests" = String, description = "When the oldest request in the window leaves it, in OpenAI's form (`20ms`, `1.5s`, `6m0s`)."), ("x-ratelimit-limit-tokens" = String, description = "For calls a `[[rate_limits]]` TPM rule counted: its limit (likewise `x-ratelimit-remaining-tokens`, `x-ratelimit-reset-tokens`)."), ("x-ratelimit-remaining-tokens" = String), ("x-ratelimit-reset-tokens" = String), ("x-promptgate-cache" = String, description = "`hit` (answered from the cache), `miss` (cache consulted, upstream called) or `bypass` (cache not used)."), ("x-promptgate-prompt" = String, description = "When a registry prompt built the request: `name@version`."), ("x-promptgate-prompt-sha256" = String, description = "When a registry prompt built the request: the version's content hash (64 hex digits)."), ("x-promptgate-cost-usd" = String, description = "Non-streamed answers whose usage is known (reported, or counted locally) and whose model has a price: the cost as an exact decimal string (`0.000144`); `0` on a cache hit."), ("x-promptgate-grounding" = String, description = "Non-streamed answers scored against grounding context: the grounding score in [0, 1] with four decimals (the probability that the answer is supported)."), ("x-promptgate-flagged" = String, description = "With `x-promptgate-grounding`: `true` when the score is below the threshold. With the judge tier, the combined flag (`[grounding.judge].flag` rule)."), ("x-promptgate-judge" = String, description = "Judge tier (`[grounding.judge]`), on answers the judge checks: the judge score with four decimals when the judge ran synchronously (non-streamed answers), `pending` when the verdict will land on the request record (always for streams), `error` when a synchronous judge gave no verdict (then `x-promptgate-judge-error` names why)."), ("x-promptgate-judge-error" = String, description = "With `x-promptgate-judge: error`: `upstream_error`, `timeout`, `invalid_verdict` or `budget_exceeded`.")), content((serde_json::Value = "application/json"), (String = "text/event-stream"))),
+        (status = 400, description = "Invalid request, or the model's upstream does not speak the Messages API.", content((doc::AnthropicError = "application/json"))),
+        (status = 401, description = "No or unknown key (`authentication_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 404, description = "No upstream serves the model (`not_found_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 429, description = "Upstream rate limit, passed through, or the team's budget is used up (`rate_limit_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 502, description = "Upstream unreachable or 5xx (`api_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 529, description = "The upstream is overloaded (`overloaded_error`), passed through.", content((doc::AnthropicError = "application/json"))),
+    ),
+)]
+pub async fn messages(
     State(state): State<AppState>,
     request: Result<HeadersAndBody, ApiError>,
 ) -> Response {
@@ -44,7 +54,22 @@ async fn messages(
     }
 }
 
-async fn count_tokens(
+/// Count the tokens of a Messages API request
+///
+/// Forwarded to the model's upstream (which must speak the Messages API) and answered as it is. Not priced, not recorded.
+#[utoipa::path(
+    post, path = "/v1/messages/count_tokens", tag = "anthropic", operation_id = "countMessageTokens",
+    request_body(content = doc::MessagesRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "`{\"input_tokens\": N}`", content((doc::TokenCount = "application/json"))),
+        (status = 400, description = "Invalid request, or the model's upstream does not speak the Messages API.", content((doc::AnthropicError = "application/json"))),
+        (status = 401, description = "No or unknown key (`authentication_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 404, description = "No upstream serves the model (`not_found_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 429, description = "Upstream rate limit, passed through, or the team's budget is used up (`rate_limit_error`).", content((doc::AnthropicError = "application/json"))),
+        (status = 502, description = "Upstream unreachable or 5xx (`api_error`).", content((doc::AnthropicError = "application/json"))),
+    ),
+)]
+pub async fn count_tokens(
     State(state): State<AppState>,
     request: Result<HeadersAndBody, ApiError>,
 ) -> Response {

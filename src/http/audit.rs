@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 
 use super::costs::parse_time;
 use super::extract::{Admin, AppQuery};
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use crate::api::ApiResult;
 use crate::state::AppState;
 use crate::store::AuditFilter;
@@ -25,6 +27,25 @@ pub struct AuditQuery {
     limit: Option<i64>,
 }
 
+/// The audit log of admin writes
+///
+/// Admin key only (a team key gets 403). Newest first. Every admin write (team, key, rotation, revocation, budget, prompt version, label move or rollout, cache clear) appears once, after it succeeded, with the object before and after. Read-only: no route changes or deletes an entry.
+#[utoipa::path(
+    get, path = "/v1/audit", tag = "admin", operation_id = "listAudit",
+    params(
+        ("action" = Option<String>, Query, description = "Only this action (`team.create`, `key.create`, `key.rotate`, `key.revoke`, `budget.put`, `budget.delete`, `prompt.version`, `label.move`, `cache.clear`)."),
+        ("target" = Option<String>, Query, description = "Only this target (team, key id, prompt name, `prompt:label`, cache prompt or `*`)."),
+        ("actor" = Option<String>, Query, description = "Only this actor (`admin`, `guard`)."),
+        ("from" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD (inclusive)."),
+        ("to" = Option<String>, Query, description = "RFC 3339 time or YYYY-MM-DD (exclusive)."),
+        ("before" = Option<i64>, Query, description = "Entries with a smaller `id` (paging)."),
+        ("limit" = Option<i64>, Query, description = "Most entries returned. Default: `100`.", minimum = 1, maximum = 1000),
+    ),
+    responses(
+        (status = 200, description = "The entries.", content((doc::AuditList = "application/json"))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Admin(AppQuery(q)): Admin<AppQuery<AuditQuery>>,

@@ -6,6 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{Admin, AppQuery};
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use crate::api::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -15,6 +17,18 @@ pub struct ClearQuery {
     prompt: Option<String>,
 }
 
+/// Drop cached answers (all, or those made with one prompt)
+///
+/// Admin key only: a team key gets 403 `permission_denied`. Clears the in-process tier of the replica that handles the call and, when configured, the Redis tier; the other replicas drop their in-process copies within `registry_refresh_ms` (they poll clear counters kept in Redis, or without Redis the clears noted in the store they share). With `prompt`, only entries whose request used that registry prompt are dropped.
+#[utoipa::path(
+    delete, path = "/v1/cache", tag = "cache", operation_id = "clearCache",
+    params(("prompt" = Option<String>, Query, description = "A prompt name, e.g. `support/rag-answer`.")),
+    responses(
+        (status = 200, description = "Cleared.", content((doc::CacheCleared = "application/json", example = json!({"object": "cache", "cleared": true, "prompt": "support/rag-answer"})))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 403, response = responses::Forbidden),
+        (status = 503, description = "Redis could not be cleared completely (e.g. unreachable).", content((doc::Error = "application/json", examples(("redis" = (value = json!({"error": {"message": "service unavailable: cache could not be cleared completely: redis is unreachable", "type": "server_error", "param": null, "code": null}}))))))),
+    ),
+)]
 pub async fn clear(
     State(state): State<AppState>,
     Admin(AppQuery(q)): Admin<AppQuery<ClearQuery>>,

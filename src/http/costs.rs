@@ -8,6 +8,8 @@ use axum::Json;
 use serde_json::{json, Map, Value};
 
 use super::extract::{AppQuery, Auth};
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};
 use crate::auth::Caller;
@@ -116,6 +118,24 @@ pub fn csv_response(bytes: Vec<u8>) -> Response {
         .into_response()
 }
 
+/// Cost totals per group, as JSON or CSV
+///
+/// A team key sees only its own team (asking for another `team` → 404); the admin key sees every team, or one with `team`. Counts the request records with `created_at` in [`from`, `to`). Money is exact: decimal strings in JSON, never floats (the ledger stores pico-USD). Unknown query parameters → 400.
+#[utoipa::path(
+    get, path = "/v1/costs", tag = "costs", operation_id = "costReport",
+    params(
+        ("from" = Option<String>, Query, description = "RFC 3339 time or `YYYY-MM-DD` (UTC midnight). Default: 30 days before `to`."),
+        ("to" = Option<String>, Query, description = "RFC 3339 time or `YYYY-MM-DD` (exclusive). Default: now."),
+        ("group_by" = Option<String>, Query, description = "Comma-separated dimensions: `team`, `key`, `model`, `prompt`, `version`, `day` (UTC), `tag` (`metadata.tags`). Empty: one row of totals.", example = json!("team,model")),
+        ("format" = inline(Option<doc::CostReportFormat>), Query, description = "Default: `json`."),
+        ("team" = Option<String>, Query),
+    ),
+    responses(
+        (status = 200, description = "The report. CSV (`text/csv; charset=utf-8`, `content-disposition: attachment; filename=\"promptgate-costs.csv\"`, RFC 4180 with CRLF line ends) has one header line with the dimensions and totals and one line per group.", content((doc::CostReport = "application/json", example = json!({"object": "cost_report", "from": "2026-10-28T10:53:38.630Z", "to": "2026-11-27T10:53:38.630Z", "group_by": ["team", "model"], "rows": [{"team": "support", "model": "mock-1", "requests": 6, "input_tokens": 158, "output_tokens": 105, "cached_tokens": 0, "cost_usd": "0.000244", "cache_hits": 3, "saved_usd": "0.000124", "unpriced_requests": 0}]})), (String = "text/csv", example = json!("prompt,version,requests,input_tokens,output_tokens,cached_tokens,cost_usd,cache_hits,saved_usd,unpriced_requests\r\n,,7,84,110,0,0.00018,3,0.000124,0\r\nsupport/rag-answer,1,1,110,17,0,0.000144,0,0,0\r\n")))),
+        (status = 400, description = "A bad time, `from` not before `to`, an unknown dimension or format, or an unknown parameter.", content((doc::Error = "application/json", examples(("dimension" = (value = json!({"error": {"message": "unknown group_by dimension \"week\" (team, key, model, prompt, version, day, tag)", "type": "invalid_request_error", "param": "group_by", "code": null}}))))))),
+        (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn report(
     State(state): State<AppState>,
     Auth(caller): Auth,

@@ -7,6 +7,8 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::costs::parse_time;
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};
 use crate::auth::Caller;
@@ -23,6 +25,25 @@ pub struct ReportParams {
     pub team: Option<String>,
 }
 
+/// A label's rollout report: per-version metrics with 95 % intervals, candidates against the baseline
+///
+/// Aggregated in SQL over the request records of the prompt in [`from`, `to`). A team key sees its own team's records (another `team` → 404); the admin key every team's, or one with `team`. `report` cannot be part of a prompt name.
+#[utoipa::path(
+    get, path = "/v1/prompts/{name}/report", tag = "prompts", operation_id = "promptReport",
+    params(
+        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
+        ("label" = Option<String>, Query, description = "The label whose rollout is reported (default `production`); unknown → 400 `label`."),
+        ("from" = Option<String>, Query, description = "RFC 3339 time or `YYYY-MM-DD`. Default: when the label moved into its rollout, else 30 days before `to`."),
+        ("to" = Option<String>, Query, description = "RFC 3339 time or `YYYY-MM-DD` (exclusive). Default: now."),
+        ("baseline" = Option<i64>, Query, description = "Compare against this version instead of the one before the rollout."),
+        ("team" = Option<String>, Query, description = "Admin key only: one team's records."),
+    ),
+    responses(
+        (status = 200, description = "The report.", content((doc::RolloutReport = "application/json"))),
+        (status = 400, description = "A bad time, `from` not before `to`, an unknown dimension or format, or an unknown parameter.", content((doc::Error = "application/json", examples(("dimension" = (value = json!({"error": {"message": "unknown group_by dimension \"week\" (team, key, model, prompt, version, day, tag)", "type": "invalid_request_error", "param": "group_by", "code": null}}))))))),
+        (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn report(
     state: &AppState,
     caller: &Caller,
@@ -112,8 +133,24 @@ pub struct DriftQuery {
     pub team: Option<String>,
 }
 
-/// `GET /v1/monitoring/drift`: the metrics that moved, per prompt version
-/// (and model, for raw calls), over the caller's records.
+// `GET /v1/monitoring/drift`: the metrics that moved, per prompt version
+// (and model, for raw calls), over the caller's records.
+/// Prompt versions (and raw-call models) whose metrics moved
+///
+/// Compares the recent window (default `experiments.drift_recent_ms`, ending now) with the reference window before it (default `experiments.drift_reference_ms`): flag rate by a two-proportion z test, mean grounding score, output tokens and cost per request by Welch's interval; each window needs `experiments.drift_min_samples` records. A team key sees its own team's records.
+#[utoipa::path(
+    get, path = "/v1/monitoring/drift", tag = "experiments", operation_id = "drift",
+    params(
+        ("since" = Option<String>, Query, description = "Start of the recent window (RFC 3339 or `YYYY-MM-DD`)."),
+        ("reference_from" = Option<String>, Query, description = "Start of the reference window."),
+        ("team" = Option<String>, Query, description = "Admin key only: one team's records."),
+    ),
+    responses(
+        (status = 200, description = "What moved.", content((doc::DriftList = "application/json"))),
+        (status = 400, description = "A bad time, `from` not before `to`, an unknown dimension or format, or an unknown parameter.", content((doc::Error = "application/json", examples(("dimension" = (value = json!({"error": {"message": "unknown group_by dimension \"week\" (team, key, model, prompt, version, day, tag)", "type": "invalid_request_error", "param": "group_by", "code": null}}))))))),
+        (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn drift(
     axum::extract::State(state): axum::extract::State<AppState>,
     super::extract::Auth(caller): super::extract::Auth,

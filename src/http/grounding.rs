@@ -9,31 +9,51 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{AppJson, Auth};
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use crate::api::{ApiError, ApiResult};
 use crate::gateway::judge_call::{self, Question};
 use crate::grounding::judge::{self, Tiers};
 use crate::state::AppState;
 
 /// `context` may be one passage or a list of passages.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Context {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = GroundingScoreRequest)]
 pub struct ScoreRequest {
+    /// One passage or a list of passages; at least one must be non-empty.
+    #[schema(inline)]
     context: Context,
     answer: String,
+    /// Which grounding tiers to run. Invalid values, or `judge` without `[grounding.judge]` → 400 with `param: "tiers"`.
     #[serde(default)]
+    #[schema(inline, nullable = false, min_items = 1, default = json!(["fast"]), value_type = Option<Vec<doc::GroundingScoreRequestTiersItem>>)]
     tiers: Option<Value>,
-    /// Flag threshold for this call (else the configured one).
+    /// Flag threshold for this call (default: the configured `grounding.threshold`). Not a number in [0, 1] → 400 with `param: "threshold"`.
     #[serde(default)]
+    #[schema(nullable = false, minimum = 0, maximum = 1)]
     threshold: Option<f64>,
 }
 
+/// Score an answer against context passages
+///
+/// Any valid key. The same tiers the proxy runs on live answers, for answers produced elsewhere. `tiers` (default `["fast"]`) picks the fast scorer, the judge (needs `[grounding.judge]`), or both. The answer has the fast report's fields when the fast tier ran, `judge` or `judge_error` when the judge ran, `tiers`, and `combined`. Nothing is recorded for the fast tier; a judge call is the caller's own request (priced, budgeted, recorded with tag `grounding-judge`).
+#[utoipa::path(
+    post, path = "/v1/grounding/score", tag = "grounding", operation_id = "scoreGrounding",
+    request_body(content = ScoreRequest, content_type = "application/json", example = json!({"context": ["Refunds are issued within 5 business days."], "answer": "Refunds take 30 days. They are issued quickly."})),
+    responses(
+        (status = 200, description = "The report.", content((doc::GroundingScoreResponse = "application/json", example = json!({"score": 0.28202956205417906, "flagged": true, "threshold": 0.334362, "claims": [{"text": "Refunds take 30 days.", "start": 0, "end": 21, "support": 0.6762873893785137, "evidence": "Refunds are issued within 5 business days.", "reasons": ["number 30 not in context"]}, {"text": "They are issued quickly.", "start": 22, "end": 46, "support": 0.14293656564364352, "evidence": "Refunds are issued within 5 business days.", "reasons": ["words not in context (50% of content words): quickly"]}], "tiers": ["fast"], "combined": {"flagged": true, "rule": "fast"}})))),
+        (status = 400, description = "Invalid body, or no non-empty passage.", content((doc::Error = "application/json", examples(("empty" = (value = json!({"error": {"message": "'context' must contain at least one non-empty passage", "type": "invalid_request_error", "param": "context", "code": null}}))))))),
+        (status = 401, response = responses::Unauthorized), (status = 413, response = responses::PayloadTooLarge),
+    ),
+)]
 pub async fn score(
     Auth(caller): Auth,
     State(state): State<AppState>,

@@ -4,22 +4,63 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use crate::api::ApiError;
 use crate::state::AppState;
 
-/// The OpenAPI document of this gateway's own contract.
-pub const OPENAPI: &str = include_str!("../../openapi.json");
-
-pub async fn healthz() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// The answer of `GET /healthz`.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    #[schema(inline, value_type = doc::HealthStatus)]
+    status: &'static str,
 }
 
-/// Ready when the store answers.
+/// The answer of `GET /readyz` when the store answers.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct Ready {
+    #[schema(inline, value_type = doc::ReadyStatus)]
+    status: &'static str,
+    /// The store's backend.
+    #[schema(inline, value_type = doc::ReadyStore)]
+    store: &'static str,
+}
+
+/// The OpenAPI document of this gateway's own contract, as JSON: made from
+/// the route table when the router is built (`super::openapi`).
+#[derive(Clone)]
+pub struct OpenApiDocument(pub bytes::Bytes);
+
+/// Liveness: the process is up
+#[utoipa::path(
+    get, path = "/healthz", tag = "operations", operation_id = "healthz",
+    responses(
+        (status = 200, description = "Up.", content((Health = "application/json"))),
+    ),
+    security(()),
+)]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+// Ready when the store answers.
+/// Readiness: the store answers
+#[utoipa::path(
+    get, path = "/readyz", tag = "operations", operation_id = "readyz",
+    responses(
+        (status = 200, description = "Ready.", content((Ready = "application/json", example = json!({"status": "ready", "store": "sqlite"})))),
+        (status = 503, response = responses::ServiceUnavailable),
+    ),
+    security(()),
+)]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.store.ping().await {
-        Ok(()) => Json(json!({"status": "ready", "store": state.store.backend()})).into_response(),
+        Ok(()) => Json(Ready {
+            status: "ready",
+            store: state.store.backend(),
+        })
+        .into_response(),
         Err(err) => {
             tracing::warn!(error = %err, "readiness check failed");
             ApiError::Unavailable("store unreachable".into()).into_response()
@@ -27,6 +68,16 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Prometheus metrics
+///
+/// Prometheus text format: `promptgate_requests_total{endpoint,outcome}`, `promptgate_request_duration_seconds{endpoint}` (histogram), `promptgate_time_to_first_token_seconds` (histogram), `promptgate_upstream_errors_total{kind[,upstream]}`, `promptgate_in_flight_requests` (gauge), `promptgate_records_written_total`, `promptgate_record_write_errors_total`, `promptgate_cache_lookups_total{result}` (`hit`, `miss`), `promptgate_cache_local_bytes` (gauge), `promptgate_cache_redis_errors_total`, `promptgate_grounding_seconds` (histogram), `promptgate_grounding_flagged_total`, `promptgate_grounding_judge_verdicts_total{source}` (`model`, `cache`), `promptgate_grounding_judge_errors_total{code}`, `promptgate_grounding_judge_flagged_total`, `promptgate_grounding_judge_fabricated_quotes_total`, `promptgate_grounding_judge_seconds` (histogram), `promptgate_unpriced_requests_total`. A series appears once it has been recorded.
+#[utoipa::path(
+    get, path = "/metrics", tag = "operations", operation_id = "metrics",
+    responses(
+        (status = 200, description = "Metrics.", content((String = "text/plain; version=0.0.4"))),
+    ),
+    security(()),
+)]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -35,8 +86,16 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-pub async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+/// This document
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "operations", operation_id = "openapi",
+    responses(
+        (status = 200, description = "The OpenAPI 3.1 document of the gateway's own contract.", content((serde_json::Value = "application/json"))),
+    ),
+    security(()),
+)]
+pub async fn openapi(axum::Extension(doc): axum::Extension<OpenApiDocument>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], doc.0).into_response()
 }
 
 pub async fn not_found(uri: axum::http::Uri) -> Response {

@@ -6,6 +6,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::extract::{AppQuery, Auth};
+use super::openapi::responses;
+use super::openapi::schemas as doc;
 use super::team_scope::scoped_team;
 use crate::api::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -48,6 +50,17 @@ pub fn record_json(r: &RequestRecord) -> Value {
     })
 }
 
+/// One request record
+///
+/// A team key gets 404 for another team's record.
+#[utoipa::path(
+    get, path = "/v1/requests/{id}", tag = "records", operation_id = "getRequest",
+    params(("id" = String, Path, description = "The call's `x-request-id`. If a client reused an id, the newest record with it is returned.")),
+    responses(
+        (status = 200, description = "The record.", content((doc::RequestRecord = "application/json", example = json!({"id": "01a21ca3-90be-74bc-8dad-61fa35ac5f39", "object": "request", "team": "support", "key_id": "key_5b42ef133ac44cb499039ca36dda07af", "endpoint": "chat.completions", "model": "mock-repeat", "upstream": "mock", "stream": false, "status": 200, "outcome": "ok", "prompt_tokens": 18, "completion_tokens": 11, "cached_tokens": 0, "reasoning_tokens": 0, "latency_ms": 0.834, "ttft_ms": null, "client_closed": false, "cache": "bypass", "cost_usd": "0.00004", "saved_usd": null, "usage_source": "upstream", "grounding": {"score": 0.0687792025522838, "flagged": true, "threshold": 0.334362, "claims": [{"text": "Refunds take 30 days and are paid in cash.", "start": 0, "end": 42, "support": 0.0687792025522838, "evidence": "Refunds are issued within 5 business days.", "reasons": ["words not in context (50% of content words): paid, cash", "number 30 not in context"]}]}, "flagged": true, "tags": ["refunds"], "prompt": null, "prompt_sha256": null, "error": null, "metadata": {"user": "u-17", "tags": ["refunds"]}, "created_at": "2026-11-27T10:53:31.198Z"})))),
+        (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn get_one(
     State(state): State<AppState>,
     Auth(caller): Auth,
@@ -79,6 +92,21 @@ pub fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     Ok(limit)
 }
 
+/// Recent request records
+///
+/// A team key sees only its own team's records (asking for another `team` → 404). The admin key sees every team's, or one team's with `team`. Unknown query parameters → 400.
+#[utoipa::path(
+    get, path = "/v1/requests", tag = "records", operation_id = "listRequests",
+    params(
+        ("team" = Option<String>, Query, description = "Restrict to one team (`_admin` for admin-key calls)."),
+        ("limit" = Option<i64>, Query, description = "Default: `100`.", minimum = 1, maximum = 1000),
+        ("flagged" = Option<bool>, Query, description = "`true`: only answers the grounding check flagged; `false`: only scored answers that were not flagged. Unscored calls match neither."),
+    ),
+    responses(
+        (status = 200, description = "Newest first.", content((doc::RequestRecordList = "application/json"))),
+        (status = 400, response = responses::BadRequest), (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     Auth(caller): Auth,

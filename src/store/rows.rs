@@ -3,39 +3,56 @@
 
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Team {
+    #[schema(pattern = "^[a-z0-9][a-z0-9._-]{0,63}$")]
     pub name: String,
+    /// RFC 3339, UTC, milliseconds.
     #[serde(serialize_with = "crate::time::ser_ms")]
+    #[schema(value_type = String, format = "date-time")]
     pub created_at: i64,
 }
 
-/// A stored API key: never the key itself, only its hash and a short hint.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+/// A stored team key. The key itself is never stored or shown again; only its SHA-256 hash is kept.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+#[schema(as = ApiKey)]
 pub struct ApiKeyRow {
+    #[schema(
+        pattern = "^key_[0-9a-f]{32}$",
+        examples("key_cb356a79592a4efdba1cb6d5f0dac458")
+    )]
     pub id: String,
     pub team: String,
     #[serde(skip)]
     pub key_hash: String,
-    /// First characters of the key, so an operator can tell keys apart.
+    /// The key's first 9 characters (`pg-` and 6 hex digits), to tell keys apart.
+    #[schema(examples("pg-2e10d8"))]
     pub hint: String,
     #[serde(serialize_with = "crate::time::ser_ms")]
+    #[schema(value_type = String, format = "date-time")]
     pub created_at: i64,
     #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    #[schema(value_type = Option<String>, format = "date-time", required = true)]
     pub revoked_at: Option<i64>,
     /// An operator's label for the key.
     pub name: Option<String>,
     /// After this the key is refused.
     #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    #[schema(value_type = Option<String>, format = "date-time")]
     pub expires_at: Option<i64>,
-    /// JSON array of the models the key may call; `None` = any.
+    /// The only models (after `[aliases]`) the key may call; `null`: any.
+    // Stored as a JSON array.
     #[serde(serialize_with = "ser_models")]
+    #[schema(value_type = Option<Vec<String>>)]
     pub allowed_models: Option<String>,
     /// The secret before the last rotation, valid until `previous_expires_at`.
     #[serde(skip)]
     pub previous_hash: Option<String>,
+    /// After a rotation: the old secret's hint.
     pub previous_hint: Option<String>,
+    /// Until when the old secret works.
     #[serde(serialize_with = "crate::time::ser_opt_ms")]
+    #[schema(value_type = Option<String>, format = "date-time")]
     pub previous_expires_at: Option<i64>,
 }
 
@@ -227,11 +244,14 @@ pub struct CounterSettle<'a> {
 }
 
 /// One admin write, as the audit log keeps it.
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
 pub struct AuditEntry {
+    /// The entry's number: later writes have larger ones (`before=` pages by it).
     #[serde(rename = "id")]
     pub seq: i64,
+    /// When the write was made (RFC 3339, UTC, milliseconds).
     #[serde(serialize_with = "crate::time::ser_ms")]
+    #[schema(value_type = String, format = "date-time")]
     pub at: i64,
     /// The key id that made the change (`admin` for the admin key, `guard`
     /// for the rollout guard).
@@ -241,10 +261,13 @@ pub struct AuditEntry {
     pub action: String,
     /// What was changed (a team, key id, prompt, `prompt:label`, …).
     pub target: String,
-    /// JSON of the object before and after (`null`: it did not exist / was removed).
+    /// The object before the write (`null`: it did not exist).
     #[serde(serialize_with = "ser_json")]
+    #[schema(value_type = Option<Object>, required = true)]
     pub before: Option<String>,
+    /// The object after the write (`null`: it was removed).
     #[serde(serialize_with = "ser_json")]
+    #[schema(value_type = Option<Object>, required = true)]
     pub after: Option<String>,
 }
 

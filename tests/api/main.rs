@@ -13,6 +13,7 @@ mod grounding;
 mod helpers;
 mod judge;
 mod keys;
+mod openapi;
 mod prompts;
 mod proxy;
 mod rate_limits;

@@ -22,37 +22,46 @@ mod session;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect};
-use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::routing::{get, post, MethodRouter};
+use axum::Extension;
 
 use crate::state::AppState;
 
 /// The largest form post (a render preview's variables included).
 const FORM_LIMIT_BYTES: usize = 256 * 1024;
 
-/// Every `/ui` route, with this process's sessions.
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/ui", get(|| async { Redirect::to("/ui/costs") }))
-        .route("/ui/", get(|| async { Redirect::to("/ui/costs") }))
-        .route("/ui/style.css", get(style))
-        .route("/ui/login", get(login::form).post(login::submit))
-        .route("/ui/logout", post(login::logout))
-        .route("/ui/costs", get(costs::page))
-        .route("/ui/costs.csv", get(costs::csv))
-        .route("/ui/prompts", get(prompts::list))
-        .route("/ui/prompt", get(prompts::detail))
-        .route("/ui/prompt/diff", get(prompts::diff))
-        .route("/ui/prompt/render", post(prompts::render))
-        .route("/ui/prompt/label", post(labels::confirm))
-        .route("/ui/prompt/label/apply", post(labels::apply))
-        .route("/ui/rollouts", get(rollouts::page_handler))
-        .route("/ui/flagged", get(flagged::page_handler))
-        .route("/ui/requests", get(requests::list))
-        .route("/ui/requests/{id}", get(requests::one))
-        .layer(Extension(session::Sessions::default()))
-        // Forms are small; the gateway-wide limit is for model calls.
-        .layer(DefaultBodyLimit::max(FORM_LIMIT_BYTES))
+/// Every `/ui` route with its handlers, all sharing this process's sessions.
+pub fn routes() -> Vec<(&'static str, MethodRouter<AppState>)> {
+    let sessions = session::Sessions::default();
+    let pages: Vec<(&'static str, MethodRouter<AppState>)> = vec![
+        ("/ui", get(|| async { Redirect::to("/ui/costs") })),
+        ("/ui/", get(|| async { Redirect::to("/ui/costs") })),
+        ("/ui/style.css", get(style)),
+        ("/ui/login", get(login::form).post(login::submit)),
+        ("/ui/logout", post(login::logout)),
+        ("/ui/costs", get(costs::page)),
+        ("/ui/costs.csv", get(costs::csv)),
+        ("/ui/prompts", get(prompts::list)),
+        ("/ui/prompt", get(prompts::detail)),
+        ("/ui/prompt/diff", get(prompts::diff)),
+        ("/ui/prompt/render", post(prompts::render)),
+        ("/ui/prompt/label", post(labels::confirm)),
+        ("/ui/prompt/label/apply", post(labels::apply)),
+        ("/ui/rollouts", get(rollouts::page_handler)),
+        ("/ui/flagged", get(flagged::page_handler)),
+        ("/ui/requests", get(requests::list)),
+        ("/ui/requests/{id}", get(requests::one)),
+    ];
+    pages
+        .into_iter()
+        .map(|(path, handler)| {
+            let handler: MethodRouter<AppState> = handler
+                .layer::<_, std::convert::Infallible>(Extension(sessions.clone()))
+                // Forms are small; the gateway-wide limit is for model calls.
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(FORM_LIMIT_BYTES));
+            (path, handler)
+        })
+        .collect()
 }
 
 async fn style() -> impl IntoResponse {
