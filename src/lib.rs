@@ -85,5 +85,8 @@ pub mod store;
 pub mod telemetry;
 pub mod time;
 
+#[cfg(test)]
+mod fuzzing;
+
 pub use app::App;
 pub use config::Config;

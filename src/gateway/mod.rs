@@ -52,6 +52,9 @@ mod streaming;
 mod tries;
 mod usage_member;
 
+#[cfg(test)]
+mod fuzz;
+
 use std::future::Future;
 use std::pin::Pin;
 
