@@ -414,4 +414,7 @@ fn relative_to(folder: &Path, path: &Path) -> std::path::PathBuf {
 }
 
 #[cfg(test)]
+mod fuzz;
+
+#[cfg(test)]
 mod tests;

@@ -109,6 +109,14 @@ pub fn json_value(keys: &'static str) -> impl Strategy<Value = serde_json::Value
         any::<i64>().prop_map(Value::from),
         any::<f64>()
             .prop_filter_map("finite", serde_json::Number::from_f64)
+            // serde_json parses some floats a unit off in the last place:
+            // keep those out so that targets may compare values after a trip.
+            .prop_filter("reads back the same", |n| {
+                serde_json::from_str::<serde_json::Number>(&n.to_string())
+                    .ok()
+                    .as_ref()
+                    == Some(n)
+            })
             .prop_map(Value::Number),
         any::<String>().prop_map(Value::String),
     ];

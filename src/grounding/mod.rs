@@ -47,3 +47,6 @@ pub fn valid_threshold(t: f64) -> bool {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;

@@ -49,6 +49,9 @@ mod schema;
 pub mod service;
 mod validate;
 
+#[cfg(test)]
+mod fuzz;
+
 pub use diff::{diff, side_by_side, Change as DiffChange, SideBySide};
 pub use dotprompt::{load_dir, FileError, PromptFile};
 pub use model::{

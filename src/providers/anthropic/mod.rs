@@ -19,3 +19,6 @@ pub mod stream;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod fuzz;
