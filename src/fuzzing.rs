@@ -64,7 +64,7 @@ where
         }
     }
     if seconds.is_some() {
-        eprintln!("fuzz target {target}: {rounds} rounds of {cases} cases, no failure");
+        eprintln!("fuzz target {target}: {rounds} x {cases} cases, no failure");
     }
 }
 

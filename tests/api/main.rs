@@ -9,6 +9,7 @@ mod cache;
 mod console;
 mod costs;
 mod experiments;
+mod fuzz;
 mod grounding;
 mod helpers;
 mod judge;
