@@ -224,3 +224,101 @@ fn any_prompt_reference_is_taken_or_a_400() {
         },
     );
 }
+
+/// A `usage` object in any of the spellings the gateway reads, with any
+/// counts (negative and huge ones included).
+fn usage_object() -> impl Strategy<Value = Value> {
+    let field = prop::sample::select(vec![
+        "prompt_tokens",
+        "completion_tokens",
+        "input_tokens",
+        "output_tokens",
+        "cache_read_input_tokens",
+        "cache_creation_input_tokens",
+    ]);
+    let count = prop_oneof![
+        any::<i64>(),
+        Just(i64::MAX),
+        Just(i64::MIN),
+        -5i64..1_000_000
+    ];
+    let details = prop::collection::btree_map(
+        prop::sample::select(vec![
+            "cached_tokens",
+            "reasoning_tokens",
+            "cache_write_tokens",
+        ]),
+        count.clone(),
+        0..3,
+    );
+    (
+        prop::collection::btree_map(field, count, 0..6),
+        prop::option::of(details.clone()),
+        prop::option::of(details),
+    )
+        .prop_map(|(fields, prompt_details, completion_details)| {
+            let mut u: Map<String, Value> = fields
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
+            let as_json = |d: std::collections::BTreeMap<&str, i64>| {
+                Value::Object(d.into_iter().map(|(k, v)| (k.into(), v.into())).collect())
+            };
+            if let Some(d) = prompt_details {
+                u.insert("prompt_tokens_details".into(), as_json(d));
+            }
+            if let Some(d) = completion_details {
+                u.insert("completion_tokens_details".into(), as_json(d));
+            }
+            Value::Object(u)
+        })
+}
+
+#[test]
+fn usage_of_any_answer_is_read_without_a_panic_and_never_priced_below_zero() {
+    let Ok(prices) = crate::costs::PriceTable::builtin() else {
+        unreachable!("the built-in price table loads")
+    };
+    let models = [
+        "gpt-4o-mini",
+        "o3",
+        "claude-sonnet-4-5",
+        "text-embedding-3-small",
+    ];
+    let priced: Vec<_> = models.iter().filter_map(|m| prices.lookup(m)).collect();
+    assert_eq!(
+        priced.len(),
+        models.len(),
+        "every model of the target is priced"
+    );
+    let envelope = prop::sample::select(vec!["{}", "message", "response"]);
+    let input = (usage_object(), envelope, near_json_bytes(32));
+    check("usage_read", input, |(usage, envelope, noise)| {
+        let mut usages = Vec::new();
+        let json = match envelope {
+            "{}" => json_of(&[("usage", usage), ("choices", Value::Array(vec![]))]),
+            outer => json_of(&[(outer, json_of(&[("usage", usage)]))]),
+        };
+        let text = to_json(&json, false);
+        usages.extend(crate::api::usage::from_chunk(text.as_bytes()).map(|c| c.usage));
+        usages.extend(crate::api::usage::from_body(text.as_bytes()));
+        usages.extend(crate::api::usage::from_chunk(&noise).map(|c| c.usage));
+        let _ = crate::api::usage::of_answer(&noise);
+        for usage in &usages {
+            for price in &priced {
+                let cost = crate::costs::cost(price, usage);
+                prop_assert!(cost >= rust_decimal::Decimal::ZERO, "{cost} for {usage:?}");
+            }
+        }
+        Ok(())
+    });
+}
+
+fn json_of(members: &[(&str, Value)]) -> Value {
+    Value::Object(
+        members
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect(),
+    )
+}
