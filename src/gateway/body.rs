@@ -57,6 +57,15 @@ impl<'a> RequestBody<'a> {
             };
             ApiError::invalid(message, None)
         })?;
+        if let Some(name) = first_repeated(&fields.0) {
+            // JSON parsers disagree on a repeated member (most keep the last,
+            // this one reads the first): the gateway would route, price and
+            // check one `model` or `stream` while the upstream runs another.
+            return Err(ApiError::invalid(
+                format!("'{name}' appears more than once in the request body."),
+                Some(name),
+            ));
+        }
         Ok(RequestBody {
             fields: fields
                 .0
@@ -191,6 +200,24 @@ impl<'a> RequestBody<'a> {
     }
 }
 
+/// The first top-level name that occurs twice.
+fn first_repeated<'f>(fields: &'f [(String, &RawValue)]) -> Option<&'f str> {
+    // A body has a handful of members: pairwise is cheapest there, and a set
+    // keeps a hostile body with thousands of members linear.
+    if fields.len() <= 32 {
+        return fields
+            .iter()
+            .enumerate()
+            .find(|(i, (k, _))| fields[..*i].iter().any(|(p, _)| p == k))
+            .map(|(_, (k, _))| k.as_str());
+    }
+    let mut seen = std::collections::HashSet::with_capacity(fields.len());
+    fields
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .find(|k| !seen.insert(*k))
+}
+
 /// `stream_options` with `include_usage: true`, keeping any other options the client set.
 pub fn stream_options_with_usage(existing: Option<&RawValue>) -> Result<Box<RawValue>, ApiError> {
     let mut map = match existing.map(RawValue::get) {
@@ -237,6 +264,20 @@ mod tests {
     fn malformed_and_non_object_bodies_are_400() {
         assert!(RequestBody::parse(b"{\"model\": ").is_err());
         assert!(RequestBody::parse(b"[1,2]").is_err());
+    }
+
+    /// Found by the `body_fields` fuzz target: the gateway read the first
+    /// `user`, an upstream reads the last.
+    #[test]
+    fn repeated_member_user_null_user_false_is_a_400() {
+        let e = RequestBody::parse(br#"{"user":null,"user":false}"#).err();
+        assert!(matches!(e, Some(ApiError::InvalidRequest { param: Some(p), .. }) if p == "user"));
+        // The case that matters: priced and routed as one model, run as another.
+        let many: String = (0..40).map(|i| format!("\"f{i}\":1,")).collect();
+        let body = format!(r#"{{{many}"model":"mock-1","model":"gpt-4o"}}"#);
+        let e = RequestBody::parse(body.as_bytes()).err();
+        assert!(matches!(e, Some(ApiError::InvalidRequest { param: Some(p), .. }) if p == "model"));
+        assert!(RequestBody::parse(br#"{"model":"m","a":{"model":1,"model":2}}"#).is_ok());
     }
 
     #[test]

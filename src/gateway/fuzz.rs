@@ -322,3 +322,60 @@ fn json_of(members: &[(&str, Value)]) -> Value {
             .collect(),
     )
 }
+
+/// Members of a request body as a client may write them: names may repeat.
+fn members_maybe_repeated() -> impl Strategy<Value = Vec<(String, Value)>> {
+    let key = prop::sample::select(vec!["model", "stream", "messages", "max_tokens", "user"]);
+    prop::collection::vec(
+        (key.prop_map(str::to_owned), json_value("[a-z]{1,3}")),
+        0..6,
+    )
+}
+
+#[test]
+fn the_gateway_reads_each_field_as_the_upstream_will() {
+    check("body_fields", members_maybe_repeated(), |members| {
+        let mut text = String::from("{");
+        for (i, (k, v)) in members.iter().enumerate() {
+            if i > 0 {
+                text.push(',');
+            }
+            text.push_str(&format!(
+                "{}:{}",
+                Value::String(k.clone()),
+                to_json(v, false)
+            ));
+        }
+        text.push('}');
+        // What an upstream's JSON parser makes of the same bytes.
+        let upstream: Map<String, Value> =
+            serde_json::from_str(&text).map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+        match RequestBody::parse(text.as_bytes()) {
+            Ok(body) => {
+                for (k, v) in &upstream {
+                    let ours: Option<Value> =
+                        body.get(k).and_then(|r| serde_json::from_str(r.get()).ok());
+                    prop_assert_eq!(
+                        ours.as_ref(),
+                        Some(v),
+                        "the gateway reads another {} than the upstream: {}",
+                        k,
+                        text
+                    );
+                }
+            }
+            Err(e) => {
+                let repeated = members
+                    .iter()
+                    .enumerate()
+                    .any(|(i, (k, _))| members[..i].iter().any(|(p, _)| p == k));
+                prop_assert!(repeated, "refused a body without repeats: {e:?}");
+                prop_assert!(
+                    matches!(e, ApiError::InvalidRequest { param: Some(_), .. }),
+                    "{e:?}"
+                );
+            }
+        }
+        Ok(())
+    });
+}
