@@ -12,6 +12,7 @@ mod experiments;
 mod fuzz;
 mod grounding;
 mod helpers;
+mod isolation;
 mod judge;
 mod keys;
 mod openapi;
