@@ -173,10 +173,10 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
     // The controls: the admin key does see A's data on these routes, so an
     // empty answer to B below is isolation, not a broken route.
     for path in [
-        format!("/v1/requests?team=alpha"),
+        "/v1/requests?team=alpha".to_owned(),
         format!("/v1/requests/{a_id}"),
-        format!("/v1/costs?team=alpha&group_by=team"),
-        format!("/v1/teams/alpha/budget"),
+        "/v1/costs?team=alpha&group_by=team".to_owned(),
+        "/v1/teams/alpha/budget".to_owned(),
     ] {
         let a = call(&app, ADMIN_KEY, Method::GET, &path, None).await;
         assert_eq!(a.status, 200, "admin {path}: {}", a.text);
