@@ -11,10 +11,46 @@ use redis::aio::ConnectionManager;
 const DEADLINE: Duration = Duration::from_millis(250);
 const SIT_OUT_MS: i64 = 1_000;
 
-pub struct RedisLink {
+/// A Redis connection opened on first use, with short command deadlines and
+/// no retries of its own (its users sit out a failed Redis instead). Shared
+/// by the counters here and the cache's Redis tier.
+pub struct LazyConnection {
     client: redis::Client,
-    prefix: String,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+}
+
+impl LazyConnection {
+    pub fn open(url: &str) -> anyhow::Result<LazyConnection> {
+        Ok(LazyConnection {
+            client: redis::Client::open(url)?,
+            conn: tokio::sync::Mutex::new(None),
+        })
+    }
+
+    /// The open connection, or a new one made within `deadline`.
+    pub async fn get(&self, deadline: Duration) -> Result<ConnectionManager, String> {
+        let mut slot = self.conn.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(DEADLINE)
+            .set_response_timeout(DEADLINE)
+            .set_number_of_retries(0);
+        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
+        let c = match tokio::time::timeout(deadline, connect).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(e) => return Err(e.to_string()),
+        };
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+}
+
+pub struct RedisLink {
+    conn: LazyConnection,
+    prefix: String,
     /// Wall-clock ms before which Redis is not tried again.
     down_until_ms: AtomicI64,
 }
@@ -22,9 +58,8 @@ pub struct RedisLink {
 impl RedisLink {
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisLink> {
         Ok(RedisLink {
-            client: redis::Client::open(url)?,
+            conn: LazyConnection::open(url)?,
             prefix: prefix.to_owned(),
-            conn: tokio::sync::Mutex::new(None),
             down_until_ms: AtomicI64::new(0),
         })
     }
@@ -87,17 +122,12 @@ impl RedisLink {
         if crate::time::now_ms() < self.down_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
+        match self.conn.get(DEADLINE).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.sit_out(&e);
+                None
+            }
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(DEADLINE)
-            .set_response_timeout(DEADLINE)
-            .set_number_of_retries(0);
-        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
-        let c = self.bounded(connect).await?;
-        *slot = Some(c.clone());
-        Some(c)
     }
 }

@@ -11,13 +11,14 @@ use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 use tokio::sync::OnceCell;
 
+use crate::redis_link::LazyConnection;
+
 const DEADLINE: Duration = Duration::from_millis(250);
 const SIT_OUT: Duration = Duration::from_secs(1);
 
 pub struct RedisTier {
-    client: redis::Client,
+    conn: LazyConnection,
     prefix: String,
-    conn: tokio::sync::Mutex<Option<ConnectionManager>>,
     /// Milliseconds since `epoch` before which Redis is not tried again.
     down_until_ms: AtomicU64,
     epoch: Instant,
@@ -29,9 +30,8 @@ pub struct RedisTier {
 impl RedisTier {
     pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisTier> {
         Ok(RedisTier {
-            client: redis::Client::open(url)?,
+            conn: LazyConnection::open(url)?,
             prefix: prefix.to_owned(),
-            conn: tokio::sync::Mutex::new(None),
             down_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
             _init: OnceCell::new(),
@@ -95,18 +95,13 @@ impl RedisTier {
         if (self.epoch.elapsed().as_millis() as u64) < self.down_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Some(c.clone());
+        match self.conn.get(DEADLINE * 2).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.failed("connect", &e);
+                None
+            }
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(DEADLINE)
-            .set_response_timeout(DEADLINE)
-            .set_number_of_retries(0);
-        let connect = ConnectionManager::new_with_config(self.client.clone(), config);
-        let c = self.bounded("connect", DEADLINE * 2, connect).await?;
-        *slot = Some(c.clone());
-        Some(c)
     }
 
     /// The entry's body, remaining TTL and prompt name.
