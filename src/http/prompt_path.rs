@@ -78,6 +78,26 @@ impl PromptPath {
     }
 }
 
+/// The path parameter of every operation under `/v1/prompts/{name}`.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // a document type: never built
+pub struct PromptName {
+    /// Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).
+    #[param(example = json!("support/rag-answer"))]
+    name: String,
+}
+
+/// The label path parameter of the `…/labels/{label}` operations.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)] // a document type: never built
+pub struct LabelName {
+    /// `[a-z0-9][a-z0-9._-]*`, at most 64 characters. `latest` can be read (always the newest version) but not moved.
+    #[param(example = json!("production"))]
+    label: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

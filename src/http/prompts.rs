@@ -27,6 +27,7 @@ pub use super::prompt_call::PromptQuery;
 use super::prompt_call::{selector, PromptCall};
 use super::prompt_labels::write_error;
 pub use super::prompt_path::PromptPath;
+use super::prompt_path::{LabelName, PromptName};
 
 /// List prompts (name, latest version, source, labels)
 ///
@@ -117,7 +118,7 @@ fn not_served(method: &Method) -> ApiError {
 #[utoipa::path(
     get, path = "/v1/prompts/{name}", tag = "prompts", operation_id = "resolvePrompt",
     params(
-        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
+        PromptName,
         ("label" = Option<String>, Query, description = "Default: `production`."),
         ("version" = Option<i64>, Query, minimum = 1),
     ),
@@ -155,7 +156,7 @@ fn get_prompt(state: &AppState, name: &str, q: PromptQuery) -> ApiResult<Respons
 #[utoipa::path(
     get, path = "/v1/prompts/{name}/versions/{version}", tag = "prompts", operation_id = "getPromptVersion",
     params(
-        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
+        PromptName,
         ("version" = i64, Path, minimum = 1),
     ),
     responses(
@@ -174,8 +175,8 @@ fn get_version(state: &AppState, name: &str, version: i64, q: PromptQuery) -> Ap
 #[utoipa::path(
     get, path = "/v1/prompts/{name}/labels/{label}", tag = "prompts", operation_id = "getPromptLabel",
     params(
-        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
-        ("label" = String, Path, description = "`[a-z0-9][a-z0-9._-]*`, at most 64 characters. `latest` can be read (always the newest version) but not moved.", example = json!("production")),
+        PromptName,
+        LabelName,
     ),
     responses(
         (status = 200, description = "The version.", content((doc::PromptVersion = "application/json"))),
@@ -200,7 +201,7 @@ fn labels_now(state: &AppState, name: &str, version: i64) -> Vec<String> {
 /// Any valid key (team keys may read every prompt).
 #[utoipa::path(
     get, path = "/v1/prompts/{name}/versions", tag = "prompts", operation_id = "listPromptVersions",
-    params(("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer"))),
+    params(PromptName),
     responses(
         (status = 200, description = "The versions.", content((doc::PromptVersionList = "application/json"))),
         (status = 401, response = responses::Unauthorized), (status = 404, response = responses::NotFound),
@@ -226,7 +227,7 @@ fn list_versions(state: &AppState, name: &str) -> ApiResult<Response> {
 /// Admin key only: a team key gets 403 `permission_denied`. Versions are numbered 1, 2, … per prompt and never change. If the content (template, config, variables schema, grounding variable) equals the latest version's, nothing is created: the answer is the latest version with status 200 and `created: false` (the given `labels` are still pointed at it). Prompts that come from the `prompts/` folder refuse writes here (409): change the file instead.
 #[utoipa::path(
     post, path = "/v1/prompts/{name}/versions", tag = "prompts", operation_id = "createPromptVersion",
-    params(("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer"))),
+    params(PromptName),
     request_body(content = doc::NewPromptVersion, content_type = "application/json"),
     responses(
         (status = 201, description = "Created (`created: true`).", content((doc::PromptVersion = "application/json"))),
@@ -274,8 +275,8 @@ async fn create_version(call: &PromptCall<'_>, name: &str) -> ApiResult<Response
 #[utoipa::path(
     put, path = "/v1/prompts/{name}/labels/{label}", tag = "prompts", operation_id = "moveLabel",
     params(
-        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
-        ("label" = String, Path, description = "`[a-z0-9][a-z0-9._-]*`, at most 64 characters. `latest` can be read (always the newest version) but not moved.", example = json!("production")),
+        PromptName,
+        LabelName,
     ),
     request_body(content = doc::LabelTarget, content_type = "application/json", examples(("one_version" = (value = json!({"version": 2}))), ("rollout" = (value = json!({"rollout": [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]}))))),
     responses(
@@ -297,8 +298,8 @@ async fn move_label(call: &PromptCall<'_>, name: &str, label: &str) -> ApiResult
 #[utoipa::path(
     get, path = "/v1/prompts/{name}/labels/{label}/history", tag = "prompts", operation_id = "getLabelHistory",
     params(
-        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
-        ("label" = String, Path, description = "`[a-z0-9][a-z0-9._-]*`, at most 64 characters. `latest` can be read (always the newest version) but not moved.", example = json!("production")),
+        PromptName,
+        LabelName,
     ),
     responses(
         (status = 200, description = "Newest move first.", content((doc::LabelHistory = "application/json", example = json!({"object": "list", "name": "greet", "label": "production", "data": [{"label": "production", "from": {"version": 1}, "to": {"rollout": [{"version": 1, "weight": 90}, {"version": 2, "weight": 10}]}, "actor": "admin", "at": "2026-11-27T10:53:48.110Z"}, {"label": "production", "from": null, "to": {"version": 1}, "actor": "admin", "at": "2026-11-27T10:53:47.824Z"}]})))),
@@ -336,7 +337,7 @@ async fn label_history(state: &AppState, name: &str, label: &str) -> ApiResult<R
 #[utoipa::path(
     get, path = "/v1/prompts/{name}/diff", tag = "prompts", operation_id = "diffPromptVersions",
     params(
-        ("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer")),
+        PromptName,
         ("from" = i64, Query, minimum = 1),
         ("to" = i64, Query, minimum = 1),
     ),
@@ -422,7 +423,7 @@ pub fn render_preview(
 /// Any valid key (team keys may read every prompt). Resolves and renders the prompt exactly as the proxy would (variables checked, rendered messages first, `config` as defaults, `promptgate_*` settings removed) and returns the body that would go upstream. Nothing is called and nothing is recorded.
 #[utoipa::path(
     post, path = "/v1/prompts/{name}/render", tag = "prompts", operation_id = "renderPrompt",
-    params(("name" = String, Path, description = "Prompt name, `[a-z0-9][a-z0-9._/-]*` (at most 128 characters, every `/`-separated segment starting with a letter or digit). Names may contain `/` (sub-folders of `prompts/`), which is sent as it is: `/v1/prompts/support/rag-answer/versions`. The path is read from the right, so a name may not contain the segments `versions`, `labels`, `diff`, `render`, `history` or `report` (creating such a name → 400).", example = json!("support/rag-answer"))),
+    params(PromptName),
     request_body(content = RenderRequest, content_type = "application/json", example = json!({"variables": {"question": "How long do refunds take?", "docs": ["Refunds are issued within 5 business days."]}})),
     responses(
         (status = 200, description = "The prompt used and the upstream body.", content((doc::RenderResult = "application/json", example = json!({"prompt": {"name": "support/rag-answer", "version": 1, "sha256": "f1cadc042d578b866a59c7688e9e5696253bb10e59de2ac93c1feb3eec553394"}, "body": {"messages": [{"role": "system", "content": "You are a support assistant.\nAnswer using only the passages below.\n…\nPassages:\n- Refunds are issued within 5 business days.\n"}, {"role": "user", "content": "How long do refunds take?"}], "max_tokens": 400, "model": "mock-1", "temperature": 0.1}})))),
