@@ -106,6 +106,7 @@ enum EvalCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    no_transparent_huge_pages();
     let runtime = match runtime() {
         Ok(rt) => rt,
         Err(e) => {
@@ -114,6 +115,19 @@ fn main() -> std::process::ExitCode {
         }
     };
     runtime.block_on(async_main())
+}
+
+/// mimalloc asks the kernel for transparent huge pages on its arenas, so
+/// every 2 MiB region it touches is resident in full: an idle gateway held
+/// 48 MiB instead of 26 MiB, and RSS under load grew in 2 MiB steps. A proxy's
+/// heap is small and short-lived, so the fewer TLB misses are not worth it.
+/// Set before the runtime starts, so only what was touched before `main`
+/// (a few KiB) can be in huge pages.
+fn no_transparent_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(e) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("warning: could not turn transparent huge pages off: {e}");
+    }
 }
 
 /// One scheduler thread per core the process may run on. Confined to a
