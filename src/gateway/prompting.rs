@@ -34,7 +34,10 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiE
         let live = apply(&call.state.registry, &prompt, &sticky, call.endpoint, body)?;
         call.prompt_ttl = cache_ttl(&live);
         call.recorder.set_prompt(&live.version);
-        let secrets = live.version.variables_schema.secret_values(&prompt.variables);
+        let secrets = live
+            .version
+            .variables_schema
+            .secret_values(&prompt.variables);
         call.recorder.set_secrets(secrets);
         // A prompt that declares its RAG variable is scored against it.
         prompt_context = live
@@ -219,7 +222,13 @@ pub fn apply(
         .resolve(&prompt.name, &prompt.selector, sticky)
         .map_err(resolve_error)?;
     let rendered = live.compiled.render(&prompt.variables).map_err(|e| {
-        render_error(e, &live.version.variables_schema.secret_values(&prompt.variables))
+        render_error(
+            e,
+            &live
+                .version
+                .variables_schema
+                .secret_values(&prompt.variables),
+        )
     })?;
     let to_raw = |v: &Value| serde_json::value::to_raw_value(v).map_err(ApiError::internal);
     match (endpoint, rendered) {

@@ -285,6 +285,10 @@ impl Recorder {
         self.secrets = secrets;
     }
 
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
     pub fn set_grounding_threshold(&mut self, threshold: Option<f64>) {
         self.grounding_threshold = threshold;
     }

@@ -70,7 +70,10 @@ mod tests {
 
     #[test]
     fn every_occurrence_is_struck_and_other_text_kept() {
-        let got = strike("tok-1 then tok-1 and tok-2", &secrets(&["tok-1", "tok-2", ""]));
+        let got = strike(
+            "tok-1 then tok-1 and tok-2",
+            &secrets(&["tok-1", "tok-2", ""]),
+        );
         assert_eq!(got, "[secret] then [secret] and [secret]");
     }
 
@@ -84,9 +87,15 @@ mod tests {
             ..RequestRecord::default()
         };
         strike_record(&mut record, &secrets(&["\"quote\"", "true"]));
-        assert_eq!(record.error.as_deref(), Some("upstream said: [secret] is bad"));
+        assert_eq!(
+            record.error.as_deref(),
+            Some("upstream said: [secret] is bad")
+        );
         let report: Value = serde_json::from_str(record.grounding.as_deref().unwrap()).unwrap();
         assert_eq!(report["claims"][0]["text"], "the value is [secret]");
-        assert_eq!(report["claims"][0]["supported"], true, "only strings change");
+        assert_eq!(
+            report["claims"][0]["supported"], true,
+            "only strings change"
+        );
     }
 }

@@ -443,7 +443,8 @@ fn promptgate_secret_marks_declared_string_variables() {
     let nv = parse("p", src).unwrap();
     assert!(nv.variables_schema.get("token").unwrap().secret);
     assert!(!nv.variables_schema.get("q").unwrap().secret);
-    let undeclared = err("---\npromptgate.secret: [nope]\ninput:\n  schema:\n    q: string\n---\n{{q}}\n");
+    let undeclared =
+        err("---\npromptgate.secret: [nope]\ninput:\n  schema:\n    q: string\n---\n{{q}}\n");
     assert_eq!(undeclared.field, "promptgate.secret[0]");
     let typed = err("---\npromptgate.secret: [n]\ninput:\n  schema:\n    n: integer\n---\n{{n}}\n");
     assert_eq!(typed.field, "promptgate.secret[0]");

@@ -252,7 +252,10 @@ fn secret_values_and_masking_touch_only_secret_strings() {
     let masked = s.masked(&vars);
     assert_eq!(masked["token"], "[secret:token]");
     assert_eq!(masked["empty"], "[secret:empty]");
-    assert_eq!(masked["q"], "tok-9 asked", "other variables are left as they are");
+    assert_eq!(
+        masked["q"], "tok-9 asked",
+        "other variables are left as they are"
+    );
     assert!(s.validate(&masked).is_ok());
     let wrong = obj(json!({"token": 7, "q": "x"}));
     assert_eq!(s.masked(&wrong)["token"], 7, "a wrong type stays wrong");
