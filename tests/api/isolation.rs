@@ -117,7 +117,7 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
     .await;
     assert_eq!(prompted.status, 200, "{}", prompted.text);
     secret_vars::add_secret_version(&app).await;
-    let prompted_id = secret_vars::use_secret(&app, &key_a).await;
+    let [prompted_id, streamed_id] = secret_vars::use_secret(&app, &key_a).await;
     let budget = json!({"usd": "12.34", "period": "month"});
     assert!(
         call(
@@ -290,7 +290,9 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
         401
     );
 
-    secret_vars::assert_record_struck(&app, &key_a, &prompted_id).await;
+    for id in [&prompted_id, &streamed_id] {
+        secret_vars::assert_record_struck(&app, &key_a, id).await;
+    }
     let (root, _) = traces.call(&prompted_id).await;
     assert_eq!(
         root.attr("promptgate.prompt.name"),

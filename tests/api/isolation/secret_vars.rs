@@ -29,18 +29,23 @@ pub(super) async fn add_secret_version(app: &TestApp) {
     assert!(made.text.contains("\"secret\":true"), "{}", made.text);
 }
 
-/// A's calls with the secret; the id of the one that reached the upstream.
-pub(super) async fn use_secret(app: &TestApp, key_a: &str) -> String {
+/// A's calls with the secret; the ids of the two (whole, streamed) that
+/// reached the upstream.
+pub(super) async fn use_secret(app: &TestApp, key_a: &str) -> [String; 2] {
     let vars = json!({"q": MARK, "token": SECRET_VALUE});
-    let body = json!({"model": "mock-echo", "prompt": {"id": "sweep", "variables": vars},
-        "grounding": {"context": [format!("{MARK} needs a token.")]}});
-    let used = call(app, key_a, Method::POST, "/v1/chat/completions", Some(body)).await;
-    assert_eq!(used.status, 200, "{}", used.text);
-    assert!(
-        used.text.contains(SECRET_VALUE),
-        "the value went upstream (the echo model repeats it): {}",
-        used.text
-    );
+    let mut ids = Vec::new();
+    for stream in [false, true] {
+        let body = json!({"model": "mock-echo", "prompt": {"id": "sweep", "variables": vars},
+            "grounding": {"context": [format!("{MARK} needs a token.")]}, "stream": stream});
+        let used = call(app, key_a, Method::POST, "/v1/chat/completions", Some(body)).await;
+        assert_eq!(used.status, 200, "{}", used.text);
+        assert!(
+            used.text.contains(SECRET_VALUE),
+            "the value went upstream (the echo model repeats it): {}",
+            used.text
+        );
+        ids.push(used.id);
+    }
 
     // The preview shows where the value goes, not the value.
     let preview = call(
@@ -81,7 +86,7 @@ pub(super) async fn use_secret(app: &TestApp, key_a: &str) -> String {
             refused.text
         );
     }
-    used.id
+    [ids[0].clone(), ids[1].clone()]
 }
 
 /// A's own record of the call: the claims repeated the value, the record
