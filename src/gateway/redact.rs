@@ -1,8 +1,9 @@
 //! Striking the values of secret prompt variables from what the gateway
-//! keeps or shows about a call: its request record (the error text and the
-//! grounding report, where an answer that repeats the value would land) and
-//! the error messages it answers with. The value itself reaches only the
-//! upstream, inside the rendered messages.
+//! keeps or shows about a call: the answer text the grounding check scores
+//! (so no claim, evidence or reason quotes the value), its request record
+//! (the error text, and the grounding report once more, after a judge's
+//! patch too) and the error messages it answers with. The value itself
+//! reaches only the upstream, inside the rendered messages.
 
 use serde_json::Value;
 

@@ -368,9 +368,12 @@ fn shown_variables(entry: &PromptEntry, posted: &str) -> String {
     let Ok(Value::Object(vars)) = serde_json::from_str::<Value>(posted) else {
         return posted.to_owned();
     };
-    let masked = entry
-        .versions
-        .values()
-        .fold(vars, |vars, v| v.version.variables_schema.masked(&vars));
+    let masked = entry.versions.values().fold(vars.clone(), |vars, v| {
+        v.version.variables_schema.masked(&vars)
+    });
+    if masked == vars {
+        // Nothing secret: the text stays as it was typed.
+        return posted.to_owned();
+    }
     serde_json::to_string_pretty(&Value::Object(masked)).unwrap_or_default()
 }
