@@ -10,6 +10,8 @@ use crate::helpers::{TestApp, ADMIN_KEY};
 
 /// The value team A gives the secret variable `token`.
 pub(super) const SECRET_VALUE: &str = "tok-secret-var-77d1e0";
+/// The word of [`SECRET_VALUE`] found in nothing else the sweep sends.
+const SECRET_PIECE: &str = "77d1e0";
 
 /// Version 2 of the sweep prompt: `token` is declared secret.
 pub(super) async fn add_secret_version(app: &TestApp) {
@@ -98,5 +100,11 @@ pub(super) async fn assert_record_struck(app: &TestApp, key_a: &str, id: &str) {
     assert!(
         !text.contains(SECRET_VALUE),
         "the record keeps the secret: {text}"
+    );
+    // Reasons quote single words ("words not in context: …"): not even the
+    // secret's one piece that no other text here has.
+    assert!(
+        !text.contains(SECRET_PIECE),
+        "the record keeps a piece of the secret: {text}"
     );
 }
