@@ -120,7 +120,12 @@ pub fn score_json(call: &mut Call<'_>, bytes: &[u8]) {
     let Ok(answer) = serde_json::from_slice::<Value>(bytes) else {
         return;
     };
-    let text = estimate::answer_text(call.endpoint, &answer);
+    // An answer that repeats a secret variable is scored without it, so no
+    // claim, evidence or reason (which quote single words) can carry it.
+    let text = super::redact::strike(
+        &estimate::answer_text(call.endpoint, &answer),
+        call.recorder.secrets(),
+    );
     let threshold = call.recorder.grounding_threshold();
     let started = std::time::Instant::now();
     if let Some(report) = score(&call.state.grounding, context, &text, threshold) {

@@ -43,6 +43,7 @@ mod meters;
 mod outcome;
 pub mod prompting;
 mod record;
+mod redact;
 mod reply;
 mod request;
 mod send;

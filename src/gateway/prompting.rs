@@ -34,6 +34,11 @@ pub fn stage(call: &mut Call<'_>, body: &mut RequestBody<'_>) -> Result<(), ApiE
         let live = apply(&call.state.registry, &prompt, &sticky, call.endpoint, body)?;
         call.prompt_ttl = cache_ttl(&live);
         call.recorder.set_prompt(&live.version);
+        let secrets = live
+            .version
+            .variables_schema
+            .secret_values(&prompt.variables);
+        call.recorder.set_secrets(secrets);
         // A prompt that declares its RAG variable is scored against it.
         prompt_context = live
             .version
@@ -191,13 +196,16 @@ pub fn resolve_error(e: ResolveError) -> ApiError {
     }
 }
 
-fn render_error(e: RenderError) -> ApiError {
+/// The 400 for a render failure. Variable errors name variables and types,
+/// never values; a template engine's message might quote one, so secret
+/// values are struck from it.
+fn render_error(e: RenderError, secrets: &[String]) -> ApiError {
     let param = match &e {
         RenderError::Var(v) => format!("prompt.variables.{}", v.variable()),
         RenderError::MissingVariable { name, .. } => format!("prompt.variables.{name}"),
         _ => "prompt".to_owned(),
     };
-    ApiError::invalid(e.to_string(), Some(&param))
+    ApiError::invalid(super::redact::strike(&e.to_string(), secrets), Some(&param))
 }
 
 /// Resolves and renders the prompt, then rewrites the body: rendered messages
@@ -213,10 +221,15 @@ pub fn apply(
     let live = registry
         .resolve(&prompt.name, &prompt.selector, sticky)
         .map_err(resolve_error)?;
-    let rendered = live
-        .compiled
-        .render(&prompt.variables)
-        .map_err(render_error)?;
+    let rendered = live.compiled.render(&prompt.variables).map_err(|e| {
+        render_error(
+            e,
+            &live
+                .version
+                .variables_schema
+                .secret_values(&prompt.variables),
+        )
+    })?;
     let to_raw = |v: &Value| serde_json::value::to_raw_value(v).map_err(ApiError::internal);
     match (endpoint, rendered) {
         (Endpoint::Completions, Rendered::Text(text)) => {

@@ -45,6 +45,8 @@ pub struct Recorder {
     judge_later: Option<Launcher>,
     /// The request's own flag threshold (`grounding.threshold`).
     grounding_threshold: Option<f64>,
+    /// Values of the prompt's secret variables, struck from the record.
+    secrets: Vec<String>,
     record: RequestRecord,
     started: Instant,
     endpoint: Endpoint,
@@ -84,6 +86,7 @@ impl Recorder {
             grounding_report: None,
             judge_later: None,
             grounding_threshold: None,
+            secrets: Vec::new(),
             record: RequestRecord {
                 id,
                 team,
@@ -277,6 +280,15 @@ impl Recorder {
         self.grounding_context.as_deref()
     }
 
+    /// The values of the prompt's secret variables: the record keeps none.
+    pub fn set_secrets(&mut self, secrets: Vec<String>) {
+        self.secrets = secrets;
+    }
+
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
+    }
+
     pub fn set_grounding_threshold(&mut self, threshold: Option<f64>) {
         self.grounding_threshold = threshold;
     }
@@ -349,7 +361,10 @@ impl Recorder {
     pub async fn finish(mut self, end: Ending) {
         match self.seal(end) {
             (record, None) => self.sink.send(record).await,
-            (record, Some(later)) => send_when_done(self.sink.clone(), record, later),
+            (record, Some(later)) => {
+                let secrets = std::mem::take(&mut self.secrets);
+                send_when_done(self.sink.clone(), record, later, secrets)
+            }
         }
     }
 
@@ -357,7 +372,10 @@ impl Recorder {
     pub fn finish_now(mut self, end: Ending) {
         match self.seal(end) {
             (record, None) => self.sink.send_now(record),
-            (record, Some(later)) => send_when_done(self.sink.clone(), record, later),
+            (record, Some(later)) => {
+                let secrets = std::mem::take(&mut self.secrets);
+                send_when_done(self.sink.clone(), record, later, secrets)
+            }
         }
     }
 
@@ -367,6 +385,8 @@ impl Recorder {
         let answered = end.outcome == Outcome::Ok && (200..300).contains(&end.status);
         self.fill(end.status, end.outcome, end.usage, end.error);
         self.sent = true;
+        // Before the spans are made: a span's status carries the error text.
+        super::redact::strike_record(&mut self.record, &self.secrets);
         self.trace.finish(&self.record);
         let later = match (self.judge_later.take(), &self.grounding_report) {
             (Some(launch), Some(report)) if answered => Some(launch(report)),
@@ -383,9 +403,16 @@ pub type Deferred = std::pin::Pin<Box<dyn std::future::Future<Output = RecordPat
 /// Starts the work on a patch, given the fast tier's report.
 pub type Launcher = Box<dyn FnOnce(&crate::grounding::GroundingReport) -> Deferred + Send>;
 
-/// Sends `record` once `later` has patched it, off the caller's path.
-fn send_when_done(sink: RecordSink, mut record: RequestRecord, later: Deferred) {
+/// Sends `record` once `later` has patched it (and `secrets` are struck
+/// from the patch too), off the caller's path.
+fn send_when_done(
+    sink: RecordSink,
+    mut record: RequestRecord,
+    later: Deferred,
+    secrets: Vec<String>,
+) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        // The record was struck when sealed, and no patch comes.
         sink.send_now(record);
         return;
     };
@@ -394,6 +421,7 @@ fn send_when_done(sink: RecordSink, mut record: RequestRecord, later: Deferred) 
         let _hold = hold;
         let patch = later.await;
         patch(&mut record);
+        super::redact::strike_record(&mut record, &secrets);
         sink.send(record).await;
     });
 }

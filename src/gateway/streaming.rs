@@ -77,7 +77,11 @@ impl StreamHooks for ProxyHooks {
             facts.cost_usd = Some(crate::costs::format_usd(cost));
         }
         if let Some(context) = rec.grounding_context() {
-            let text = estimate::streamed_text(self.endpoint, &seen.chunks());
+            // Scored without secret values, as whole answers are (grounding_check).
+            let text = super::redact::strike(
+                &estimate::streamed_text(self.endpoint, &seen.chunks()),
+                rec.secrets(),
+            );
             let threshold = rec.grounding_threshold();
             let started = std::time::Instant::now();
             let report = grounding_check::score(&self.scorer, context, &text, threshold);

@@ -420,7 +420,7 @@ pub fn render_preview(
 
 /// Dry run: the exact upstream body, no model call
 ///
-/// Any valid key (team keys may read every prompt). Resolves and renders the prompt exactly as the proxy would (variables checked, rendered messages first, `config` as defaults, `promptgate_*` settings removed) and returns the body that would go upstream. Nothing is called and nothing is recorded.
+/// Any valid key (team keys may read every prompt). Resolves and renders the prompt exactly as the proxy would (variables checked, rendered messages first, `config` as defaults, `promptgate_*` settings removed) and returns the body that would go upstream, except that the value of a variable the schema marks `secret` shows as `[secret:<name>]`. Nothing is called and nothing is recorded.
 #[utoipa::path(
     post, path = "/v1/prompts/{name}/render", tag = "prompts", operation_id = "renderPrompt",
     params(PromptName),
@@ -465,10 +465,13 @@ fn render(call: &PromptCall<'_>, name: &str) -> ApiResult<Value> {
     let raw =
         Bytes::from(serde_json::to_vec(&Value::Object(skeleton)).map_err(ApiError::internal)?);
     let mut upstream_body = RequestBody::parse(&raw)?;
+    // A preview shows where a secret goes, never the secret: its value is
+    // swapped for `[secret:name]` (a string for a string, so the checks and
+    // the template behave as they would with the value).
     let prompt = PromptRef {
         name: name.to_owned(),
         selector: Selector::Version(live.version.version),
-        variables: req.variables,
+        variables: live.version.variables_schema.masked(&req.variables),
     };
     let live = prompting::apply(
         &state.registry,

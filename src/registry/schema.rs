@@ -39,9 +39,9 @@ use serde_json::{Map, Value};
 pub use picoschema::picoschema_to_json_schema;
 pub use types::{SchemaError, VarError, VarSpec, VarType};
 
-use json_form::{json_schema_type, parse_json_spec, spec_to_json};
+use json_form::{json_schema_type, parse_json_spec, secret_flag, spec_to_json};
 use picoschema::parse_pico_object;
-use types::{check_var_name, err};
+use types::{check_secret_type, check_var_name, err};
 
 /// Declared variables of a prompt (see the module docs for the forms).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -61,6 +61,50 @@ impl VariablesSchema {
 
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty()
+    }
+
+    /// Marks the declared variables `names` secret (a `.prompt` file's
+    /// `promptgate.secret`); `path` names the list in errors.
+    pub fn mark_secret(&mut self, names: &[String], path: &str) -> Result<(), SchemaError> {
+        for (i, name) in names.iter().enumerate() {
+            let at = format!("{path}[{i}]");
+            let Some(spec) = self.vars.get_mut(name) else {
+                return Err(err(&at, &format!("`{name}` is not a declared variable")));
+            };
+            check_secret_type(&spec.ty, &at)?;
+            spec.secret = true;
+        }
+        Ok(())
+    }
+
+    /// Whether any variable is secret.
+    pub fn has_secrets(&self) -> bool {
+        self.vars.values().any(|s| s.secret)
+    }
+
+    /// The values a request gives its secret variables: what must be struck
+    /// from everything the gateway writes or shows about the request. Empty
+    /// strings are left out (there is nothing to strike).
+    pub fn secret_values(&self, vars: &Map<String, Value>) -> Vec<String> {
+        self.vars
+            .iter()
+            .filter(|(_, spec)| spec.secret)
+            .filter_map(|(name, _)| vars.get(name)?.as_str())
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// `vars` with each secret variable's string value replaced by
+    /// `[secret:name]`, for previews: the template renders the same way.
+    pub fn masked(&self, vars: &Map<String, Value>) -> Map<String, Value> {
+        let mut out = vars.clone();
+        for (name, spec) in &self.vars {
+            if let (true, Some(Value::String(v))) = (spec.secret, out.get_mut(name)) {
+                *v = format!("[secret:{name}]");
+            }
+        }
+        out
     }
 
     /// Build from explicit specs (used by tests and by callers building schemas in code).
@@ -129,15 +173,16 @@ impl VariablesSchema {
             };
             let path = format!("variables_schema.{name}");
             check_var_name(name, &path)?;
-            let (ty, opt, description) = parse_json_spec(spec, &path, 0)?;
-            optional |= opt;
+            let parsed = parse_json_spec(spec, &path, 0)?;
+            optional |= parsed.optional;
             if vars
                 .insert(
                     name.to_string(),
                     VarSpec {
-                        ty,
+                        ty: parsed.ty,
                         optional,
-                        description,
+                        description: parsed.description,
+                        secret: parsed.secret,
                     },
                 )
                 .is_some()
@@ -166,12 +211,17 @@ impl VariablesSchema {
                 .get("description")
                 .and_then(Value::as_str)
                 .map(str::to_string);
+            let secret = match prop {
+                Value::Object(o) => secret_flag(o, &ty, &path)?,
+                _ => false,
+            };
             vars.insert(
                 name.clone(),
                 VarSpec {
                     ty,
                     optional: !required.contains(&name.as_str()),
                     description,
+                    secret,
                 },
             );
         }
@@ -204,6 +254,8 @@ impl VariablesSchema {
                     ty: f.ty.to_var_type(),
                     optional: f.optional,
                     description: f.description,
+                    // Picoschema has no such flag: `promptgate.secret` sets it.
+                    secret: false,
                 },
             );
         }

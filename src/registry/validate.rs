@@ -194,6 +194,13 @@ fn validate_grounding(var: &str, schema: &VariablesSchema) -> Result<(), ModelEr
             format!("`{var}` is not declared in variables_schema"),
         ));
     };
+    if spec.secret {
+        // The context is quoted as evidence in request records and the console.
+        return Err(model_err(
+            field,
+            format!("`{var}` is secret and cannot serve as grounding context"),
+        ));
+    }
     match &spec.ty {
         VarType::String | VarType::Any => Ok(()),
         VarType::Array(inner) if matches!(**inner, VarType::String | VarType::Any) => Ok(()),

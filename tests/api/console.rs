@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{base_config, spawn_app, TestDb, ADMIN_KEY};
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(Policy::none())
         .build()
@@ -32,7 +32,7 @@ fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
     })
 }
 
-fn form(pairs: &[(&str, &str)]) -> String {
+pub(crate) fn form(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
         .map(|(k, v)| format!("{k}={}", urlencode(v)))
@@ -53,18 +53,20 @@ fn urlencode(v: &str) -> String {
 }
 
 /// The CSRF token in a page's forms.
-fn csrf_of(html: &str) -> String {
+pub(crate) fn csrf_of(html: &str) -> String {
     let at = html.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
     html[at..at + 32].to_owned()
 }
 
-struct Console {
-    base: String,
-    http: reqwest::Client,
+/// Signs in and browses the console over plain HTTP (shared with the
+/// isolation sweep).
+pub(crate) struct Console {
+    pub(crate) base: String,
+    pub(crate) http: reqwest::Client,
 }
 
 impl Console {
-    async fn post(&self, path: &str, cookie: &str, body: String) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, cookie: &str, body: String) -> reqwest::Response {
         self.http
             .post(format!("{}{path}", self.base))
             .header(COOKIE, cookie)
@@ -75,7 +77,7 @@ impl Console {
             .unwrap()
     }
 
-    async fn get(&self, path: &str, session: &str) -> reqwest::Response {
+    pub(crate) async fn get(&self, path: &str, session: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))
             .header(COOKIE, format!("pg_session={session}"))
@@ -85,7 +87,7 @@ impl Console {
     }
 
     /// Signs in with `key`; returns the session cookie's value and its `Set-Cookie`.
-    async fn sign_in(&self, key: &str) -> (String, String) {
+    pub(crate) async fn sign_in(&self, key: &str) -> (String, String) {
         let form_page = self
             .http
             .get(format!("{}/ui/login", self.base))

@@ -297,3 +297,43 @@ async fn configured_threshold_applies() {
     assert_eq!(scored["threshold"], 0.99);
     app.stop().await;
 }
+
+/// Regression: striking a secret variable's value from the stored report was
+/// not enough, the fast tier's reasons quote the answer's words one by one
+/// ("words not in context: …"). The answer is now scored with the value
+/// struck, so no word of it is left.
+#[tokio::test]
+async fn a_secret_repeated_by_the_answer_leaves_no_word_in_the_grounding_reasons() {
+    let db = TestDb::sqlite();
+    let app = spawn_app(base_config(db.url())).await;
+    let key = app.team_key("vault").await;
+    let prompt = json!({"type": "chat",
+        "messages": [{"role": "user", "content": "Log in with {{token}}."}],
+        "variables_schema": {"token": {"type": "string", "secret": true}},
+        "labels": ["production"]});
+    let made = app
+        .post(
+            crate::helpers::ADMIN_KEY,
+            "/v1/prompts/vault/versions",
+            prompt,
+        )
+        .await;
+    assert_eq!(made.status(), 201);
+    let body = json!({"model": "mock-echo",
+        "prompt": {"id": "vault", "variables": {"token": "zq81-wxv55-pebble"}},
+        "grounding": {"context": ["Logins need a token."]}});
+    let resp = app.post(&key, "/v1/chat/completions", body).await;
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(
+        resp.text().await.unwrap().contains("wxv55"),
+        "the echo repeats it"
+    );
+    let record = app.record(&key, &id).await;
+    assert!(record["grounding"]["claims"].is_array(), "{record}");
+    let text = record.to_string();
+    for word in ["zq81", "wxv55", "pebble"] {
+        assert!(!text.contains(word), "the record keeps {word}: {text}");
+    }
+    app.stop().await;
+}

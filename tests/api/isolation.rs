@@ -1,11 +1,12 @@
 //! Team isolation, swept over every endpoint that returns team data: team B's
 //! key, pointed at team A's records, costs, budget, keys, cache entries,
-//! prompt reports and audit trail, gets a 403 or 404 and not one byte of A's
-//! data; and no key or upstream credential is ever written to the log.
+//! prompt reports and audit trail, and signed in to the web console, gets a
+//! 403 or 404 and not one byte of A's data; and no key, upstream credential
+//! or secret prompt variable is ever written to the log or the traces.
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+mod console_pages;
+mod log_capture;
+mod secret_vars;
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 use crate::helpers::{
     base_config, http_upstream, mock_upstream, spawn_app, TestApp, TestDb, ADMIN_KEY,
 };
+use secret_vars::SECRET_VALUE;
 
 /// Only team A's calls carry this: any response to B that holds it leaks.
 const MARK: &str = "alpha-only-5be1d07c";
@@ -20,52 +22,12 @@ const MARK: &str = "alpha-only-5be1d07c";
 const UPSTREAM_SECRET: &str = "sk-upstream-sweep-9a41f3";
 const UPSTREAM_KEY_ENV: &str = "PROMPTGATE_TEST_SWEEP_UPSTREAM_KEY";
 
-/// What the gateway logs while [`CAPTURING`] is on (the log of this test;
-/// other tests of the binary run with it off, or add lines of their own,
-/// which hold none of this test's secrets).
-static LOG: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-static CAPTURING: AtomicBool = AtomicBool::new(false);
-
-struct LogWriter;
-
-impl Write for LogWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if CAPTURING.load(Ordering::Relaxed) {
-            LOG.lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .extend_from_slice(buf);
-        }
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Everything the gateway logs, at every level, into [`LOG`]: process-wide,
-/// since the gateway logs from its own tasks and threads.
-fn capture_logs() {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::Layer;
-    // Decided per event: while the sweep runs, everything of the gateway and
-    // all but trace of its libraries; before and after it, nothing (other
-    // tests of the binary pay no formatting).
-    let wanted = tracing_subscriber::filter::filter_fn(|meta| {
-        CAPTURING.load(Ordering::Relaxed)
-            && (meta.target().starts_with("promptgate") || *meta.level() <= tracing::Level::DEBUG)
-    });
-    let layer = tracing_subscriber::fmt::layer()
-        .with_writer(|| LogWriter)
-        .with_ansi(false)
-        .with_filter(wanted);
-    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer));
-    CAPTURING.store(true, Ordering::Relaxed);
-}
-
 struct Answer {
     status: u16,
     text: String,
     cache: String,
+    /// `x-request-id`.
+    id: String,
 }
 
 async fn call(app: &TestApp, key: &str, method: Method, path: &str, body: Option<Value>) -> Answer {
@@ -75,23 +37,26 @@ async fn call(app: &TestApp, key: &str, method: Method, path: &str, body: Option
     }
     let resp = req.send().await.expect("answer");
     let status = resp.status().as_u16();
-    let cache = resp
-        .headers()
-        .get("x-promptgate-cache")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let (cache, id) = (header("x-promptgate-cache"), header("x-request-id"));
     let text = resp.text().await.expect("body");
     Answer {
         status,
         text,
         cache,
+        id,
     }
 }
 
 #[tokio::test]
 async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
-    capture_logs();
+    log_capture::start();
     // Safety of set_var: this variable is this test's own; no other test reads it.
     std::env::set_var(UPSTREAM_KEY_ENV, UPSTREAM_SECRET);
     let upstream = mock_upstream().await;
@@ -100,6 +65,9 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
     let mut remote = http_upstream("remote", upstream, &["remote-*"], 10);
     remote.api_key_env = Some(UPSTREAM_KEY_ENV.to_owned());
     config.upstreams.push(remote);
+    let (collector, traces, _) = crate::tracing::receiver(None).await;
+    config.tracing.otlp_endpoint = Some(format!("http://{collector}"));
+    config.tracing.export_interval_ms = 20;
     let app = spawn_app(config).await;
     let key_a = app.team_key("alpha").await;
     let key_b = app.team_key("beta").await;
@@ -148,6 +116,8 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
     )
     .await;
     assert_eq!(prompted.status, 200, "{}", prompted.text);
+    secret_vars::add_secret_version(&app).await;
+    let [prompted_id, streamed_id] = secret_vars::use_secret(&app, &key_a).await;
     let budget = json!({"usd": "12.34", "period": "month"});
     assert!(
         call(
@@ -278,6 +248,15 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
         }
     }
 
+    let a_bytes = vec![a_key_id.as_str(), "12.34", a_cost.as_str()];
+    let team_a = console_pages::TeamA {
+        key: &key_a,
+        call_id: &a_id,
+        prompted_id: &prompted_id,
+        bytes: a_bytes,
+    };
+    console_pages::sweep(&app, &team_a, &key_b).await;
+
     // The same cached call from B is not answered from A's entry.
     let again = call(
         &app,
@@ -311,9 +290,19 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
         401
     );
 
+    for id in [&prompted_id, &streamed_id] {
+        secret_vars::assert_record_struck(&app, &key_a, id).await;
+    }
+    let (root, _) = traces.call(&prompted_id).await;
+    assert_eq!(
+        root.attr("promptgate.prompt.name"),
+        "sweep",
+        "the call was traced"
+    );
     app.stop().await;
-    CAPTURING.store(false, Ordering::Relaxed);
-    let log = String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned();
+    let log = log_capture::stop();
+    let exported = traces.raw.lock().unwrap().concat();
+    let exported = String::from_utf8_lossy(&exported).into_owned();
     assert!(
         log.contains("all request records written"),
         "the log was captured: {log}"
@@ -323,11 +312,16 @@ async fn team_b_sees_nothing_of_team_a_and_no_secret_is_logged() {
         key_b.as_str(),
         ADMIN_KEY,
         UPSTREAM_SECRET,
+        SECRET_VALUE,
         bogus,
     ] {
         assert!(
             !log.contains(secret),
             "the log shows a secret ({secret}):\n{log}"
+        );
+        assert!(
+            !exported.contains(secret),
+            "the traces show a secret ({secret})"
         );
     }
 }

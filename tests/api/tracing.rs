@@ -23,7 +23,7 @@ const HANG_GUARD: Duration = Duration::from_secs(20);
 
 /// One exported span, flattened for assertions.
 #[derive(Debug, Clone)]
-struct Got {
+pub(crate) struct Got {
     name: String,
     /// 1 internal, 2 server, 3 client.
     kind: i32,
@@ -37,21 +37,23 @@ struct Got {
 }
 
 impl Got {
-    fn attr(&self, key: &str) -> &Value {
+    pub(crate) fn attr(&self, key: &str) -> &Value {
         self.attrs.get(key).unwrap_or(&Value::Null)
     }
 }
 
 #[derive(Clone, Default)]
-struct Received {
+pub(crate) struct Received {
     spans: Arc<Mutex<Vec<Got>>>,
     /// Every request body as it came (to look for secrets in).
-    raw: Arc<Mutex<Vec<Bytes>>>,
+    pub(crate) raw: Arc<Mutex<Vec<Bytes>>>,
 }
 
 /// An OTLP/HTTP receiver. `gate` holds each export until a permit is there
 /// (a collector that stalls), `arrived` tells the test an export came in.
-async fn receiver(gate: Option<Arc<Semaphore>>) -> (SocketAddr, Received, Arc<Semaphore>) {
+pub(crate) async fn receiver(
+    gate: Option<Arc<Semaphore>>,
+) -> (SocketAddr, Received, Arc<Semaphore>) {
     let got = Received::default();
     let arrived = Arc::new(Semaphore::new(0));
     let (g, a) = (got.clone(), arrived.clone());
@@ -125,7 +127,7 @@ fn flatten(request: ExportTraceServiceRequest) -> Vec<Got> {
 
 impl Received {
     /// The spans of the call `request_id`: the call's span and its children.
-    async fn call(&self, request_id: &str) -> (Got, Vec<Got>) {
+    pub(crate) async fn call(&self, request_id: &str) -> (Got, Vec<Got>) {
         let deadline = tokio::time::Instant::now() + HANG_GUARD;
         loop {
             let spans = self.spans.lock().unwrap().clone();

@@ -351,11 +351,29 @@ pub async fn render(State(state): State<AppState>, posted: Posted) -> Response {
         entry,
         &versions,
         Some(&pick),
-        Some(&variables),
+        Some(&shown_variables(entry, &variables)),
     ));
     let mut resp = page(viewer, ACTIVE, &title, &body);
     if let Some(s) = status {
         *resp.status_mut() = s;
     }
     resp
+}
+
+/// The posted variables as the form shows them again: a variable any version
+/// of the prompt marks secret keeps its name but not its value (as in the
+/// preview itself). Text that is not a JSON object is shown as it came; it
+/// rendered nothing, so it holds no variable's value that went anywhere.
+fn shown_variables(entry: &PromptEntry, posted: &str) -> String {
+    let Ok(Value::Object(vars)) = serde_json::from_str::<Value>(posted) else {
+        return posted.to_owned();
+    };
+    let masked = entry.versions.values().fold(vars.clone(), |vars, v| {
+        v.version.variables_schema.masked(&vars)
+    });
+    if masked == vars {
+        // Nothing secret: the text stays as it was typed.
+        return posted.to_owned();
+    }
+    serde_json::to_string_pretty(&Value::Object(masked)).unwrap_or_default()
 }

@@ -29,6 +29,7 @@ pub fn parse(name: &str, source: &str) -> Result<NewVersion, ModelError> {
     let mut schema = VariablesSchema::default();
     let mut labels = Vec::new();
     let mut grounding = None;
+    let mut secret = Vec::new();
     let mut commit_message = None;
     let mut kind = KindTag::Chat;
     let mut model = None;
@@ -85,6 +86,7 @@ pub fn parse(name: &str, source: &str) -> Result<NewVersion, ModelError> {
                     ))
                 }
             },
+            "promptgate.secret" => secret = string_list(&value, "promptgate.secret")?,
             "promptgate.cache" => {
                 config.insert(CONFIG_CACHE_KEY.into(), value);
             }
@@ -101,11 +103,15 @@ pub fn parse(name: &str, source: &str) -> Result<NewVersion, ModelError> {
             }
             other if other.starts_with("promptgate.") => return Err(model_err(
                 other,
-                "unknown promptgate key (known: labels, grounding, cache, commit_message, type)",
+                "unknown promptgate key (known: labels, grounding, secret, cache, commit_message, type)",
             )),
             other => return Err(model_err(other, "unknown front-matter key")),
         }
     }
+    // After the loop: `input` may come after `promptgate` in the file.
+    schema
+        .mark_secret(&secret, "promptgate.secret")
+        .map_err(|e| model_err(e.path, e.message))?;
     if let Some(m) = model {
         if config.insert("model".into(), Value::String(m)).is_some() {
             return Err(model_err(

@@ -436,3 +436,17 @@ fn repo_example_prompts_load_and_render() {
     )
     .unwrap();
 }
+
+#[test]
+fn promptgate_secret_marks_declared_string_variables() {
+    let src = "---\npromptgate.secret: [token]\ninput:\n  schema:\n    token: string\n    q: string\n---\nUse {{token}} for {{q}}\n";
+    let nv = parse("p", src).unwrap();
+    assert!(nv.variables_schema.get("token").unwrap().secret);
+    assert!(!nv.variables_schema.get("q").unwrap().secret);
+    let undeclared =
+        err("---\npromptgate.secret: [nope]\ninput:\n  schema:\n    q: string\n---\n{{q}}\n");
+    assert_eq!(undeclared.field, "promptgate.secret[0]");
+    let typed = err("---\npromptgate.secret: [n]\ninput:\n  schema:\n    n: integer\n---\n{{n}}\n");
+    assert_eq!(typed.field, "promptgate.secret[0]");
+    assert!(typed.message.contains("string"), "{typed:?}");
+}

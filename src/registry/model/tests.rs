@@ -117,6 +117,13 @@ fn validation_names_the_field() {
     b["variables_schema"]["docs"] = json!("integer");
     assert_eq!(field(b), "grounding_variable");
     let mut b = chat_body();
+    b["variables_schema"]["docs"] = json!({"type": "string", "secret": true});
+    assert_eq!(
+        field(b),
+        "grounding_variable",
+        "a secret is no grounding context"
+    );
+    let mut b = chat_body();
     b["labels"] = json!(["production", "latest"]);
     assert_eq!(field(b), "labels[1]");
     let mut b = chat_body();

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::types::{err, SchemaError, VarSpec, VarType, MAX_DEPTH};
+use super::types::{check_secret_type, err, SchemaError, VarSpec, VarType, MAX_DEPTH};
 
 fn type_to_json(ty: &VarType) -> Value {
     match ty {
@@ -15,7 +15,7 @@ fn type_to_json(ty: &VarType) -> Value {
 
 pub(super) fn spec_to_json(spec: &VarSpec) -> Value {
     let base = type_to_json(&spec.ty);
-    if !spec.optional && spec.description.is_none() {
+    if !spec.optional && spec.description.is_none() && !spec.secret {
         return base;
     }
     let mut obj = match base {
@@ -32,25 +32,60 @@ pub(super) fn spec_to_json(spec: &VarSpec) -> Value {
     if let Some(d) = &spec.description {
         obj.insert("description".into(), Value::String(d.clone()));
     }
+    if spec.secret {
+        obj.insert("secret".into(), Value::Bool(true));
+    }
     Value::Object(obj)
 }
 
-/// `(type, optional, description)` of one entry of the JSON form.
+/// One entry of the JSON form: a type and its flags.
+pub(super) struct JsonSpec {
+    pub(super) ty: VarType,
+    pub(super) optional: bool,
+    pub(super) description: Option<String>,
+    pub(super) secret: bool,
+}
+
+impl JsonSpec {
+    fn of(ty: VarType) -> JsonSpec {
+        JsonSpec {
+            ty,
+            optional: false,
+            description: None,
+            secret: false,
+        }
+    }
+}
+
+/// `true` when `o` says `"secret": true` (only string variables may).
+pub(super) fn secret_flag(
+    o: &Map<String, Value>,
+    ty: &VarType,
+    path: &str,
+) -> Result<bool, SchemaError> {
+    match o.get("secret") {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) => check_secret_type(ty, path).map(|()| true),
+        Some(_) => Err(err(path, "`secret` must be a boolean")),
+    }
+}
+
+/// One entry of the JSON form (an array's `items` too, where only the type counts).
 pub(super) fn parse_json_spec(
     spec: &Value,
     path: &str,
     depth: usize,
-) -> Result<(VarType, bool, Option<String>), SchemaError> {
+) -> Result<JsonSpec, SchemaError> {
     if depth > MAX_DEPTH {
         return Err(err(path, "type nested too deeply"));
     }
     match spec {
-        Value::String(s) => Ok((VarType::parse_short(s, path, depth)?, false, None)),
+        Value::String(s) => Ok(JsonSpec::of(VarType::parse_short(s, path, depth)?)),
         Value::Object(o) => {
             for key in o.keys() {
                 if !matches!(
                     key.as_str(),
-                    "type" | "items" | "values" | "enum" | "optional" | "description"
+                    "type" | "items" | "values" | "enum" | "optional" | "description" | "secret"
                 ) {
                     return Err(err(path, &format!("unknown key `{key}`")));
                 }
@@ -74,7 +109,13 @@ pub(super) fn parse_json_spec(
                     let items = match o.get("items") {
                         None => VarType::Any,
                         Some(items) => {
-                            parse_json_spec(items, &format!("{path}.items"), depth + 1)?.0
+                            let items_path = format!("{path}.items");
+                            let items = parse_json_spec(items, &items_path, depth + 1)?;
+                            if items.secret {
+                                // Array items cannot be secret: arrays cannot.
+                                check_secret_type(&VarType::Array(Box::new(VarType::Any)), path)?;
+                            }
+                            items.ty
                         }
                     };
                     VarType::Array(Box::new(items))
@@ -84,7 +125,13 @@ pub(super) fn parse_json_spec(
                 }
                 other => VarType::parse_short(other, path, depth)?,
             };
-            Ok((ty, optional, description))
+            let secret = secret_flag(o, &ty, path)?;
+            Ok(JsonSpec {
+                ty,
+                optional,
+                description,
+                secret,
+            })
         }
         _ => Err(err(path, "must be a type name or an object with `type`")),
     }

@@ -203,3 +203,60 @@ fn picoschema_output_to_strict_json_schema() {
     let js = json!({"type": "object", "properties": {}});
     assert_eq!(picoschema_to_json_schema(&js, "x").unwrap(), js);
 }
+
+#[test]
+fn a_secret_variable_is_kept_in_the_canonical_form() {
+    let s = VariablesSchema::from_json(&json!({
+        "token": {"type": "string", "secret": true},
+        "note": {"type": "string", "secret": false},
+        "q": "string",
+    }))
+    .unwrap();
+    assert!(s.get("token").unwrap().secret);
+    assert!(!s.get("note").unwrap().secret);
+    assert_eq!(
+        s.to_json(),
+        json!({"note": "string", "q": "string", "token": {"type": "string", "secret": true}})
+    );
+    assert_eq!(VariablesSchema::from_json(&s.to_json()).unwrap(), s);
+    let js = VariablesSchema::from_json(&json!({"type": "object",
+        "properties": {"token": {"type": "string", "secret": true}}, "required": ["token"]}))
+    .unwrap();
+    assert!(js.get("token").unwrap().secret);
+}
+
+#[test]
+fn only_a_string_variable_may_be_secret() {
+    for bad in [
+        json!({"n": {"type": "integer", "secret": true}}),
+        json!({"l": {"type": "array", "items": {"type": "string", "secret": true}}}),
+        json!({"e": {"type": "enum", "values": ["a"], "secret": true}}),
+        json!({"s": {"type": "string", "secret": "yes"}}),
+    ] {
+        let e = VariablesSchema::from_json(&bad).unwrap_err();
+        assert!(e.path.starts_with("variables_schema."), "{bad}: {e}");
+        assert!(e.message.contains("secret"), "{bad}: {e}");
+    }
+}
+
+#[test]
+fn secret_values_and_masking_touch_only_secret_strings() {
+    let s = VariablesSchema::from_json(&json!({
+        "token": {"type": "string", "secret": true},
+        "empty?": {"type": "string", "secret": true},
+        "q": "string",
+    }))
+    .unwrap();
+    let vars = obj(json!({"token": "tok-9", "empty": "", "q": "tok-9 asked"}));
+    assert_eq!(s.secret_values(&vars), vec!["tok-9".to_owned()]);
+    let masked = s.masked(&vars);
+    assert_eq!(masked["token"], "[secret:token]");
+    assert_eq!(masked["empty"], "[secret:empty]");
+    assert_eq!(
+        masked["q"], "tok-9 asked",
+        "other variables are left as they are"
+    );
+    assert!(s.validate(&masked).is_ok());
+    let wrong = obj(json!({"token": 7, "q": "x"}));
+    assert_eq!(s.masked(&wrong)["token"], 7, "a wrong type stays wrong");
+}

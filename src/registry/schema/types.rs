@@ -33,6 +33,9 @@ pub struct VarSpec {
     pub ty: VarType,
     pub optional: bool,
     pub description: Option<String>,
+    /// The value must not be shown anywhere but inside the rendered messages
+    /// sent upstream (see [`super::VariablesSchema::secret_values`]).
+    pub secret: bool,
 }
 
 /// Why the schema itself is malformed. `path` names the variable (and nested
@@ -161,6 +164,16 @@ impl VarType {
                 }
             }
         })
+    }
+}
+
+/// Secret variables are strings: only a string can be masked in a preview
+/// and struck from a record without changing what the template does with it.
+pub(super) fn check_secret_type(ty: &VarType, path: &str) -> Result<(), SchemaError> {
+    if *ty == VarType::String {
+        Ok(())
+    } else {
+        Err(err(path, "a secret variable must be of type string"))
     }
 }
 

@@ -79,7 +79,7 @@ pub struct PromptList {
     pub data: Vec<PromptSummary>,
 }
 
-/// The variables a request must send: name → type. A type is a string (`string`, `number`, `integer`, `boolean`, `object`, `any`, `array<T>`), or an object `{"type", "items"?, "values"? (enum), "optional"?, "description"?}`; a name ending in `?` is optional. A JSON Schema object (`{"type": "object", "properties": …, "required": …}`) is accepted too. An empty schema accepts any variables (a variable the template uses but the request lacks still fails); a non-empty schema is closed: undeclared variables → 400.
+/// The variables a request must send: name → type. A type is a string (`string`, `number`, `integer`, `boolean`, `object`, `any`, `array<T>`), or an object `{"type", "items"?, "values"? (enum), "optional"?, "description"?, "secret"?}`; a name ending in `?` is optional. `"secret": true` (string variables only; not the grounding variable) keeps the value out of request records, render previews (it shows as `[secret:<name>]`), error messages, logs and traces: it reaches only the upstream, inside the rendered messages, and answers are grounding-scored with it struck. A JSON Schema object (`{"type": "object", "properties": …, "required": …}`, a property may say `"secret": true`) is accepted too. An empty schema accepts any variables (a variable the template uses but the request lacks still fails); a non-empty schema is closed: undeclared variables → 400.
 #[derive(utoipa::ToSchema, serde::Serialize)]
 #[schema(value_type = Object)]
 pub struct VariablesSchema(pub serde_json::Value);
