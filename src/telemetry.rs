@@ -47,6 +47,16 @@ pub fn spawn_upkeep(handle: &PrometheusHandle) {
     });
 }
 
+/// Sets the gauges read from the tokio runtime. They cost nothing between
+/// scrapes because they are only read when `/metrics` is asked for; a task
+/// count that keeps growing under steady traffic is a leak.
+pub fn record_runtime_gauges() {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        metrics::gauge!("promptgate_tokio_alive_tasks")
+            .set(runtime.metrics().num_alive_tasks() as f64);
+    }
+}
+
 fn describe() {
     metrics::describe_counter!(
         "promptgate_requests_total",
@@ -67,6 +77,10 @@ fn describe() {
     metrics::describe_gauge!(
         "promptgate_in_flight_requests",
         "Model calls being served now"
+    );
+    metrics::describe_gauge!(
+        "promptgate_tokio_alive_tasks",
+        "Tasks alive in the async runtime, read when /metrics is scraped"
     );
     metrics::describe_counter!(
         "promptgate_records_written_total",

@@ -70,7 +70,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 
 /// Prometheus metrics
 ///
-/// Prometheus text format: `promptgate_requests_total{endpoint,outcome}`, `promptgate_request_duration_seconds{endpoint}` (histogram), `promptgate_time_to_first_token_seconds` (histogram), `promptgate_upstream_errors_total{kind[,upstream]}`, `promptgate_in_flight_requests` (gauge), `promptgate_records_written_total`, `promptgate_record_write_errors_total`, `promptgate_cache_lookups_total{result}` (`hit`, `miss`), `promptgate_cache_local_bytes` (gauge), `promptgate_cache_redis_errors_total`, `promptgate_grounding_seconds` (histogram), `promptgate_grounding_flagged_total`, `promptgate_grounding_judge_verdicts_total{source}` (`model`, `cache`), `promptgate_grounding_judge_errors_total{code}`, `promptgate_grounding_judge_flagged_total`, `promptgate_grounding_judge_fabricated_quotes_total`, `promptgate_grounding_judge_seconds` (histogram), `promptgate_unpriced_requests_total`. A series appears once it has been recorded.
+/// Prometheus text format: `promptgate_requests_total{endpoint,outcome}`, `promptgate_request_duration_seconds{endpoint}` (histogram), `promptgate_time_to_first_token_seconds` (histogram), `promptgate_upstream_errors_total{kind[,upstream]}`, `promptgate_in_flight_requests` (gauge), `promptgate_records_written_total`, `promptgate_record_write_errors_total`, `promptgate_cache_lookups_total{result}` (`hit`, `miss`), `promptgate_cache_local_bytes` (gauge), `promptgate_cache_redis_errors_total`, `promptgate_grounding_seconds` (histogram), `promptgate_grounding_flagged_total`, `promptgate_grounding_judge_verdicts_total{source}` (`model`, `cache`), `promptgate_grounding_judge_errors_total{code}`, `promptgate_grounding_judge_flagged_total`, `promptgate_grounding_judge_fabricated_quotes_total`, `promptgate_grounding_judge_seconds` (histogram), `promptgate_unpriced_requests_total`, `promptgate_tokio_alive_tasks` (gauge, read at the scrape). A series appears once it has been recorded.
 #[utoipa::path(
     get, path = "/metrics", tag = "operations", operation_id = "metrics",
     responses(
@@ -79,6 +79,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     security(()),
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    crate::telemetry::record_runtime_gauges();
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

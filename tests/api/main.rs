@@ -21,6 +21,7 @@ mod proxy;
 mod rate_limits;
 mod replicas;
 mod resilience;
+mod runtime_tasks;
 mod shutdown;
 mod start_folder;
 mod store;
