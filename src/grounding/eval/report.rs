@@ -49,9 +49,14 @@ impl Split {
     }
 
     /// Splits whose calibration and operating points are printed: the
-    /// procedure as shipped (trained on both sets) and the cross-dataset ones.
+    /// procedure as shipped (trained on both sets) and the cross-dataset ones
+    /// (of an extra set only the fit on both, to keep the report readable).
     fn detailed(&self) -> bool {
-        self.name.contains("both") || self.name.starts_with("fit on")
+        let both = self.name.contains("both");
+        match self.test {
+            Dataset::Extra => both,
+            _ => both || self.name.starts_with("fit on"),
+        }
     }
 }
 
@@ -79,7 +84,8 @@ pub struct EvalReport {
     pub faithbench: (PathBuf, usize, usize, usize),
     /// Folder, answers, hallucinated.
     pub halueval: (PathBuf, usize, usize),
-    pub extra: Option<(PathBuf, usize, usize)>,
+    /// Each extra set: file, answers, hallucinated.
+    pub extra: Vec<(PathBuf, usize, usize)>,
     pub splits: Vec<Split>,
     /// Per-signal evidence (see `eval::ablation`): feature set, AUROCs.
     pub ablation: Vec<(String, [f64; 4])>,
@@ -203,7 +209,7 @@ impl fmt::Display for EvalReport {
             "                halueval {} ({n} answers, {h} hallucinated)",
             qa.display()
         )?;
-        if let Some((p, n, h)) = &self.extra {
+        for (p, n, h) in &self.extra {
             writeln!(
                 f,
                 "                extra {} ({n} answers, {h} hallucinated)",
