@@ -20,10 +20,11 @@ pub struct GroundingArgs {
     /// HaluEval QA folder or `.jsonl` file, if not `<path>/halueval-qa`.
     #[arg(long)]
     halueval: Option<PathBuf>,
-    /// Optional extra test set: JSONL of `{"context", "answer", "label"}`
-    /// (label 1 = supported, 0 = hallucinated; `doc`/`claim` are accepted too).
+    /// Extra test set: JSONL of `{"context", "answer", "label"}` (label 1 =
+    /// supported, 0 = hallucinated; `doc`/`claim` are accepted too). Repeatable:
+    /// each set gets its own rows, named by the file stem (`extra:NAME`).
     #[arg(long)]
-    extra: Option<PathBuf>,
+    extra: Vec<PathBuf>,
 }
 
 /// Runs the evaluation and returns the printed report.
@@ -37,4 +38,30 @@ pub fn grounding(args: GroundingArgs) -> Result<String, String> {
     }
     inputs.extra = args.extra;
     run(&inputs).map(|r| r.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: GroundingArgs,
+    }
+
+    #[test]
+    fn extra_is_repeatable() {
+        let cli = Cli::try_parse_from([
+            "eval", "--path", "d", "--extra", "a.jsonl", "--extra", "b.jsonl",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.args.extra,
+            [PathBuf::from("a.jsonl"), PathBuf::from("b.jsonl")]
+        );
+        let cli = Cli::try_parse_from(["eval", "--path", "d"]).unwrap();
+        assert!(cli.args.extra.is_empty());
+    }
 }

@@ -43,8 +43,9 @@ use datasets::DETECTORS;
 pub struct Inputs {
     pub faithbench: PathBuf,
     pub halueval: PathBuf,
-    /// Optional third set (JSONL of `context`/`answer`/`label`), test only.
-    pub extra: Option<PathBuf>,
+    /// Further test-only sets (JSONL of `context`/`answer`/`label`), each
+    /// reported on its own under its file stem (`extra:NAME`).
+    pub extra: Vec<PathBuf>,
 }
 
 impl Inputs {
@@ -53,7 +54,7 @@ impl Inputs {
         Inputs {
             faithbench: root.join("faithbench-dev"),
             halueval: root.join("halueval-qa"),
-            extra: None,
+            extra: Vec::new(),
         }
     }
 }
@@ -119,25 +120,24 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
     }
     let mut all = rows(&fb, FAITHBENCH);
     all.extend(rows(&qa, HALUEVAL));
-    let extra = match &inputs.extra {
-        Some(path) => {
-            let samples = load_extra(path)?;
-            Some((path.clone(), rows(&samples, EXTRA)))
-        }
-        None => None,
-    };
+    let mut extra = Vec::with_capacity(inputs.extra.len());
+    for path in &inputs.extra {
+        extra.push((path.clone(), rows(&load_extra(path)?, EXTRA)));
+    }
     let p = Procedure::default();
     let mut splits: Vec<Split> = splits::SHARED
         .into_iter()
-        .map(|split| splits::run(&all, split, &p))
+        .map(|split| splits::run(&all, split, &p, None))
         .collect();
-    if let Some((_, extra_rows)) = &extra {
+    for (path, extra_rows) in &extra {
+        // one extra set at a time: the fits never see any of them
         let mut with = all.clone();
         with.extend(extra_rows.iter().copied());
+        let name = extra_name(path);
         splits.extend(
             splits::EXTRA
                 .into_iter()
-                .map(|split| splits::run(&with, split, &p)),
+                .map(|split| splits::run(&with, split, &p, Some(&name))),
         );
     }
 
@@ -169,7 +169,13 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
     Ok(EvalReport {
         faithbench: (inputs.faithbench.clone(), fb.len(), count_h(&fb), src.len()),
         halueval: (inputs.halueval.clone(), qa.len(), count_h(&qa)),
-        extra: extra.map(|(p, r)| (p, r.len(), r.iter().filter(|x| x.hallucinated).count())),
+        extra: extra
+            .into_iter()
+            .map(|(p, r)| {
+                let h = r.iter().filter(|x| x.hallucinated).count();
+                (p, r.len(), h)
+            })
+            .collect(),
         splits,
         ablation,
         in_sample,
@@ -223,6 +229,14 @@ fn ablation(all: &[Row], p: &Procedure) -> Vec<(String, [f64; 4])> {
         out.push((name.join(" + "), cols));
     }
     out
+}
+
+/// The name an extra set's rows print under: its file stem.
+fn extra_name(path: &Path) -> String {
+    path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    )
 }
 
 fn count_h(samples: &[Sample]) -> usize {

@@ -49,9 +49,14 @@ impl Split {
     }
 
     /// Splits whose calibration and operating points are printed: the
-    /// procedure as shipped (trained on both sets) and the cross-dataset ones.
+    /// procedure as shipped (trained on both sets) and the cross-dataset ones
+    /// (of an extra set only the fit on both, to keep the report readable).
     fn detailed(&self) -> bool {
-        self.name.contains("both") || self.name.starts_with("fit on")
+        let both = self.name.contains("both");
+        match self.test {
+            Dataset::Extra => both,
+            _ => both || self.name.starts_with("fit on"),
+        }
     }
 }
 
@@ -79,7 +84,8 @@ pub struct EvalReport {
     pub faithbench: (PathBuf, usize, usize, usize),
     /// Folder, answers, hallucinated.
     pub halueval: (PathBuf, usize, usize),
-    pub extra: Option<(PathBuf, usize, usize)>,
+    /// Each extra set: file, answers, hallucinated.
+    pub extra: Vec<(PathBuf, usize, usize)>,
     pub splits: Vec<Split>,
     /// Per-signal evidence (see `eval::ablation`): feature set, AUROCs.
     pub ablation: Vec<(String, [f64; 4])>,
@@ -189,6 +195,68 @@ fn details(f: &mut fmt::Formatter<'_>, s: &Split) -> fmt::Result {
     Ok(())
 }
 
+/// `(train, set)` of a split tested on an extra set (`fit on T, test on extra:S`).
+fn extra_split(s: &Split) -> Option<(&str, &str)> {
+    let rest = s.name.strip_prefix("fit on ")?;
+    let (train, set) = rest.split_once(", test on extra")?;
+    Some((train, set.trim_start_matches(':')))
+}
+
+/// One line per extra set: each fit's balanced accuracy (AUROC) beside the
+/// baseline's, `>` where the model's balanced accuracy is higher; then the count.
+fn extra_summary(f: &mut fmt::Formatter<'_>, splits: &[Split]) -> fmt::Result {
+    let rows: Vec<(&str, &str, &Split)> = splits
+        .iter()
+        .filter_map(|s| extra_split(s).map(|(t, n)| (t, n, s)))
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    // first-seen order (the splits run set by set, each with every fit)
+    let mut trains: Vec<&str> = Vec::new();
+    let mut sets: Vec<&str> = Vec::new();
+    for (t, n, _) in &rows {
+        if !trains.contains(t) {
+            trains.push(t);
+        }
+        if !sets.contains(n) {
+            sets.push(n);
+        }
+    }
+    writeln!(
+        f,
+        "\nextra sets: balanced accuracy (AUROC), promptgate fast then baseline; \
+         '>' = the model's balanced accuracy is higher"
+    )?;
+    let mut line = format!("{:<14}", "set");
+    for t in &trains {
+        line += &format!(" {:<31}", format!("fit on {t}"));
+    }
+    writeln!(f, "{}", line.trim_end())?;
+    let mut wins = 0;
+    for set in &sets {
+        let mut line = format!("{set:<14}");
+        for (_, _, s) in rows.iter().filter(|r| r.1 == *set) {
+            let win = s.model.balanced_accuracy > s.baseline.balanced_accuracy;
+            wins += usize::from(win);
+            line += &format!(
+                " {:.3} ({:.3}) {} {:.3} ({:.3})  ",
+                s.model.balanced_accuracy,
+                s.model.auroc,
+                if win { '>' } else { ' ' },
+                s.baseline.balanced_accuracy,
+                s.baseline.auroc
+            );
+        }
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    writeln!(
+        f,
+        "the model's balanced accuracy is higher on {wins} of {} extra rows",
+        rows.len()
+    )
+}
+
 impl fmt::Display for EvalReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (fb, n, h, src) = &self.faithbench;
@@ -203,7 +271,7 @@ impl fmt::Display for EvalReport {
             "                halueval {} ({n} answers, {h} hallucinated)",
             qa.display()
         )?;
-        if let Some((p, n, h)) = &self.extra {
+        for (p, n, h) in &self.extra {
             writeln!(
                 f,
                 "                extra {} ({n} answers, {h} hallucinated)",
@@ -235,6 +303,7 @@ impl fmt::Display for EvalReport {
                 s.baseline_auroc_pooled,
             )?;
         }
+        extra_summary(f, &self.splits)?;
         writeln!(
             f,
             "\nper-signal evidence: AUROC (mean per fold) with fixed features, weights fitted per split"

@@ -71,16 +71,26 @@ impl Train {
     }
 }
 
-/// Fits and scores one split of `rows`.
-pub fn run(rows: &[Row], (train, test): (Train, Test), p: &Procedure) -> Split {
+/// Fits and scores one split of `rows`; `extra` names the extra set the rows
+/// hold, if any (printed as `extra:NAME`).
+pub fn run(
+    rows: &[Row],
+    (train, test): (Train, Test),
+    p: &Procedure,
+    extra: Option<&str>,
+) -> Split {
     let admits = |r: &Row| train.admits(r);
+    let label = |d: Dataset| match (d, extra) {
+        (Dataset::Extra, Some(name)) => format!("{}:{name}", d.label()),
+        _ => d.label().to_string(),
+    };
     match test {
         Test::Folds(d) => {
-            let name = format!("{} CV by source, trained on {}", d.label(), train.label());
+            let name = format!("{} CV by source, trained on {}", label(d), train.label());
             Split::new(&name, d, cross_validate(rows, d.id(), admits, p))
         }
         Test::Across(d) => {
-            let name = format!("fit on {}, test on {}", train.label(), d.label());
+            let name = format!("fit on {}, test on {}", train.label(), label(d));
             Split::new(&name, d, cross_dataset(rows, admits, d.id(), p))
         }
     }

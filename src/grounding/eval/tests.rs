@@ -52,6 +52,51 @@ fn extra_set_loads_benchmark_field_names() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Rows of one data set whose label follows feature 0 (with some noise), one
+/// source per row.
+fn synthetic(dataset: u8, n: usize) -> Vec<Row> {
+    (0..n)
+        .map(|i| {
+            let mut x = [0.0; crate::grounding::features::NC];
+            x[WORST_GAP] = (i % 10) as f64 / 10.0;
+            Row {
+                x,
+                hallucinated: (i % 10 >= 5) ^ (i % 7 == 0),
+                weight: 1.0,
+                group: (u64::from(dataset) << 32) | i as u64,
+                dataset,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn each_extra_set_is_tested_on_its_own_and_named_by_its_file() {
+    assert_eq!(extra_name(Path::new("/data/summedits/news.jsonl")), "news");
+    let mut rows = synthetic(FAITHBENCH, 60);
+    rows.extend(synthetic(HALUEVAL, 60));
+    rows.extend(synthetic(EXTRA, 30));
+    let p = Procedure::default();
+    let names: Vec<String> = splits::EXTRA
+        .into_iter()
+        .map(|split| {
+            let s = splits::run(&rows, split, &p, Some("news"));
+            // every extra row is scored once, by a fit that never saw it
+            assert_eq!(s.oos.ys.len(), 30, "{}", s.name);
+            assert_eq!(s.test, Dataset::Extra);
+            s.name
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "fit on FaithBench, test on extra:news",
+            "fit on HaluEval, test on extra:news",
+            "fit on both, test on extra:news",
+        ]
+    );
+}
+
 #[test]
 fn eval_beats_the_baseline_out_of_sample() {
     let Some(root) = datasets() else { return };
