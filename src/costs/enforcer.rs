@@ -16,7 +16,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::budget::Period;
-use crate::store::{BudgetRow, CounterReserve, CounterSettle, Store};
+use crate::store::{BudgetCharge, BudgetRow, CounterRelease, CounterReserve, Store};
 
 /// A team's limit in micro-USD and its period.
 #[derive(Debug, Clone, Copy)]
@@ -49,7 +49,10 @@ pub fn micro_ceil(usd: Decimal) -> i64 {
 
 enum Counter {
     Local(Mutex<HashMap<(String, i64), (i64, i64)>>),
-    Postgres,
+    /// Spent per period in `budget_counters`, booked with the records; what
+    /// is held, per process (`holder`) in `budget_holds` under a lease (see
+    /// [`super::holder`]).
+    Postgres(super::holder::Holder),
     Redis {
         client: redis::Client,
         prefix: String,
@@ -84,6 +87,7 @@ impl Budgets {
         store: Arc<dyn Store>,
         redis_url: Option<&str>,
         prefix: &str,
+        hold_lease: Duration,
     ) -> anyhow::Result<Budgets> {
         let counter = match redis_url {
             Some(url) => Counter::Redis {
@@ -91,7 +95,9 @@ impl Budgets {
                 prefix: prefix.to_owned(),
                 conn: tokio::sync::Mutex::new(None),
             },
-            None if store.backend() == "postgres" => Counter::Postgres,
+            None if store.backend() == "postgres" => {
+                Counter::Postgres(super::holder::Holder::start(store.clone(), hold_lease).await?)
+            }
             None => Counter::Local(Mutex::new(HashMap::new())),
         };
         let budgets = Budgets {
@@ -186,19 +192,21 @@ impl Budgets {
                     true
                 }
             }
-            Counter::Postgres => {
-                let init = match self.store.counter_read(team, period_start).await? {
+            Counter::Postgres(holder) => {
+                let init = match self.store.counter_read(team, period_start, now).await? {
                     Some(_) => 0,
                     None => self.initial_spent(team, period_start).await?,
                 };
                 let reserve = CounterReserve {
+                    holder: holder.id(),
                     team,
                     period_start,
                     init_spent: init,
                     amount,
                     limit: limit.micro_usd,
+                    now_ms: now,
                 };
-                self.store.counter_reserve(&reserve).await?.0
+                self.store.counter_reserve(&reserve).await?
             }
             Counter::Redis { prefix, .. } => {
                 let mut conn = self.redis_conn().await?;
@@ -238,8 +246,33 @@ impl Budgets {
         })))
     }
 
-    /// Replaces the reservation with the real cost.
-    pub async fn settle(&self, r: &Reservation, actual: Decimal) -> anyhow::Result<()> {
+    /// Replaces the reservation with the real cost, off the caller's path.
+    /// On PostgreSQL the real cost stays held until the record is written:
+    /// the returned charge goes with the record, whose transaction books it
+    /// as spent (so a crash between the two never counts a call the ledger
+    /// has no record of).
+    pub fn settle_later(self: &Arc<Self>, r: Reservation, actual: Decimal) -> Option<BudgetCharge> {
+        let charge = match &self.counter {
+            Counter::Postgres(holder) => Some(BudgetCharge {
+                holder: holder.shared_id(),
+                period_start: r.period_start,
+                spent_musd: micro_ceil(actual),
+                held_musd: micro_ceil(actual).min(r.micro_usd),
+            }),
+            _ => None,
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.settle(&r, actual).await {
+                tracing::warn!(error = %e, team = %r.team, "budget settle failed");
+            }
+        });
+        charge
+    }
+
+    /// Replaces the reservation with the real cost (on PostgreSQL: gives
+    /// back the part of it that was not spent; see `settle_later`).
+    async fn settle(&self, r: &Reservation, actual: Decimal) -> anyhow::Result<()> {
         let spent = micro_ceil(actual);
         match &self.counter {
             Counter::Local(map) => {
@@ -250,14 +283,14 @@ impl Budgets {
                     }
                 }
             }
-            Counter::Postgres => {
-                let settle = CounterSettle {
+            Counter::Postgres(holder) => {
+                let release = CounterRelease {
+                    holder: holder.id(),
                     team: &r.team,
                     period_start: r.period_start,
-                    reserved: r.micro_usd,
-                    spent,
+                    musd: r.micro_usd - spent.min(r.micro_usd),
                 };
-                self.store.counter_settle(&settle).await?
+                self.store.counter_release(&release).await?
             }
             Counter::Redis { prefix, .. } => {
                 let mut conn = self.redis_conn().await?;
@@ -286,13 +319,14 @@ impl Budgets {
         let Some(limit) = self.limit(team) else {
             return Ok(None);
         };
-        let period_start = limit.period.period_start(crate::time::now_ms());
+        let now = crate::time::now_ms();
+        let period_start = limit.period.period_start(now);
         let counted = match &self.counter {
             Counter::Local(map) => map
                 .lock()
                 .ok()
                 .and_then(|m| m.get(&(team.to_owned(), period_start)).copied()),
-            Counter::Postgres => self.store.counter_read(team, period_start).await?,
+            Counter::Postgres(_) => self.store.counter_read(team, period_start, now).await?,
             Counter::Redis { prefix, .. } => {
                 let mut conn = self.redis_conn().await?;
                 let key = format!("{prefix}:budget:{team}:{period_start}");
@@ -310,6 +344,16 @@ impl Budgets {
             None => (self.initial_spent(team, period_start).await?, 0),
         };
         Ok(Some((limit, spent, reserved)))
+    }
+
+    /// Gives up what this process still holds (a clean shutdown, after the
+    /// last record is written). Only PostgreSQL counters outlive the process.
+    pub async fn release_holds(&self) {
+        if let Counter::Postgres(holder) = &self.counter {
+            if let Err(e) = holder.release().await {
+                tracing::warn!(error = %e, "budget holds not released; they lapse with the lease");
+            }
+        }
     }
 
     async fn redis_conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {

@@ -17,6 +17,8 @@
 //!
 //! - [`enforcer`]: budgets at run time (reserve the worst case, settle the
 //!   real cost) against a counter shared by replicas; the one part with I/O.
+//! - [`holder`]: this process's lease on what it holds against the shared
+//!   PostgreSQL counters, so a killed process's reservations lapse (I/O too).
 //! - [`pico`]: the ledger's storage unit.
 //! - [`report`]: the cost report's query and metric columns, shared by the
 //!   `GET /v1/costs` route and the `costs report` command.
@@ -26,6 +28,7 @@
 mod budget;
 mod cost;
 mod enforcer;
+mod holder;
 mod money;
 pub mod pico;
 mod prices;

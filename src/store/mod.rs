@@ -21,7 +21,7 @@ pub use experiments::{bucket_width_us, GroupStats, LatencyBucket, StatsQuery};
 pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
-    ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
+    ApiKeyRow, AuditEntry, AuditFilter, BudgetCharge, BudgetRow, CounterRelease, CounterReserve, LabelMove,
     LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RecordSearch, RequestRecord, Team,
     VersionWrite,
 };

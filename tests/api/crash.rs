@@ -30,7 +30,7 @@ const ANSWERS_BEFORE_SIGNAL: usize = 300;
 
 /// A short hold lease, so that a killed gateway's reservations lapse within
 /// the test's bounded wait (the default is 30 s).
-const CONFIG: &str = "";
+const CONFIG: &str = "budget_hold_lease_s = 2\n";
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Stop {
