@@ -21,7 +21,7 @@ use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
 use crate::helpers::{Backend, TestDb, ADMIN_KEY};
-use crate::shutdown::{signal, start_gateway, team_key, Server};
+use crate::shutdown::{held_config, held_upstream, signal, start_gateway, team_key, Server};
 
 /// Concurrent clients.
 const CLIENTS: usize = 64;
@@ -137,7 +137,11 @@ async fn crash_under_load(backend: Backend, stop: Stop) {
             (Some(told), Some(record)) => {
                 assert_eq!(record["outcome"], "ok", "{record}");
                 let cost = Decimal::from_str(record["cost_usd"].as_str().unwrap()).unwrap();
-                assert_eq!(cost, told, "the ledger charges {} what it was told", call.id);
+                assert_eq!(
+                    cost, told,
+                    "the ledger charges {} what it was told",
+                    call.id
+                );
             }
             (Some(_), None) => lost.push(signalled_at.saturating_duration_since(call.done_at)),
             (None, Some(record)) if stop == Stop::Term => {
@@ -158,7 +162,10 @@ async fn crash_under_load(backend: Backend, stop: Stop) {
             .unwrap_or_default(),
     );
     if stop == Stop::Term {
-        assert!(lost.is_empty(), "SIGTERM lost the records of answered calls");
+        assert!(
+            lost.is_empty(),
+            "SIGTERM lost the records of answered calls"
+        );
     }
 
     // The cost report is the ledger: it sums exactly the records of these calls
@@ -256,9 +263,7 @@ fn stream_cost(text: &str) -> Option<Decimal> {
     if !text.trim_end().ends_with("data: [DONE]") {
         return None;
     }
-    let facts = text
-        .lines()
-        .find_map(|l| l.strip_prefix(": promptgate "))?;
+    let facts = text.lines().find_map(|l| l.strip_prefix(": promptgate "))?;
     let facts: Value = serde_json::from_str(facts).ok()?;
     Decimal::from_str(facts["cost_usd"].as_str()?).ok()
 }
@@ -334,4 +339,139 @@ async fn budget_after_holds_lapse(
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     last
+}
+
+/// A gateway with one priced model, `held`, whose calls the test releases.
+fn held_priced_config(upstream: std::net::SocketAddr, grace_s: u64, lease_s: u64) -> String {
+    format!(
+        "budget_hold_lease_s = {lease_s}\n{}[prices.\"held\"]\ninput = \"1\"\noutput = \"2\"\n",
+        held_config(upstream, grace_s)
+    )
+}
+
+/// Starts a `held` call of team `t` and returns once it reached the upstream.
+async fn call_in_flight(
+    http: &reqwest::Client,
+    server: &Server,
+    key: &str,
+    arrived: &mut tokio::sync::mpsc::UnboundedReceiver<()>,
+) -> tokio::task::JoinHandle<Result<reqwest::Response, reqwest::Error>> {
+    let call = tokio::spawn({
+        let (http, base, key) = (http.clone(), server.base.clone(), key.to_owned());
+        async move {
+            http.post(format!("{base}/v1/chat/completions"))
+                .bearer_auth(&key)
+                .json(&json!({"model": "held", "max_tokens": 100,
+                    "messages": [{"role": "user", "content": "x"}]}))
+                .send()
+                .await
+        }
+    });
+    arrived.recv().await.expect("the call reached the upstream");
+    call
+}
+
+async fn put_budget(http: &reqwest::Client, server: &Server) {
+    let resp = http
+        .put(format!("{}/v1/teams/t/budget", server.base))
+        .bearer_auth(ADMIN_KEY)
+        .json(&json!({"usd": "10", "period": "day"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+}
+
+async fn budget_now(http: &reqwest::Client, server: &Server, key: &str) -> (Decimal, Decimal) {
+    let budget: Value = http
+        .get(format!("{}/v1/teams/t/budget", server.base))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let usd = |f: &str| Decimal::from_str(budget[f].as_str().expect(f)).unwrap();
+    (usd("spent_usd"), usd("reserved_usd"))
+}
+
+/// Found by `kill_9_under_load_postgres`: the PostgreSQL counter kept the
+/// reservations of the calls a killed gateway had in flight for the rest of
+/// the period. Now they count only while their process renews its lease.
+#[tokio::test]
+async fn a_killed_gateways_reservations_lapse_with_its_lease_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (upstream, mut arrived, _never_released) = held_upstream().await;
+    let config = held_priced_config(upstream, 30, 2);
+    let mut server = start_gateway(dir.path(), db.url(), Some(&config)).await;
+    let http = reqwest::Client::new();
+    let key = team_key(&http, &server.base).await;
+    put_budget(&http, &server).await;
+    let call = call_in_flight(&http, &server, &key, &mut arrived).await;
+    let (_, reserved) = budget_now(&http, &server, &key).await;
+    assert!(reserved > Decimal::ZERO, "the call in flight holds money");
+
+    signal(&server, "-KILL");
+    tokio::time::timeout(Duration::from_secs(60), server.child.wait())
+        .await
+        .expect("the gateway exits")
+        .unwrap();
+    assert!(
+        call.await.unwrap().is_err(),
+        "the call died with the gateway"
+    );
+
+    let server = start_gateway(dir.path(), db.url(), Some(&config)).await;
+    let (spent, reserved) = budget_after_holds_lapse(&http, &server, &key).await;
+    assert_eq!(reserved, Decimal::ZERO, "the killed call's hold lapsed");
+    assert_eq!(
+        spent,
+        Decimal::ZERO,
+        "nothing was recorded, nothing is spent"
+    );
+}
+
+/// A clean stop gives back what its process held at once (the lease here is
+/// ten minutes, so a lapse cannot be what frees it), and books the cut call's
+/// cost as its record says.
+#[tokio::test]
+async fn sigterm_gives_back_the_gateways_holds_at_once_postgres() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (upstream, mut arrived, _never_released) = held_upstream().await;
+    let config = held_priced_config(upstream, 1, 600);
+    let mut server = start_gateway(dir.path(), db.url(), Some(&config)).await;
+    let http = reqwest::Client::new();
+    let key = team_key(&http, &server.base).await;
+    put_budget(&http, &server).await;
+    let call = call_in_flight(&http, &server, &key, &mut arrived).await;
+    let (_, reserved) = budget_now(&http, &server, &key).await;
+    assert!(reserved > Decimal::ZERO, "the call in flight holds money");
+
+    signal(&server, "-TERM");
+    let exit = tokio::time::timeout(Duration::from_secs(60), server.child.wait())
+        .await
+        .expect("the gateway exits once the grace is over")
+        .unwrap();
+    assert!(exit.success(), "clean exit after SIGTERM: {exit:?}");
+    assert!(call.await.unwrap().is_err(), "the call was cut");
+
+    let server = start_gateway(dir.path(), db.url(), Some(&config)).await;
+    let (spent, reserved) = budget_now(&http, &server, &key).await;
+    assert_eq!(
+        reserved,
+        Decimal::ZERO,
+        "nothing stays held after a clean stop"
+    );
+    assert_eq!(
+        spent,
+        ledger_total(&http, &server).await,
+        "spent is what the ledger says"
+    );
 }

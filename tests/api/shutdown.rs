@@ -142,7 +142,7 @@ pub fn signal(server: &Server, signal: &str) {
 
 /// An upstream that tells the test when a call arrived and answers it only
 /// when the test says so.
-async fn held_upstream() -> (
+pub async fn held_upstream() -> (
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<()>,
     std::sync::Arc<tokio::sync::Notify>,
@@ -167,7 +167,7 @@ async fn held_upstream() -> (
     (crate::helpers::serve(router).await, arrived, release)
 }
 
-fn held_config(upstream: std::net::SocketAddr, grace_s: u64) -> String {
+pub fn held_config(upstream: std::net::SocketAddr, grace_s: u64) -> String {
     format!(
         "shutdown_grace_s = {grace_s}\n[[upstreams]]\nname = \"held\"\n\
          base_url = \"http://{upstream}/v1\"\nmodels = [\"held\"]\ntimeout_s = 60\n"

@@ -105,8 +105,16 @@ impl<DB: Engine> BudgetStore for SqlStore<DB> {
     }
 
     async fn counter_release(&self, r: &CounterRelease<'_>) -> StoreResult<()> {
-        self.run(RELEASE, &[r.musd.into(), r.holder.into(), r.team.into(), r.period_start.into()])
-            .await
+        self.run(
+            RELEASE,
+            &[
+                r.musd.into(),
+                r.holder.into(),
+                r.team.into(),
+                r.period_start.into(),
+            ],
+        )
+        .await
     }
 
     async fn counter_read(
@@ -125,7 +133,10 @@ impl<DB: Engine> BudgetStore for SqlStore<DB> {
             return Ok(None);
         };
         let held: Option<(i64,)> = self
-            .row(LIVE_HOLDS, &[team.into(), period_start.into(), now_ms.into()])
+            .row(
+                LIVE_HOLDS,
+                &[team.into(), period_start.into(), now_ms.into()],
+            )
             .await?;
         Ok(Some((spent, held.map_or(0, |(h,)| h))))
     }
@@ -161,10 +172,18 @@ impl<DB: Engine> BudgetStore for SqlStore<DB> {
 
     async fn holder_release(&self, holder: &str) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        DB::execute(&mut tx, "DELETE FROM budget_holds WHERE holder = $1", &[holder.into()])
-            .await?;
-        DB::execute(&mut tx, "DELETE FROM budget_holders WHERE holder = $1", &[holder.into()])
-            .await?;
+        DB::execute(
+            &mut tx,
+            "DELETE FROM budget_holds WHERE holder = $1",
+            &[holder.into()],
+        )
+        .await?;
+        DB::execute(
+            &mut tx,
+            "DELETE FROM budget_holders WHERE holder = $1",
+            &[holder.into()],
+        )
+        .await?;
         tx.commit().await
     }
 }
