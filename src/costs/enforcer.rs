@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -53,34 +54,26 @@ enum Counter {
     /// is held, per process (`holder`) in `budget_holds` under a lease (see
     /// [`super::holder`]).
     Postgres(super::holder::Holder),
-    Redis {
-        client: redis::Client,
-        prefix: String,
-        conn: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
-    },
+    /// Spent and the holds of each process in Redis (see [`super::redis_counter`]).
+    Redis(Arc<super::redis_counter::RedisCounter>),
 }
 
 pub struct Budgets {
     store: Arc<dyn Store>,
     limits: RwLock<HashMap<String, Limit>>,
     counter: Counter,
+    /// Settlements under way, which a clean shutdown waits for.
+    settling: Settling,
 }
 
-/// Atomically: initialise the period's counter if new, then reserve unless
-/// the limit would be passed. Returns {reserved?, spent, reserved}.
-const RESERVE_LUA: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'spent', ARGV[3], 'reserved', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
-local spent = tonumber(redis.call('HGET', KEYS[1], 'spent'))
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved'))
-if spent + reserved + tonumber(ARGV[2]) > tonumber(ARGV[1]) then
-  return {0, spent, reserved}
-end
-redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[2])
-return {1, spent, reserved + tonumber(ARGV[2])}
-"#;
+#[derive(Default)]
+struct Settling {
+    count: AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+/// How long a clean shutdown waits for settlements under way.
+const SETTLE_GRACE: Duration = Duration::from_secs(5);
 
 impl Budgets {
     pub async fn new(
@@ -90,11 +83,9 @@ impl Budgets {
         hold_lease: Duration,
     ) -> anyhow::Result<Budgets> {
         let counter = match redis_url {
-            Some(url) => Counter::Redis {
-                client: redis::Client::open(url)?,
-                prefix: prefix.to_owned(),
-                conn: tokio::sync::Mutex::new(None),
-            },
+            Some(url) => Counter::Redis(super::redis_counter::RedisCounter::start(
+                url, prefix, hold_lease,
+            )?),
             None if store.backend() == "postgres" => {
                 Counter::Postgres(super::holder::Holder::start(store.clone(), hold_lease).await?)
             }
@@ -104,6 +95,7 @@ impl Budgets {
             store,
             limits: RwLock::new(HashMap::new()),
             counter,
+            settling: Settling::default(),
         };
         budgets.reload().await?;
         Ok(budgets)
@@ -208,28 +200,21 @@ impl Budgets {
                 };
                 self.store.counter_reserve(&reserve).await?
             }
-            Counter::Redis { prefix, .. } => {
-                let mut conn = self.redis_conn().await?;
-                let key = format!("{prefix}:budget:{team}:{period_start}");
-                let exists: bool = redis::cmd("EXISTS")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await?;
-                let init = if exists {
+            Counter::Redis(redis) => {
+                let init_spent = if redis.exists(team, period_start).await? {
                     0
                 } else {
                     self.initial_spent(team, period_start).await?
                 };
-                let ttl_ms = limit.period.next_period_start(now) - now + 86_400_000;
-                let (ok, _spent, _reserved): (i64, i64, i64) = redis::Script::new(RESERVE_LUA)
-                    .key(&key)
-                    .arg(limit.micro_usd)
-                    .arg(amount)
-                    .arg(init)
-                    .arg(ttl_ms)
-                    .invoke_async(&mut conn)
-                    .await?;
-                ok == 1
+                let ask = super::redis_counter::Ask {
+                    team,
+                    period_start,
+                    limit: limit.micro_usd,
+                    amount,
+                    init_spent,
+                    ttl_ms: limit.period.next_period_start(now) - now + 86_400_000,
+                };
+                redis.reserve(&ask).await?
             }
         };
         if !ok {
@@ -262,10 +247,13 @@ impl Budgets {
             _ => None,
         };
         let me = self.clone();
+        self.settling.count.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             if let Err(e) = me.settle(&r, actual).await {
                 tracing::warn!(error = %e, team = %r.team, "budget settle failed");
             }
+            me.settling.count.fetch_sub(1, Ordering::AcqRel);
+            me.settling.changed.notify_waiters();
         });
         charge
     }
@@ -292,23 +280,10 @@ impl Budgets {
                 };
                 self.store.counter_release(&release).await?
             }
-            Counter::Redis { prefix, .. } => {
-                let mut conn = self.redis_conn().await?;
-                let key = format!("{prefix}:budget:{}:{}", r.team, r.period_start);
-                let _: () = redis::pipe()
-                    .atomic()
-                    .cmd("HINCRBY")
-                    .arg(&key)
-                    .arg("reserved")
-                    .arg(-r.micro_usd)
-                    .ignore()
-                    .cmd("HINCRBY")
-                    .arg(&key)
-                    .arg("spent")
-                    .arg(spent)
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await?;
+            Counter::Redis(redis) => {
+                redis
+                    .settle(&r.team, r.period_start, r.micro_usd, spent)
+                    .await?
             }
         }
         Ok(())
@@ -327,17 +302,7 @@ impl Budgets {
                 .ok()
                 .and_then(|m| m.get(&(team.to_owned(), period_start)).copied()),
             Counter::Postgres(_) => self.store.counter_read(team, period_start, now).await?,
-            Counter::Redis { prefix, .. } => {
-                let mut conn = self.redis_conn().await?;
-                let key = format!("{prefix}:budget:{team}:{period_start}");
-                let (s, r): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
-                    .arg(&key)
-                    .arg("spent")
-                    .arg("reserved")
-                    .query_async(&mut conn)
-                    .await?;
-                s.map(|s| (s, r.unwrap_or(0)))
-            }
+            Counter::Redis(redis) => redis.read(team, period_start).await?,
         };
         let (spent, reserved) = match counted {
             Some(c) => c,
@@ -347,29 +312,29 @@ impl Budgets {
     }
 
     /// Gives up what this process still holds (a clean shutdown, after the
-    /// last record is written). Only PostgreSQL counters outlive the process.
+    /// last record is written), once the settlements under way are done.
+    /// The in-memory counter ends with the process anyway.
     pub async fn release_holds(&self) {
-        if let Counter::Postgres(holder) = &self.counter {
-            if let Err(e) = holder.release().await {
-                tracing::warn!(error = %e, "budget holds not released; they lapse with the lease");
+        let settled = async {
+            loop {
+                let changed = self.settling.changed.notified();
+                if self.settling.count.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                changed.await;
             }
-        }
-    }
-
-    async fn redis_conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let Counter::Redis { client, conn, .. } = &self.counter else {
-            anyhow::bail!("not a redis counter")
         };
-        let mut slot = conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
+        if tokio::time::timeout(SETTLE_GRACE, settled).await.is_err() {
+            tracing::warn!("budget settlements still running at shutdown");
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_millis(500));
-        let c = redis::aio::ConnectionManager::new_with_config(client.clone(), config).await?;
-        *slot = Some(c.clone());
-        Ok(c)
+        let released = match &self.counter {
+            Counter::Local(_) => Ok(()),
+            Counter::Postgres(holder) => holder.release().await,
+            Counter::Redis(redis) => redis.release().await,
+        };
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "budget holds not released; they lapse with the lease");
+        }
     }
 }
 
