@@ -78,6 +78,7 @@ impl App {
             .await?,
         );
         budgets.spawn_refresh(Duration::from_secs(1));
+        writer.book_charges_with(budgets.clone());
         let limits = Arc::new(crate::limits::Limiter::new(
             config.rate_limits.clone(),
             shared.clone(),

@@ -17,7 +17,9 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 
 use super::budget::Period;
-use crate::store::{BudgetCharge, BudgetRow, CounterRelease, CounterReserve, Store};
+use crate::store::{
+    BudgetCharge, BudgetRow, ChargeBook, CounterRelease, CounterReserve, RequestRecord, Store,
+};
 
 /// A team's limit in micro-USD and its period.
 #[derive(Debug, Clone, Copy)]
@@ -237,15 +239,18 @@ impl Budgets {
     /// as spent (so a crash between the two never counts a call the ledger
     /// has no record of).
     pub fn settle_later(self: &Arc<Self>, r: Reservation, actual: Decimal) -> Option<BudgetCharge> {
-        let charge = match &self.counter {
-            Counter::Postgres(holder) => Some(BudgetCharge {
-                holder: holder.shared_id(),
-                period_start: r.period_start,
-                spent_musd: micro_ceil(actual),
-                held_musd: micro_ceil(actual).min(r.micro_usd),
-            }),
-            _ => None,
+        let (holder, book) = match &self.counter {
+            Counter::Local(_) => (None, ChargeBook::Store),
+            Counter::Postgres(holder) => (Some(holder.shared_id()), ChargeBook::Store),
+            Counter::Redis(redis) => (Some(redis.holder()), ChargeBook::Redis),
         };
+        let charge = holder.map(|holder| BudgetCharge {
+            holder,
+            period_start: r.period_start,
+            spent_musd: micro_ceil(actual),
+            held_musd: micro_ceil(actual).min(r.micro_usd),
+            book,
+        });
         let me = self.clone();
         self.settling.count.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
@@ -258,8 +263,8 @@ impl Budgets {
         charge
     }
 
-    /// Replaces the reservation with the real cost (on PostgreSQL: gives
-    /// back the part of it that was not spent; see `settle_later`).
+    /// Replaces the reservation with the real cost (on PostgreSQL and Redis:
+    /// gives back the part of it that was not spent; see `settle_later`).
     async fn settle(&self, r: &Reservation, actual: Decimal) -> anyhow::Result<()> {
         let spent = micro_ceil(actual);
         match &self.counter {
@@ -281,9 +286,8 @@ impl Budgets {
                 self.store.counter_release(&release).await?
             }
             Counter::Redis(redis) => {
-                redis
-                    .settle(&r.team, r.period_start, r.micro_usd, spent)
-                    .await?
+                let unspent = r.micro_usd - spent.min(r.micro_usd);
+                redis.book(&r.team, r.period_start, unspent, 0).await?
             }
         }
         Ok(())
@@ -334,6 +338,36 @@ impl Budgets {
         };
         if let Err(e) = released {
             tracing::warn!(error = %e, "budget holds not released; they lapse with the lease");
+        }
+    }
+}
+
+/// The charges Redis counters book once their records are written: a kill
+/// between the two leaves a recorded call uncounted, never a counted call
+/// unrecorded.
+#[async_trait::async_trait]
+impl crate::store::writer::ChargeBooker for Budgets {
+    async fn book(&self, records: &[RequestRecord]) {
+        let Counter::Redis(redis) = &self.counter else {
+            return;
+        };
+        let mut sums: HashMap<(&str, i64), (i64, i64)> = HashMap::new();
+        for r in records {
+            let Some(c) = r
+                .budget_charge
+                .as_ref()
+                .filter(|c| c.book == ChargeBook::Redis)
+            else {
+                continue;
+            };
+            let sum = sums.entry((r.team.as_str(), c.period_start)).or_default();
+            sum.0 += c.held_musd;
+            sum.1 += c.spent_musd;
+        }
+        for ((team, period_start), (held, spent)) in sums {
+            if let Err(e) = redis.book(team, period_start, held, spent).await {
+                tracing::warn!(error = %e, team, "budget charge not booked in Redis");
+            }
         }
     }
 }

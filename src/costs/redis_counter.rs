@@ -144,8 +144,13 @@ impl RedisCounter {
         Ok(ok == 1)
     }
 
-    /// Gives back `reserved` and books `spent`.
-    pub async fn settle(
+    /// This process's holder id.
+    pub fn holder(&self) -> Arc<str> {
+        self.holder.as_str().into()
+    }
+
+    /// Gives back `reserved` of this process's hold and books `spent`.
+    pub async fn book(
         &self,
         team: &str,
         period_start: i64,

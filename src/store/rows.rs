@@ -262,6 +262,16 @@ pub struct BudgetCharge {
     pub period_start: i64,
     pub spent_musd: i64,
     pub held_musd: i64,
+    pub book: ChargeBook,
+}
+
+/// Who books a [`BudgetCharge`] once its record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeBook {
+    /// The store, in the transaction that writes the record (PostgreSQL counters).
+    Store,
+    /// The Redis counter, after the transaction.
+    Redis,
 }
 
 /// One admin write, as the audit log keeps it.

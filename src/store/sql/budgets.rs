@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::{rows_on, Engine, SqlStore};
 use crate::store::{
-    BudgetRow, BudgetStore, CounterRelease, CounterReserve, RequestRecord, StoreResult,
+    BudgetRow, BudgetStore, ChargeBook, CounterRelease, CounterReserve, RequestRecord, StoreResult,
 };
 
 #[async_trait]
@@ -208,7 +208,13 @@ pub(super) async fn book_charges<DB: Engine>(
     let mut spent: BTreeMap<(&str, i64), i64> = BTreeMap::new();
     let mut held: BTreeMap<(&str, &str, i64), i64> = BTreeMap::new();
     for r in records {
-        let Some(c) = &r.budget_charge else { continue };
+        let Some(c) = r
+            .budget_charge
+            .as_ref()
+            .filter(|c| c.book == ChargeBook::Store)
+        else {
+            continue;
+        };
         *spent.entry((r.team.as_str(), c.period_start)).or_default() += c.spent_musd;
         *held
             .entry((&*c.holder, r.team.as_str(), c.period_start))
