@@ -61,6 +61,7 @@ fn record(i: usize, team: usize, created_at: i64) -> RequestRecord {
         grounding: None,
         key_hint: Some("pg-abcdef".into()),
         attempts: Some(1),
+        budget_charge: None,
     }
 }
 

@@ -73,10 +73,12 @@ impl App {
                 store.clone(),
                 config.cache.redis_url.as_deref(),
                 &config.cache.prefix,
+                Duration::from_secs(config.budget_hold_lease_s.max(1)),
             )
             .await?,
         );
         budgets.spawn_refresh(Duration::from_secs(1));
+        writer.book_charges_with(budgets.clone());
         let limits = Arc::new(crate::limits::Limiter::new(
             config.rate_limits.clone(),
             shared.clone(),
@@ -200,10 +202,14 @@ impl App {
         let grace = Duration::from_secs(state.config.shutdown_grace_s);
         let router = crate::http::router(state.clone());
         let spans = state.tracing.clone();
+        let budgets = state.budgets.clone();
         drop(state);
         crate::server::serve(listener, router, shutdown, grace).await;
         writer.finish().await;
         tracing::info!("all request records written");
+        // Every record is written, so every charge is booked: nothing this
+        // process holds is owed any more.
+        budgets.release_holds().await;
         if let Some(spans) = spans {
             spans.flush(Duration::from_secs(5)).await;
         }

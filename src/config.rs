@@ -33,6 +33,9 @@ pub struct Config {
     /// connections are refused meanwhile); the ones still running are then
     /// cut, and recorded as `client_closed`.
     pub shutdown_grace_s: u64,
+    /// PostgreSQL budget counters (no Redis): how long the reservations of a
+    /// process that stopped renewing them (killed) keep counting.
+    pub budget_hold_lease_s: u64,
     pub cache: CacheConfig,
     pub limits: LimitsConfig,
     pub records: RecordsConfig,
@@ -192,6 +195,7 @@ impl Default for Config {
             prompts_dir: "prompts".into(),
             registry_refresh_ms: 500,
             shutdown_grace_s: 30,
+            budget_hold_lease_s: 30,
             cache: CacheConfig::default(),
             limits: LimitsConfig::default(),
             records: RecordsConfig::default(),

@@ -10,13 +10,16 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
 use super::budget::Period;
-use crate::store::{BudgetRow, CounterReserve, CounterSettle, Store};
+use crate::store::{
+    BudgetCharge, BudgetRow, ChargeBook, CounterRelease, CounterReserve, RequestRecord, Store,
+};
 
 /// A team's limit in micro-USD and its period.
 #[derive(Debug, Clone, Copy)]
@@ -49,55 +52,52 @@ pub fn micro_ceil(usd: Decimal) -> i64 {
 
 enum Counter {
     Local(Mutex<HashMap<(String, i64), (i64, i64)>>),
-    Postgres,
-    Redis {
-        client: redis::Client,
-        prefix: String,
-        conn: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
-    },
+    /// Spent per period in `budget_counters`, booked with the records; what
+    /// is held, per process (`holder`) in `budget_holds` under a lease (see
+    /// [`super::holder`]).
+    Postgres(super::holder::Holder),
+    /// Spent and the holds of each process in Redis (see [`super::redis_counter`]).
+    Redis(Arc<super::redis_counter::RedisCounter>),
 }
 
 pub struct Budgets {
     store: Arc<dyn Store>,
     limits: RwLock<HashMap<String, Limit>>,
     counter: Counter,
+    /// Settlements under way, which a clean shutdown waits for.
+    settling: Settling,
 }
 
-/// Atomically: initialise the period's counter if new, then reserve unless
-/// the limit would be passed. Returns {reserved?, spent, reserved}.
-const RESERVE_LUA: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 then
-  redis.call('HSET', KEYS[1], 'spent', ARGV[3], 'reserved', 0)
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
-end
-local spent = tonumber(redis.call('HGET', KEYS[1], 'spent'))
-local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved'))
-if spent + reserved + tonumber(ARGV[2]) > tonumber(ARGV[1]) then
-  return {0, spent, reserved}
-end
-redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[2])
-return {1, spent, reserved + tonumber(ARGV[2])}
-"#;
+#[derive(Default)]
+struct Settling {
+    count: AtomicUsize,
+    changed: tokio::sync::Notify,
+}
+
+/// How long a clean shutdown waits for settlements under way.
+const SETTLE_GRACE: Duration = Duration::from_secs(5);
 
 impl Budgets {
     pub async fn new(
         store: Arc<dyn Store>,
         redis_url: Option<&str>,
         prefix: &str,
+        hold_lease: Duration,
     ) -> anyhow::Result<Budgets> {
         let counter = match redis_url {
-            Some(url) => Counter::Redis {
-                client: redis::Client::open(url)?,
-                prefix: prefix.to_owned(),
-                conn: tokio::sync::Mutex::new(None),
-            },
-            None if store.backend() == "postgres" => Counter::Postgres,
+            Some(url) => Counter::Redis(super::redis_counter::RedisCounter::start(
+                url, prefix, hold_lease,
+            )?),
+            None if store.backend() == "postgres" => {
+                Counter::Postgres(super::holder::Holder::start(store.clone(), hold_lease).await?)
+            }
             None => Counter::Local(Mutex::new(HashMap::new())),
         };
         let budgets = Budgets {
             store,
             limits: RwLock::new(HashMap::new()),
             counter,
+            settling: Settling::default(),
         };
         budgets.reload().await?;
         Ok(budgets)
@@ -186,42 +186,37 @@ impl Budgets {
                     true
                 }
             }
-            Counter::Postgres => {
-                let init = match self.store.counter_read(team, period_start).await? {
+            Counter::Postgres(holder) => {
+                let init = match self.store.counter_read(team, period_start, now).await? {
                     Some(_) => 0,
                     None => self.initial_spent(team, period_start).await?,
                 };
                 let reserve = CounterReserve {
+                    holder: holder.id(),
                     team,
                     period_start,
                     init_spent: init,
                     amount,
                     limit: limit.micro_usd,
+                    now_ms: now,
                 };
-                self.store.counter_reserve(&reserve).await?.0
+                self.store.counter_reserve(&reserve).await?
             }
-            Counter::Redis { prefix, .. } => {
-                let mut conn = self.redis_conn().await?;
-                let key = format!("{prefix}:budget:{team}:{period_start}");
-                let exists: bool = redis::cmd("EXISTS")
-                    .arg(&key)
-                    .query_async(&mut conn)
-                    .await?;
-                let init = if exists {
+            Counter::Redis(redis) => {
+                let init_spent = if redis.exists(team, period_start).await? {
                     0
                 } else {
                     self.initial_spent(team, period_start).await?
                 };
-                let ttl_ms = limit.period.next_period_start(now) - now + 86_400_000;
-                let (ok, _spent, _reserved): (i64, i64, i64) = redis::Script::new(RESERVE_LUA)
-                    .key(&key)
-                    .arg(limit.micro_usd)
-                    .arg(amount)
-                    .arg(init)
-                    .arg(ttl_ms)
-                    .invoke_async(&mut conn)
-                    .await?;
-                ok == 1
+                let ask = super::redis_counter::Ask {
+                    team,
+                    period_start,
+                    limit: limit.micro_usd,
+                    amount,
+                    init_spent,
+                    ttl_ms: limit.period.next_period_start(now) - now + 86_400_000,
+                };
+                redis.reserve(&ask).await?
             }
         };
         if !ok {
@@ -238,8 +233,39 @@ impl Budgets {
         })))
     }
 
-    /// Replaces the reservation with the real cost.
-    pub async fn settle(&self, r: &Reservation, actual: Decimal) -> anyhow::Result<()> {
+    /// Replaces the reservation with the real cost, off the caller's path.
+    /// On PostgreSQL the real cost stays held until the record is written:
+    /// the returned charge goes with the record, whose transaction books it
+    /// as spent (so a crash between the two never counts a call the ledger
+    /// has no record of).
+    pub fn settle_later(self: &Arc<Self>, r: Reservation, actual: Decimal) -> Option<BudgetCharge> {
+        let (holder, book) = match &self.counter {
+            Counter::Local(_) => (None, ChargeBook::Store),
+            Counter::Postgres(holder) => (Some(holder.shared_id()), ChargeBook::Store),
+            Counter::Redis(redis) => (Some(redis.holder()), ChargeBook::Redis),
+        };
+        let charge = holder.map(|holder| BudgetCharge {
+            holder,
+            period_start: r.period_start,
+            spent_musd: micro_ceil(actual),
+            held_musd: micro_ceil(actual).min(r.micro_usd),
+            book,
+        });
+        let me = self.clone();
+        self.settling.count.fetch_add(1, Ordering::AcqRel);
+        tokio::spawn(async move {
+            if let Err(e) = me.settle(&r, actual).await {
+                tracing::warn!(error = %e, team = %r.team, "budget settle failed");
+            }
+            me.settling.count.fetch_sub(1, Ordering::AcqRel);
+            me.settling.changed.notify_waiters();
+        });
+        charge
+    }
+
+    /// Replaces the reservation with the real cost (on PostgreSQL and Redis:
+    /// gives back the part of it that was not spent; see `settle_later`).
+    async fn settle(&self, r: &Reservation, actual: Decimal) -> anyhow::Result<()> {
         let spent = micro_ceil(actual);
         match &self.counter {
             Counter::Local(map) => {
@@ -250,32 +276,18 @@ impl Budgets {
                     }
                 }
             }
-            Counter::Postgres => {
-                let settle = CounterSettle {
+            Counter::Postgres(holder) => {
+                let release = CounterRelease {
+                    holder: holder.id(),
                     team: &r.team,
                     period_start: r.period_start,
-                    reserved: r.micro_usd,
-                    spent,
+                    musd: r.micro_usd - spent.min(r.micro_usd),
                 };
-                self.store.counter_settle(&settle).await?
+                self.store.counter_release(&release).await?
             }
-            Counter::Redis { prefix, .. } => {
-                let mut conn = self.redis_conn().await?;
-                let key = format!("{prefix}:budget:{}:{}", r.team, r.period_start);
-                let _: () = redis::pipe()
-                    .atomic()
-                    .cmd("HINCRBY")
-                    .arg(&key)
-                    .arg("reserved")
-                    .arg(-r.micro_usd)
-                    .ignore()
-                    .cmd("HINCRBY")
-                    .arg(&key)
-                    .arg("spent")
-                    .arg(spent)
-                    .ignore()
-                    .query_async(&mut conn)
-                    .await?;
+            Counter::Redis(redis) => {
+                let unspent = r.micro_usd - spent.min(r.micro_usd);
+                redis.book(&r.team, r.period_start, unspent, 0).await?
             }
         }
         Ok(())
@@ -286,24 +298,15 @@ impl Budgets {
         let Some(limit) = self.limit(team) else {
             return Ok(None);
         };
-        let period_start = limit.period.period_start(crate::time::now_ms());
+        let now = crate::time::now_ms();
+        let period_start = limit.period.period_start(now);
         let counted = match &self.counter {
             Counter::Local(map) => map
                 .lock()
                 .ok()
                 .and_then(|m| m.get(&(team.to_owned(), period_start)).copied()),
-            Counter::Postgres => self.store.counter_read(team, period_start).await?,
-            Counter::Redis { prefix, .. } => {
-                let mut conn = self.redis_conn().await?;
-                let key = format!("{prefix}:budget:{team}:{period_start}");
-                let (s, r): (Option<i64>, Option<i64>) = redis::cmd("HMGET")
-                    .arg(&key)
-                    .arg("spent")
-                    .arg("reserved")
-                    .query_async(&mut conn)
-                    .await?;
-                s.map(|s| (s, r.unwrap_or(0)))
-            }
+            Counter::Postgres(_) => self.store.counter_read(team, period_start, now).await?,
+            Counter::Redis(redis) => redis.read(team, period_start).await?,
         };
         let (spent, reserved) = match counted {
             Some(c) => c,
@@ -312,20 +315,60 @@ impl Budgets {
         Ok(Some((limit, spent, reserved)))
     }
 
-    async fn redis_conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let Counter::Redis { client, conn, .. } = &self.counter else {
-            anyhow::bail!("not a redis counter")
+    /// Gives up what this process still holds (a clean shutdown, after the
+    /// last record is written), once the settlements under way are done.
+    /// The in-memory counter ends with the process anyway.
+    pub async fn release_holds(&self) {
+        let settled = async {
+            loop {
+                let changed = self.settling.changed.notified();
+                if self.settling.count.load(Ordering::Acquire) == 0 {
+                    break;
+                }
+                changed.await;
+            }
         };
-        let mut slot = conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
+        if tokio::time::timeout(SETTLE_GRACE, settled).await.is_err() {
+            tracing::warn!("budget settlements still running at shutdown");
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_millis(500));
-        let c = redis::aio::ConnectionManager::new_with_config(client.clone(), config).await?;
-        *slot = Some(c.clone());
-        Ok(c)
+        let released = match &self.counter {
+            Counter::Local(_) => Ok(()),
+            Counter::Postgres(holder) => holder.release().await,
+            Counter::Redis(redis) => redis.release().await,
+        };
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "budget holds not released; they lapse with the lease");
+        }
+    }
+}
+
+/// The charges Redis counters book once their records are written: a kill
+/// between the two leaves a recorded call uncounted, never a counted call
+/// unrecorded.
+#[async_trait::async_trait]
+impl crate::store::writer::ChargeBooker for Budgets {
+    async fn book(&self, records: &[RequestRecord]) {
+        let Counter::Redis(redis) = &self.counter else {
+            return;
+        };
+        let mut sums: HashMap<(&str, i64), (i64, i64)> = HashMap::new();
+        for r in records {
+            let Some(c) = r
+                .budget_charge
+                .as_ref()
+                .filter(|c| c.book == ChargeBook::Redis)
+            else {
+                continue;
+            };
+            let sum = sums.entry((r.team.as_str(), c.period_start)).or_default();
+            sum.0 += c.held_musd;
+            sum.1 += c.spent_musd;
+        }
+        for ((team, period_start), (held, spent)) in sums {
+            if let Err(e) = redis.book(team, period_start, held, spent).await {
+                tracing::warn!(error = %e, team, "budget charge not booked in Redis");
+            }
+        }
     }
 }
 

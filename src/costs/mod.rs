@@ -17,6 +17,10 @@
 //!
 //! - [`enforcer`]: budgets at run time (reserve the worst case, settle the
 //!   real cost) against a counter shared by replicas; the one part with I/O.
+//! - [`holder`]: this process's lease on what it holds against the shared
+//!   PostgreSQL counters, so a killed process's reservations lapse (I/O too).
+//! - [`redis_counter`]: the counters in Redis, with per-process holds under
+//!   a lease (I/O too).
 //! - [`pico`]: the ledger's storage unit.
 //! - [`report`]: the cost report's query and metric columns, shared by the
 //!   `GET /v1/costs` route and the `costs report` command.
@@ -26,9 +30,11 @@
 mod budget;
 mod cost;
 mod enforcer;
+mod holder;
 mod money;
 pub mod pico;
 mod prices;
+mod redis_counter;
 pub mod report;
 mod tokens;
 

@@ -21,9 +21,9 @@ pub use experiments::{bucket_width_us, GroupStats, LatencyBucket, StatsQuery};
 pub use postgres::PgStore;
 pub use report::{Dim, ReportQuery, ReportRow};
 pub use rows::{
-    ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
-    LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RecordSearch, RequestRecord, Team,
-    VersionWrite,
+    ApiKeyRow, AuditEntry, AuditFilter, BudgetCharge, BudgetRow, ChargeBook, CounterRelease,
+    CounterReserve, LabelMove, LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter,
+    RecordSearch, RequestRecord, Team, VersionWrite,
 };
 pub use sqlite::SqliteStore;
 pub use traits::{

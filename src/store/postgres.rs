@@ -25,6 +25,7 @@ impl Flavor for Postgres {
 
     const NUMBERED_PARAMS: bool = true;
     const BY_VERSION: &'static str = "";
+    const FOR_UPDATE: &'static str = " FOR UPDATE";
 
     const NOTIFY_KEY_REVOKED: Option<&'static str> =
         Some("SELECT pg_notify('promptgate_key_revoked', $1)");

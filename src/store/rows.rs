@@ -1,6 +1,8 @@
 //! The rows the store reads and writes, and the queries it answers: plain
 //! data shared by both backends (the SQL that moves them is in `sql/`).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
@@ -116,6 +118,9 @@ pub struct RequestRecord {
     /// Tries the answer took (retries and fallbacks included); `None` when
     /// no upstream was called.
     pub attempts: Option<i64>,
+    /// What the call spent against a shared budget counter, booked with the record.
+    #[sqlx(skip)]
+    pub budget_charge: Option<BudgetCharge>,
 }
 
 /// One stored prompt version. `content` is the version's canonical JSON
@@ -222,25 +227,51 @@ pub struct LabelWrite<'a> {
 }
 
 /// A reservation against a shared budget counter (PostgreSQL replicas
-/// without Redis), in micro-USD: `amount` unless spent + reserved + amount
+/// without Redis), in micro-USD: `holder` holds `amount` more unless spent +
+/// the holds of live holders (leases ending at or after `now_ms`) + `amount`
 /// would pass `limit`. `init_spent` seeds a counter the period has not
 /// started yet.
 #[derive(Debug, Clone, Copy)]
 pub struct CounterReserve<'a> {
+    pub holder: &'a str,
     pub team: &'a str,
     pub period_start: i64,
     pub init_spent: i64,
     pub amount: i64,
     pub limit: i64,
+    pub now_ms: i64,
 }
 
-/// A reservation replaced by what the call really spent (micro-USD).
+/// Part of a hold given back (micro-USD): what a call reserved but did not spend.
 #[derive(Debug, Clone, Copy)]
-pub struct CounterSettle<'a> {
+pub struct CounterRelease<'a> {
+    pub holder: &'a str,
     pub team: &'a str,
     pub period_start: i64,
-    pub reserved: i64,
-    pub spent: i64,
+    pub musd: i64,
+}
+
+/// What a record's call spent against its team's shared budget counter
+/// (micro-USD, rounded up), booked in the transaction that writes the
+/// record: the counter's spent grows by `spent_musd` and the holder's hold
+/// shrinks by `held_musd` (the spent part of its reservation; less only
+/// when the call cost more than its worst case). Never stored as a column.
+#[derive(Debug, Clone)]
+pub struct BudgetCharge {
+    pub holder: Arc<str>,
+    pub period_start: i64,
+    pub spent_musd: i64,
+    pub held_musd: i64,
+    pub book: ChargeBook,
+}
+
+/// Who books a [`BudgetCharge`] once its record is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChargeBook {
+    /// The store, in the transaction that writes the record (PostgreSQL counters).
+    Store,
+    /// The Redis counter, after the transaction.
+    Redis,
 }
 
 /// One admin write, as the audit log keeps it.

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use super::experiments::{GroupStats, LatencyBucket, StatsQuery};
 use super::report::{ReportQuery, ReportRow};
 use super::rows::{
-    ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterReserve, CounterSettle, LabelMove,
+    ApiKeyRow, AuditEntry, AuditFilter, BudgetRow, CounterRelease, CounterReserve, LabelMove,
     LabelWrite, PromptLabelRow, PromptVersionRow, RecordFilter, RecordSearch, RequestRecord, Team,
     VersionWrite,
 };
@@ -123,11 +123,31 @@ pub trait BudgetStore: Send + Sync {
     async fn budgets(&self) -> StoreResult<Vec<BudgetRow>>;
     /// Recorded spend of `team` since `from_ms`, in pico-USD.
     async fn spent_since(&self, team: &str, from_ms: i64) -> StoreResult<i128>;
-    /// Reserves against a shared counter; returns `(reserved?, spent,
-    /// reserved)` in micro-USD.
-    async fn counter_reserve(&self, r: &CounterReserve<'_>) -> StoreResult<(bool, i64, i64)>;
-    async fn counter_settle(&self, s: &CounterSettle<'_>) -> StoreResult<()>;
-    async fn counter_read(&self, team: &str, period_start: i64) -> StoreResult<Option<(i64, i64)>>;
+    /// Reserves against a shared counter (atomically with the check);
+    /// whether it fitted.
+    async fn counter_reserve(&self, r: &CounterReserve<'_>) -> StoreResult<bool>;
+    /// Gives back part of a holder's hold.
+    async fn counter_release(&self, r: &CounterRelease<'_>) -> StoreResult<()>;
+    /// `(spent, held by holders whose lease ends at or after now_ms)` of a
+    /// period's shared counter, in micro-USD; `None` before its first reservation.
+    async fn counter_read(
+        &self,
+        team: &str,
+        period_start: i64,
+        now_ms: i64,
+    ) -> StoreResult<Option<(i64, i64)>>;
+    /// Starts or renews `holder`'s lease (its holds count until
+    /// `alive_until`), and forgets holders whose lease ended before
+    /// `forget_before` together with their holds.
+    async fn holder_renew(
+        &self,
+        holder: &str,
+        alive_until: i64,
+        forget_before: i64,
+    ) -> StoreResult<()>;
+    /// Ends `holder`'s lease and drops its holds (a clean shutdown, once
+    /// every record is written).
+    async fn holder_release(&self, holder: &str) -> StoreResult<()>;
 }
 
 /// The log of response-cache clears: how a clear made on one replica reaches

@@ -88,11 +88,22 @@ impl RecordSink {
     }
 }
 
+/// Books what written records charged to a counter outside the store (the
+/// Redis budget counters), after their transaction committed.
+#[async_trait::async_trait]
+pub trait ChargeBooker: Send + Sync {
+    async fn book(&self, records: &[RequestRecord]);
+}
+
+/// Set once the budgets exist, which are built after the writer.
+type Booker = Arc<std::sync::OnceLock<Arc<dyn ChargeBooker>>>;
+
 /// Handle on the writer task; `finish` flushes everything queued.
 pub struct RecordWriter {
     task: JoinHandle<()>,
     close: tokio::sync::oneshot::Sender<()>,
     held: Arc<Held>,
+    booker: Booker,
 }
 
 pub fn spawn(
@@ -102,16 +113,30 @@ pub fn spawn(
 ) -> (RecordSink, RecordWriter) {
     let (tx, rx) = mpsc::channel(capacity);
     let (close, closed) = tokio::sync::oneshot::channel();
-    let task = tokio::spawn(run(store, rx, closed, batch_size));
+    let booker = Booker::default();
+    let task = tokio::spawn(run(store, rx, closed, batch_size, booker.clone()));
     let held = Arc::new(Held::default());
     let sink = RecordSink {
         tx,
         held: held.clone(),
     };
-    (sink, RecordWriter { task, close, held })
+    (
+        sink,
+        RecordWriter {
+            task,
+            close,
+            held,
+            booker,
+        },
+    )
 }
 
 impl RecordWriter {
+    /// Has `booker` book the charges of every batch written from now on.
+    pub fn book_charges_with(&self, booker: Arc<dyn ChargeBooker>) {
+        let _ = self.booker.set(booker);
+    }
+
     /// Closes the queue and waits until every queued record is written.
     /// Call after the server has stopped, once request tasks have ended.
     pub async fn finish(self) {
@@ -139,6 +164,7 @@ async fn run(
     mut rx: mpsc::Receiver<RequestRecord>,
     mut closed: tokio::sync::oneshot::Receiver<()>,
     batch_size: usize,
+    booker: Booker,
 ) {
     let mut batch = Vec::with_capacity(batch_size);
     let mut closing = false;
@@ -171,7 +197,11 @@ async fn run(
                 }
             }
         }
-        write_with_retry(store.as_ref(), &batch).await;
+        if write_with_retry(store.as_ref(), &batch).await {
+            if let Some(booker) = booker.get() {
+                booker.book(&batch).await;
+            }
+        }
         metrics::counter!("promptgate_records_written_total").increment(batch.len() as u64);
         batch.clear();
     }
@@ -179,18 +209,19 @@ async fn run(
 
 /// A failed batch is retried with back-off rather than dropped: a store that is
 /// briefly unavailable (restart, failover) must not cost records.
-async fn write_with_retry(store: &dyn Store, batch: &[RequestRecord]) {
+/// Whether the batch was written.
+async fn write_with_retry(store: &dyn Store, batch: &[RequestRecord]) -> bool {
     let mut delay = Duration::from_millis(50);
     let mut attempts = 0u32;
     loop {
         match store.insert_records(batch).await {
-            Ok(()) => return,
+            Ok(()) => return true,
             Err(err) => {
                 attempts += 1;
                 metrics::counter!("promptgate_record_write_errors_total").increment(1);
                 if attempts >= 20 {
                     tracing::error!(error = %err, records = batch.len(), "giving up on a record batch");
-                    return;
+                    return false;
                 }
                 tracing::warn!(error = %err, attempts, "record batch failed; retrying");
                 tokio::time::sleep(delay).await;

@@ -291,13 +291,13 @@ fn finish_reason(chunks: &[Value]) -> Option<String> {
 // --- Redis --------------------------------------------------------------------------
 
 /// Deletes a test's Redis keys when dropped (also when the test panics).
-struct RedisKeys {
+pub struct RedisKeys {
     url: String,
     prefix: String,
 }
 
 impl RedisKeys {
-    fn new(url: &str, prefix: &str) -> RedisKeys {
+    pub fn new(url: &str, prefix: &str) -> RedisKeys {
         RedisKeys {
             url: url.to_owned(),
             prefix: prefix.to_owned(),

@@ -8,6 +8,7 @@ mod audit;
 mod cache;
 mod console;
 mod costs;
+mod crash;
 mod experiments;
 mod fuzz;
 mod grounding;

@@ -7,17 +7,26 @@ use serde_json::{json, Value};
 
 use crate::helpers::ADMIN_KEY;
 
-struct Server {
-    child: tokio::process::Child,
-    base: String,
+/// The real binary, started by a test.
+pub struct Server {
+    pub child: tokio::process::Child,
+    pub base: String,
 }
 
 async fn start(dir: &std::path::Path) -> Server {
     start_with(dir, None).await
 }
 
-/// Starts the binary, with `config` (TOML) as its config file when given.
+/// Starts the binary on a SQLite file in `dir`, with `config` (TOML) as its
+/// config file when given.
 async fn start_with(dir: &std::path::Path, config: Option<&str>) -> Server {
+    let store = format!("sqlite://{}", dir.join("pg.db").display());
+    start_gateway(dir, &store, config).await
+}
+
+/// Starts the binary in `dir` on the store at `store_url`, with `config`
+/// (TOML) as its config file when given.
+pub async fn start_gateway(dir: &std::path::Path, store_url: &str, config: Option<&str>) -> Server {
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
@@ -36,10 +45,7 @@ async fn start_with(dir: &std::path::Path, config: Option<&str>) -> Server {
         .args(&args)
         .current_dir(dir)
         .env("PROMPTGATE_ADMIN_KEY", ADMIN_KEY)
-        .env(
-            "PROMPTGATE__STORE__URL",
-            format!("sqlite://{}", dir.join("pg.db").display()),
-        )
+        .env("PROMPTGATE__STORE__URL", store_url)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -121,9 +127,14 @@ async fn sigterm_under_load_loses_no_record() {
 
 /// Sends SIGTERM to the gateway this test started (by its PID).
 fn sigterm(server: &Server) {
+    signal(server, "-TERM");
+}
+
+/// Sends `signal` (`-TERM`, `-KILL`) to the gateway this test started (by its PID).
+pub fn signal(server: &Server, signal: &str) {
     let pid = server.child.id().expect("pid");
     let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
+        .args([signal, &pid.to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -131,7 +142,7 @@ fn sigterm(server: &Server) {
 
 /// An upstream that tells the test when a call arrived and answers it only
 /// when the test says so.
-async fn held_upstream() -> (
+pub async fn held_upstream() -> (
     std::net::SocketAddr,
     tokio::sync::mpsc::UnboundedReceiver<()>,
     std::sync::Arc<tokio::sync::Notify>,
@@ -156,14 +167,14 @@ async fn held_upstream() -> (
     (crate::helpers::serve(router).await, arrived, release)
 }
 
-fn held_config(upstream: std::net::SocketAddr, grace_s: u64) -> String {
+pub fn held_config(upstream: std::net::SocketAddr, grace_s: u64) -> String {
     format!(
         "shutdown_grace_s = {grace_s}\n[[upstreams]]\nname = \"held\"\n\
          base_url = \"http://{upstream}/v1\"\nmodels = [\"held\"]\ntimeout_s = 60\n"
     )
 }
 
-async fn team_key(http: &reqwest::Client, base: &str) -> String {
+pub async fn team_key(http: &reqwest::Client, base: &str) -> String {
     let admin = |path: &str, body: Value| {
         http.post(format!("{base}{path}"))
             .bearer_auth(ADMIN_KEY)

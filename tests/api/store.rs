@@ -65,6 +65,7 @@ fn record(id: &str, team: &str, n: i64) -> RequestRecord {
         grounding: None,
         key_hint: Some("pg-abcdef".into()),
         attempts: Some(1),
+        budget_charge: None,
     }
 }
 

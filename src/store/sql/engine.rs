@@ -105,6 +105,10 @@ pub trait Flavor: Database {
     /// that maps the database file, one that stops it.
     const SCAN_MAPPING: Option<(&'static str, &'static str)> = None;
 
+    /// What locks a selected row until the transaction ends (PostgreSQL:
+    /// `FOR UPDATE`; SQLite has one writer at a time and no row locks).
+    const FOR_UPDATE: &'static str = "";
+
     /// Ids of keys revoked or rotated by other processes, as they happen (`None` where
     /// the backend has no notifications).
     fn key_revocations(

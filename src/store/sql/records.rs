@@ -45,6 +45,8 @@ impl<DB: Engine> RecordStore for SqlStore<DB> {
             let sql = &texts[size.ilog2() as usize];
             DB::execute(&mut tx, sql, &args).await?;
         }
+        // In the same transaction: the counter counts exactly the recorded calls.
+        super::budgets::book_charges::<DB>(&mut tx, records).await?;
         tx.commit().await
     }
 
