@@ -15,6 +15,9 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
+/// How long a budget check may wait for a Redis connection.
+const REDIS_CONNECT_DEADLINE: Duration = Duration::from_millis(500);
+
 use super::budget::Period;
 use crate::store::{BudgetRow, CounterReserve, CounterSettle, Store};
 
@@ -51,9 +54,8 @@ enum Counter {
     Local(Mutex<HashMap<(String, i64), (i64, i64)>>),
     Postgres,
     Redis {
-        client: redis::Client,
+        conn: crate::redis_link::LazyConnection,
         prefix: String,
-        conn: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
     },
 }
 
@@ -87,9 +89,8 @@ impl Budgets {
     ) -> anyhow::Result<Budgets> {
         let counter = match redis_url {
             Some(url) => Counter::Redis {
-                client: redis::Client::open(url)?,
+                conn: crate::redis_link::LazyConnection::open(url)?,
                 prefix: prefix.to_owned(),
-                conn: tokio::sync::Mutex::new(None),
             },
             None if store.backend() == "postgres" => Counter::Postgres,
             None => Counter::Local(Mutex::new(HashMap::new())),
@@ -312,20 +313,16 @@ impl Budgets {
         Ok(Some((limit, spent, reserved)))
     }
 
+    /// The counter's Redis connection. Its commands have a short deadline
+    /// (see `redis_link`): a reservation that cannot be checked is a 503,
+    /// never a wait.
     async fn redis_conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let Counter::Redis { client, conn, .. } = &self.counter else {
+        let Counter::Redis { conn, .. } = &self.counter else {
             anyhow::bail!("not a redis counter")
         };
-        let mut slot = conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_millis(500));
-        let c = redis::aio::ConnectionManager::new_with_config(client.clone(), config).await?;
-        *slot = Some(c.clone());
-        Ok(c)
+        conn.get(REDIS_CONNECT_DEADLINE)
+            .await
+            .map_err(|e| crate::redis_link::Unreachable(e).into())
     }
 }
 
