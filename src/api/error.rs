@@ -227,7 +227,6 @@ impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if crate::store::health::is_unavailable(&err) {
             tracing::warn!(error = %err, "store unavailable");
-            crate::store::health::note(false);
             return ApiError::store_unavailable();
         }
         ApiError::Internal(err.into())

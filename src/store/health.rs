@@ -1,6 +1,9 @@
 //! Whether the store answers: which errors mean "the store is down" (a 503
 //! for the client, a retry for the writer) rather than "this statement is
 //! wrong" (a 500), and the `promptgate_store_up` gauge that shows an outage.
+//! The gauge comes from one probe only (a read: a full disk still answers
+//! it, and shows as `promptgate_records_queued` growing instead), so that
+//! it does not flap between what different callers last saw.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,7 +84,7 @@ pub fn anyhow_unavailable(err: &anyhow::Error) -> bool {
 }
 
 /// Sets `promptgate_store_up` (1 answered, 0 did not).
-pub fn note(up: bool) {
+fn note(up: bool) {
     metrics::gauge!("promptgate_store_up").set(if up { 1.0 } else { 0.0 });
 }
 

@@ -93,18 +93,13 @@ pub async fn write<T: BatchTarget + ?Sized>(
             target.insert(batch).await
         };
         let err = match attempt {
-            Ok(()) => {
-                health::note(true);
-                return Written::Stored;
-            }
+            Ok(()) => return Written::Stored,
             Err(err) => err,
         };
         failed_before = true;
         metrics::counter!("promptgate_record_write_errors_total").increment(1);
         let outage = health::is_unavailable(&err);
-        if outage {
-            health::note(false);
-        } else {
+        if !outage {
             refused += 1;
         }
         if refused >= REFUSED_ATTEMPTS || (outage && give_up.passed()) {

@@ -1,0 +1,325 @@
+//! Store and Redis faults: PostgreSQL cut off and unreachable for 10 s,
+//! Redis killed and restarted, the SQLite file's disk full. Calls keep being
+//! answered, or fail with a 503 where correctness needs what is down; no
+//! record is lost or written twice; nothing an admin call changed during the
+//! outage is left behind; the gateway recovers without a restart, and its
+//! metrics show the outage.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::fault_kit::{assert_unavailable, Gateway, PrivateRedis, TcpProxy, Tmpfs, PATIENCE};
+use crate::helpers::{base_config, spawn_app, TestDb, ADMIN_KEY};
+
+/// How long PostgreSQL stays unreachable (the issue's figure).
+const OUTAGE: Duration = Duration::from_secs(10);
+
+/// `postgres://user@host:port/db` → (host:port, the same URL through `proxy`).
+fn through(url: &str, proxy: std::net::SocketAddr) -> (std::net::SocketAddr, String) {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (user, rest) = rest.rsplit_once('@').unwrap();
+    let (host, db) = rest.split_once('/').unwrap();
+    let target = std::net::ToSocketAddrs::to_socket_addrs(host)
+        .unwrap()
+        .next()
+        .unwrap();
+    (target, format!("{scheme}://{user}@{proxy}/{db}"))
+}
+
+/// The rows `sql` returns, read straight from the store at `url`.
+async fn query<T>(url: &str, sql: &str, bind: Option<&str>) -> Vec<T>
+where
+    T: Send + Unpin,
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+    T: for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    if url.starts_with("sqlite:") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let q = sqlx::query_as(sql);
+        let q = match bind {
+            Some(b) => q.bind(b.to_owned()),
+            None => q,
+        };
+        let rows = q.fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let q = sqlx::query_as(sql);
+        let q = match bind {
+            Some(b) => q.bind(b.to_owned()),
+            None => q,
+        };
+        let rows = q.fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+}
+
+/// How many rows each request id has in the store.
+async fn record_counts(url: &str) -> HashMap<String, i64> {
+    let sql = "SELECT id, COUNT(*) FROM requests GROUP BY id";
+    query::<(String, i64)>(url, sql, None)
+        .await
+        .into_iter()
+        .collect()
+}
+
+/// `SELECT COUNT(*) … WHERE … = $1` with `name`.
+async fn rows_naming(url: &str, sql: &str, name: &str) -> i64 {
+    query::<(i64,)>(url, sql, Some(name)).await[0].0
+}
+
+/// Every answered call has exactly one record: none lost, none twice.
+fn assert_one_record_each(counts: &HashMap<String, i64>, answered: &[String]) {
+    for id in answered {
+        assert_eq!(counts.get(id), Some(&1), "records of {id}");
+    }
+}
+
+/// What an admin or a new key must get while the store is down: a clear 503.
+async fn during_the_outage(gw: &Gateway, uncached_key: &str) {
+    let (status, body) = gw
+        .post(
+            ADMIN_KEY,
+            "/v1/teams",
+            json!({"name": "made-during-outage"}),
+        )
+        .await;
+    assert_unavailable(status, &body, "creating a team");
+    let (status, body) = gw.post(ADMIN_KEY, "/v1/teams/steady/keys", json!({})).await;
+    assert_unavailable(status, &body, "creating a key");
+    // a valid key this replica has not seen yet cannot be checked: 503, not 401
+    let (status, _, body) = gw.chat(uncached_key, "uncached").await;
+    assert_unavailable(status, &body, "a key made on another replica");
+    let (status, body) = gw.send(reqwest::Method::GET, "", "/readyz", None).await;
+    assert_unavailable(status, &body, "readiness");
+}
+
+/// PostgreSQL drops every connection (a restart) and refuses new ones for
+/// 10 s. Calls of known keys are answered throughout and their records are
+/// written once it is back; admin writes and unknown keys get a 503 and leave
+/// nothing behind; no restart is needed afterwards.
+#[tokio::test]
+async fn postgres_cut_off_for_ten_seconds() {
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let (target, _) = through(db.url(), "127.0.0.1:1".parse().unwrap());
+    let proxy = TcpProxy::start(target).await;
+    let (_, via_proxy) = through(db.url(), proxy.addr);
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("PROMPTGATE__STORE__URL", via_proxy),
+        // keys this replica did not make are learnt only by looking them up
+        ("PROMPTGATE__KEYS__REFRESH_MS", "3600000".to_owned()),
+    ];
+    let gw = Gateway::start(dir.path(), &env, None).await;
+    let key = gw.team_key("steady").await;
+    let elsewhere = {
+        let other = spawn_app(base_config(db.url())).await;
+        let key = other.team_key("elsewhere").await;
+        other.stop().await;
+        key
+    };
+    let (status, first, _) = gw.chat(&key, "before").await;
+    assert_eq!(status, 200);
+    gw.wait_for_metric("promptgate_store_up", 1.0).await;
+    let errors_before = gw.metric("promptgate_record_write_errors_total").await;
+
+    proxy.go_down().await;
+    gw.wait_for_metric("promptgate_store_up", 0.0).await;
+    let calls = async {
+        let mut answered = vec![first];
+        let started = Instant::now();
+        while started.elapsed() < OUTAGE {
+            let (status, id, body) = gw.chat(&key, &format!("during {}", answered.len())).await;
+            assert_eq!(status, 200, "a call during the outage: {body}");
+            answered.push(id);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        answered
+    };
+    let (answered, ()) = tokio::join!(calls, during_the_outage(&gw, &elsewhere));
+    let queued = gw.metric("promptgate_records_queued").await.unwrap_or(0.0);
+    assert!(queued >= 1.0, "records wait for the store: {queued}");
+    let errors = gw.metric("promptgate_record_write_errors_total").await;
+    assert!(errors > errors_before, "write errors counted: {errors:?}");
+
+    proxy.heal().await;
+    gw.wait_for_metric("promptgate_store_up", 1.0).await;
+    gw.wait_for_metric("promptgate_records_queued", 0.0).await;
+    assert_one_record_each(&record_counts(db.url()).await, &answered);
+    let teams = "SELECT COUNT(*) FROM teams WHERE name = $1";
+    assert_eq!(rows_naming(db.url(), teams, "made-during-outage").await, 0);
+    let audit = "SELECT COUNT(*) FROM audit_log WHERE target = $1";
+    assert_eq!(rows_naming(db.url(), audit, "made-during-outage").await, 0);
+
+    // back without a restart
+    let (status, _) = gw
+        .post(ADMIN_KEY, "/v1/teams", json!({"name": "made-after"}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, _, body) = gw.chat(&elsewhere, "known now").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _) = gw.send(reqwest::Method::GET, "", "/readyz", None).await;
+    assert_eq!(status, 200);
+}
+
+fn redis_config(url: &str) -> String {
+    format!(
+        "[cache]\nredis_url = \"{url}\"\nprefix = \"faults\"\n\n\
+         [[cache.rules]]\nmodels = [\"mock-1\"]\nttl_s = 300\n\n\
+         [[rate_limits]]\nteam = \"*\"\nrpm = 10000\n"
+    )
+}
+
+/// Redis is killed and started again, empty. Calls of a team without a
+/// budget are answered throughout (cache tier skipped, rate limits counted
+/// per replica); a budgeted team's calls get a 503 while its counter cannot
+/// be checked, and work again once Redis is back, without a restart.
+#[tokio::test]
+async fn redis_killed_and_restarted() {
+    let Some(mut redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("pg.db").display());
+    let config = redis_config(&redis.url());
+    let gw = Gateway::start(
+        dir.path(),
+        &[("PROMPTGATE__STORE__URL", store)],
+        Some(&config),
+    )
+    .await;
+    let free = gw.team_key("free").await;
+    let budgeted = gw.team_key("budgeted").await;
+    let (status, body) = gw
+        .send(
+            reqwest::Method::PUT,
+            ADMIN_KEY,
+            "/v1/teams/budgeted/budget",
+            Some(json!({"usd": "100", "period": "day"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(gw.chat(&free, "a").await.0, 200);
+    assert_eq!(gw.chat(&budgeted, "b").await.0, 200);
+    gw.wait_for_metric("promptgate_redis_up", 1.0).await;
+
+    redis.kill().await;
+    gw.wait_for_metric("promptgate_redis_up", 0.0).await;
+    for n in 0..5 {
+        let (status, _, body) = gw.chat(&free, &format!("free {n}")).await;
+        assert_eq!(status, 200, "a team without a budget: {body}");
+    }
+    let (status, _, body) = gw.chat(&budgeted, "budgeted during").await;
+    assert_unavailable(status, &body, "a budgeted call");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("budget counter"), "{message}");
+
+    assert!(redis.restart().await);
+    gw.wait_for_metric("promptgate_redis_up", 1.0).await;
+    let started = Instant::now();
+    loop {
+        let (status, _, body) = gw.chat(&budgeted, "budgeted after").await;
+        if status == 200 {
+            break;
+        }
+        assert_unavailable(status, &body, "a budgeted call after the restart");
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the budget counter never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // the counter starts again from the recorded spend, and the cache tier is used again
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let started = Instant::now();
+    loop {
+        let _ = gw.chat(&free, "cached after").await;
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("faults:*")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let budget = keys
+            .iter()
+            .any(|k| k.starts_with("faults:budget:budgeted:"));
+        let cached = keys.iter().any(|k| k.starts_with("faults:resp:"));
+        if budget && cached {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "redis keys after the restart: {keys:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The SQLite file's disk fills up. Calls are answered, their records wait
+/// in the queue; an admin write gets a 503 and leaves nothing behind; once
+/// room is made every record is written, once, without a restart.
+#[tokio::test]
+async fn sqlite_disk_full_then_freed() {
+    let Some(fs) = Tmpfs::mount("8m") else {
+        return;
+    };
+    let url = format!("sqlite://{}", fs.dir.path().join("pg.db").display());
+    let work = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(
+        work.path(),
+        &[("PROMPTGATE__STORE__URL", url.clone())],
+        None,
+    )
+    .await;
+    let key = gw.team_key("t").await;
+    let (status, first, _) = gw.chat(&key, "before").await;
+    assert_eq!(status, 200);
+    gw.wait_for_metric("promptgate_records_queued", 0.0).await;
+    let errors_before = gw
+        .metric("promptgate_record_write_errors_total")
+        .await
+        .unwrap_or(0.0);
+
+    let filler = fs.fill();
+    let mut answered = vec![first];
+    let started = Instant::now();
+    loop {
+        let (status, id, body) = gw.chat(&key, &format!("full {}", answered.len())).await;
+        assert_eq!(status, 200, "a call with the disk full: {body}");
+        answered.push(id);
+        let errors = gw
+            .metric("promptgate_record_write_errors_total")
+            .await
+            .unwrap_or(0.0);
+        if errors > errors_before {
+            break;
+        }
+        assert!(
+            started.elapsed() < PATIENCE,
+            "records kept being written to a full disk"
+        );
+    }
+    let (status, body) = gw
+        .post(ADMIN_KEY, "/v1/teams", json!({"name": "made-while-full"}))
+        .await;
+    assert_unavailable(status, &body, "creating a team on a full disk");
+    let queued = gw.metric("promptgate_records_queued").await.unwrap_or(0.0);
+    assert!(queued >= 1.0, "records wait for room: {queued}");
+
+    std::fs::remove_file(filler).unwrap();
+    gw.wait_for_metric("promptgate_records_queued", 0.0).await;
+    assert_one_record_each(&record_counts(&url).await, &answered);
+    let teams = "SELECT COUNT(*) FROM teams WHERE name = $1";
+    assert_eq!(rows_naming(&url, teams, "made-while-full").await, 0);
+    let (status, _) = gw
+        .post(ADMIN_KEY, "/v1/teams", json!({"name": "made-after"}))
+        .await;
+    assert_eq!(status, 201);
+    drop(gw);
+}
