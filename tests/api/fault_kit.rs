@@ -149,6 +149,22 @@ impl Gateway {
         })
     }
 
+    /// Waits (bounded) until `name` reads more than `floor`.
+    pub async fn wait_for_metric_above(&self, name: &str, floor: f64) {
+        let started = Instant::now();
+        loop {
+            let got = self.metric(name).await;
+            if got.is_some_and(|v| v > floor) {
+                return;
+            }
+            assert!(
+                started.elapsed() < PATIENCE,
+                "{name} stayed {got:?}, never above {floor}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits (bounded) until `name` reads `want`.
     pub async fn wait_for_metric(&self, name: &str, want: f64) {
         let started = Instant::now();
