@@ -81,7 +81,7 @@ fn assert_one_record_each(counts: &HashMap<String, i64>, answered: &[String]) {
 
 /// What an admin or a new key must get while the store is down: a clear 503
 /// (each after the pool's 10 s acquire timeout, hence asked at once).
-async fn during_the_outage(gw: &Gateway, uncached_key: &str) {
+async fn during_the_outage(gw: &Gateway, uncached_key: &str, budgeted_key: &str) {
     let team = gw.post(
         ADMIN_KEY,
         "/v1/teams",
@@ -90,12 +90,16 @@ async fn during_the_outage(gw: &Gateway, uncached_key: &str) {
     let key = gw.post(ADMIN_KEY, "/v1/teams/steady/keys", json!({}));
     let uncached = gw.chat(uncached_key, "uncached");
     let ready = gw.send(reqwest::Method::GET, "", "/readyz", None);
-    let ((s1, b1), (s2, b2), (s3, _, b3), (s4, b4)) = tokio::join!(team, key, uncached, ready);
+    let budgeted = gw.chat(budgeted_key, "budgeted");
+    let ((s1, b1), (s2, b2), (s3, _, b3), (s4, b4), (s5, _, b5)) =
+        tokio::join!(team, key, uncached, ready, budgeted);
     assert_unavailable(s1, &b1, "creating a team");
     assert_unavailable(s2, &b2, "creating a key");
     // a valid key this replica has not seen yet cannot be checked: 503, not 401
     assert_unavailable(s3, &b3, "a key made on another replica");
     assert_unavailable(s4, &b4, "readiness");
+    // without Redis the budget counter is in PostgreSQL: not checked, not spent
+    assert_unavailable(s5, &b5, "a budgeted call");
 }
 
 /// PostgreSQL drops every connection (a restart) and refuses new ones for
@@ -124,6 +128,16 @@ async fn postgres_cut_off_for_ten_seconds() {
         other.stop().await;
         key
     };
+    let budgeted = gw.team_key("budgeted").await;
+    let (status, body) = gw
+        .send(
+            reqwest::Method::PUT,
+            ADMIN_KEY,
+            "/v1/teams/budgeted/budget",
+            Some(json!({"usd": "100", "period": "day"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
     let (status, first, _) = gw.chat(&key, "before").await;
     assert_eq!(status, 200);
     gw.wait_for_metric("promptgate_store_up", 1.0).await;
@@ -145,7 +159,7 @@ async fn postgres_cut_off_for_ten_seconds() {
         }
         answered
     };
-    let (answered, ()) = tokio::join!(calls, during_the_outage(&gw, &elsewhere));
+    let (answered, ()) = tokio::join!(calls, during_the_outage(&gw, &elsewhere, &budgeted));
     let queued = gw.metric("promptgate_records_queued").await.unwrap_or(0.0);
     assert!(queued >= 1.0, "records wait for the store: {queued}");
     // a failed write is counted (after the pool's acquire timeout)
@@ -167,6 +181,8 @@ async fn postgres_cut_off_for_ten_seconds() {
         .await;
     assert_eq!(status, 201);
     let (status, _, body) = gw.chat(&elsewhere, "known now").await;
+    assert_eq!(status, 200, "{body}");
+    let (status, _, body) = gw.chat(&budgeted, "budgeted after").await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = gw.send(reqwest::Method::GET, "", "/readyz", None).await;
     assert_eq!(status, 200);
