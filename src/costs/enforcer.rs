@@ -18,6 +18,9 @@ use rust_decimal::Decimal;
 /// How long a budget check may wait for a Redis connection.
 const REDIS_CONNECT_DEADLINE: Duration = Duration::from_millis(500);
 
+/// Tries of a settlement whose counter is unreachable (about a minute).
+const SETTLE_ATTEMPTS: u32 = 17;
+
 use super::budget::Period;
 use crate::store::{BudgetRow, CounterReserve, CounterSettle, Store};
 
@@ -79,6 +82,25 @@ if spent + reserved + tonumber(ARGV[2]) > tonumber(ARGV[1]) then
 end
 redis.call('HINCRBY', KEYS[1], 'reserved', ARGV[2])
 return {1, spent, reserved + tonumber(ARGV[2])}
+"#;
+
+/// Atomically: replace a reservation with the real cost, only in a counter
+/// that exists. After a Redis restart the period's counter is gone and the
+/// next reservation starts it again from the recorded spend in the store;
+/// settling into the empty Redis would instead start it near zero (a
+/// counter without what the team spent before). Reserved never goes below
+/// zero (a reservation made before the restart is not in a new counter).
+const SETTLE_LUA: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+local reserved = tonumber(redis.call('HGET', KEYS[1], 'reserved')) - tonumber(ARGV[1])
+if reserved < 0 then
+  reserved = 0
+end
+redis.call('HSET', KEYS[1], 'reserved', reserved)
+redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
+return 1
 "#;
 
 impl Budgets {
@@ -239,6 +261,26 @@ impl Budgets {
         })))
     }
 
+    /// [`Budgets::settle`], tried again while the counter could not even be
+    /// reached (so the failed try changed nothing and a retry cannot count
+    /// the call twice): a reservation left in place would hold the team's
+    /// money until the period ends. Gives up (logged) after about a minute.
+    pub async fn settle_retrying(&self, r: &Reservation, actual: Decimal) {
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=SETTLE_ATTEMPTS {
+            let Err(e) = self.settle(r, actual).await else {
+                return;
+            };
+            let retry = attempt < SETTLE_ATTEMPTS && crate::store::health::never_sent(&e);
+            if !retry {
+                tracing::warn!(error = %e, team = %r.team, attempt, "budget settle failed");
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
     /// Replaces the reservation with the real cost.
     pub async fn settle(&self, r: &Reservation, actual: Decimal) -> anyhow::Result<()> {
         let spent = micro_ceil(actual);
@@ -263,19 +305,11 @@ impl Budgets {
             Counter::Redis { prefix, .. } => {
                 let mut conn = self.redis_conn().await?;
                 let key = format!("{prefix}:budget:{}:{}", r.team, r.period_start);
-                let _: () = redis::pipe()
-                    .atomic()
-                    .cmd("HINCRBY")
-                    .arg(&key)
-                    .arg("reserved")
-                    .arg(-r.micro_usd)
-                    .ignore()
-                    .cmd("HINCRBY")
-                    .arg(&key)
-                    .arg("spent")
+                let _: i64 = redis::Script::new(SETTLE_LUA)
+                    .key(&key)
+                    .arg(r.micro_usd)
                     .arg(spent)
-                    .ignore()
-                    .query_async(&mut conn)
+                    .invoke_async(&mut conn)
                     .await?;
             }
         }

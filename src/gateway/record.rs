@@ -211,11 +211,7 @@ impl Recorder {
                 Some(Some(cost)) if self.cache != CacheStatus::Hit => cost,
                 _ => Decimal::ZERO,
             };
-            tokio::spawn(async move {
-                if let Err(e) = budgets.settle(&reservation, charged).await {
-                    tracing::warn!(error = %e, team = %reservation.team, "budget settle failed");
-                }
-            });
+            tokio::spawn(async move { budgets.settle_retrying(&reservation, charged).await });
         }
         if let Some(hold) = self.limit_hold.take() {
             // A call that failed without an answer used no tokens; one that

@@ -83,6 +83,21 @@ pub fn anyhow_unavailable(err: &anyhow::Error) -> bool {
     })
 }
 
+/// True when `err` says the statement or command never left the gateway
+/// (no pooled connection, no Redis connection, connection refused), so
+/// repeating it cannot apply it twice.
+pub fn never_sent(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        if let Some(e) = cause.downcast_ref::<sqlx::Error>() {
+            return matches!(e, sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed);
+        }
+        if let Some(e) = cause.downcast_ref::<redis::RedisError>() {
+            return e.is_connection_refusal();
+        }
+        cause.is::<crate::redis_link::Unreachable>()
+    })
+}
+
 /// Sets `promptgate_store_up` (1 answered, 0 did not).
 fn note(up: bool) {
     metrics::gauge!("promptgate_store_up").set(if up { 1.0 } else { 0.0 });
@@ -122,5 +137,11 @@ mod tests {
         let wrapped = anyhow::Error::from(sqlx::Error::PoolTimedOut).context("reserve");
         assert!(anyhow_unavailable(&wrapped));
         assert!(!anyhow_unavailable(&anyhow::anyhow!("a bug")));
+        assert!(never_sent(&wrapped));
+        let cut = sqlx::Error::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert!(
+            !never_sent(&anyhow::Error::from(cut)),
+            "a cut may follow the commit"
+        );
     }
 }

@@ -343,3 +343,117 @@ async fn sqlite_disk_full_then_freed() {
     assert_eq!(status, 201);
     drop(gw);
 }
+
+/// A budgeted stream that starts before Redis is restarted and ends after:
+/// its settlement used to create the period's counter in the empty Redis
+/// (reserved below zero, spent without what the team spent before), so the
+/// team's budget restarted near zero. Now the next reservation starts the
+/// counter again from the recorded spend.
+#[tokio::test]
+async fn a_stream_across_a_redis_restart_does_not_restart_its_budget_at_zero() {
+    let Some(mut redis) = PrivateRedis::start().await else {
+        return;
+    };
+    let puppet = crate::helpers::puppet_upstream().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = format!("sqlite://{}", dir.path().join("pg.db").display());
+    let config = format!(
+        "[cache]\nredis_url = \"{}\"\nprefix = \"faults\"\n\n\
+         [[upstreams]]\nname = \"puppet\"\nbase_url = \"http://{}/v1\"\nmodels = [\"p\"]\ntimeout_s = 30\n\n\
+         [prices.\"p\"]\ninput = \"1\"\noutput = \"1\"\n",
+        redis.url(),
+        puppet.addr
+    );
+    let gw = Gateway::start(
+        dir.path(),
+        &[("PROMPTGATE__STORE__URL", store)],
+        Some(&config),
+    )
+    .await;
+    let key = gw.team_key("budgeted").await;
+    let other = gw.team_key("other").await;
+    for team in ["budgeted", "other"] {
+        let (status, body) = gw
+            .send(
+                reqwest::Method::PUT,
+                ADMIN_KEY,
+                &format!("/v1/teams/{team}/budget"),
+                Some(json!({"usd": "100", "period": "day"})),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    let (status, _, _) = gw.chat(&key, "spend before the restart").await;
+    assert_eq!(status, 200);
+    gw.wait_for_metric("promptgate_records_queued", 0.0).await;
+    let spent_before = budget_counter(&redis.url(), "budgeted").await.unwrap().0;
+    assert!(spent_before > 0, "the first call cost something");
+
+    let frame = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "p",
+        "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": null}]});
+    puppet
+        .frames
+        .send(format!("data: {frame}\n\n").into())
+        .unwrap();
+    let resp = gw
+        .http
+        .post(gw.url("/v1/chat/completions"))
+        .bearer_auth(&key)
+        .json(&json!({"model": "p", "stream": true, "max_tokens": 1000,
+            "messages": [{"role": "user", "content": "a long answer"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200, "the stream's head: reserved");
+
+    redis.kill().await;
+    assert!(redis.restart().await);
+    // the budget counter's connection is back (another team's call goes through it)
+    let started = Instant::now();
+    while gw.chat(&other, "after the restart").await.0 != 200 {
+        assert!(
+            started.elapsed() < PATIENCE,
+            "the budget counter never came back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let last = json!({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "p",
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}});
+    puppet
+        .frames
+        .send(format!("data: {last}\n\ndata: [DONE]\n\n").into())
+        .unwrap();
+    drop(puppet.frames);
+    resp.text().await.unwrap();
+    gw.wait_for_metric("promptgate_records_queued", 0.0).await;
+
+    let (status, _, _) = gw.chat(&key, "spend after the restart").await;
+    assert_eq!(status, 200);
+    let (spent, reserved) = budget_counter(&redis.url(), "budgeted").await.unwrap();
+    assert!(reserved >= 0, "reserved {reserved}");
+    assert!(
+        spent >= spent_before,
+        "spent {spent}, before the restart {spent_before}"
+    );
+}
+
+/// `(spent, reserved)` of a team's budget counter in Redis, in micro-USD.
+async fn budget_counter(url: &str, team: &str) -> Option<(i64, i64)> {
+    let client = redis::Client::open(url).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("faults:budget:{team}:*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let key = keys.first()?;
+    let (spent, reserved): (i64, i64) = redis::cmd("HMGET")
+        .arg(key)
+        .arg("spent")
+        .arg("reserved")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    Some((spent, reserved))
+}
