@@ -30,6 +30,7 @@ impl App {
     /// Opens the store, loads keys, binds the listener. Nothing is served yet.
     pub async fn build(config: Config) -> anyhow::Result<App> {
         let store = crate::store::connect(&config.store.url, config.store.max_connections).await?;
+        crate::store::health::spawn_probe(&store);
         let keys = Arc::new(KeyCache::load(store.as_ref(), config.admin_key.as_ref()).await?);
         keys.spawn_refresh(store.clone(), Duration::from_millis(config.keys.refresh_ms));
         keys.follow_revocations(store.as_ref()).await;
@@ -43,6 +44,9 @@ impl App {
             Some(url) => Some(Arc::new(RedisLink::new(url, &config.cache.prefix)?)),
             None => None,
         };
+        if let Some(link) = &shared {
+            crate::redis_link::spawn_probe(link);
+        }
         let mut upstreams = upstreams(&config, shared.as_ref());
         if !upstreams.iter().any(|u| u.name == MOCK_UPSTREAM) {
             upstreams.push(Upstream::builtin_mock());

@@ -200,13 +200,19 @@ impl KeyCache {
     /// The caller of `key`: from memory, else (for a key of our shape that
     /// was not looked up lately, within the process-wide bound) from the
     /// store, so a key made on another replica works on first use here.
-    pub async fn authenticate(&self, key: &str, store: &dyn Store) -> Option<Caller> {
+    /// `Err` when the key had to be looked up and the store did not answer:
+    /// the key may well be valid, so that is not a 401.
+    pub async fn authenticate(
+        &self,
+        key: &str,
+        store: &dyn Store,
+    ) -> Result<Option<Caller>, sqlx::Error> {
         let hash = hash_key(key);
         if let Some(caller) = self.lookup_hash(&hash) {
-            return Some(caller);
+            return Ok(Some(caller));
         }
         if !key.starts_with(KEY_PREFIX) {
-            return None;
+            return Ok(None);
         }
         let now = Instant::now();
         let allowed = self
@@ -217,7 +223,7 @@ impl KeyCache {
         if !allowed {
             metrics::counter!("promptgate_key_store_lookups_total", "result" => "skipped")
                 .increment(1);
-            return None;
+            return Ok(None);
         }
         self.store_lookups.fetch_add(1, Ordering::Relaxed);
         let row = match store.find_key_by_hash(&hash).await {
@@ -226,7 +232,7 @@ impl KeyCache {
                 tracing::warn!(error = %err, "key lookup in the store failed");
                 metrics::counter!("promptgate_key_store_lookups_total", "result" => "error")
                     .increment(1);
-                return None;
+                return Err(err);
             }
         };
         if let Some(row) = &row {
@@ -236,15 +242,12 @@ impl KeyCache {
         let found = row.and_then(|_| self.lookup_hash(&hash));
         let result = if found.is_some() { "found" } else { "unknown" };
         metrics::counter!("promptgate_key_store_lookups_total", "result" => result).increment(1);
-        match found {
-            Some(caller) => Some(caller),
-            None => {
-                if let Ok(mut m) = self.misses.lock() {
-                    m.note_miss(hash, now);
-                }
-                None
+        if found.is_none() {
+            if let Ok(mut m) = self.misses.lock() {
+                m.note_miss(hash, now);
             }
         }
+        Ok(found)
     }
 
     /// How many times this cache asked the store about an unknown key.

@@ -10,6 +10,13 @@ use redis::aio::ConnectionManager;
 
 const DEADLINE: Duration = Duration::from_millis(250);
 const SIT_OUT_MS: i64 = 1_000;
+/// How often `promptgate_redis_up` is refreshed by a `PING`.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// No connection to Redis could be made in time.
+#[derive(Debug, thiserror::Error)]
+#[error("redis is unreachable: {0}")]
+pub struct Unreachable(pub String);
 
 /// A Redis connection opened on first use, with short command deadlines and
 /// no retries of its own (its users sit out a failed Redis instead). Shared
@@ -130,4 +137,19 @@ impl RedisLink {
             }
         }
     }
+}
+
+/// Keeps `promptgate_redis_up` current: 1 when the last `PING` (once a
+/// second, with the link's deadline) was answered, 0 when not, so an outage
+/// shows whether or not traffic touches Redis. Ends with the link.
+pub fn spawn_probe(link: &std::sync::Arc<RedisLink>) {
+    let weak = std::sync::Arc::downgrade(link);
+    crate::periodic::spawn_every(PROBE_EVERY, move || {
+        let link = weak.upgrade()?;
+        Some(async move {
+            let pong: Option<String> = link.query(redis::cmd("PING")).await;
+            let up = pong.is_some();
+            metrics::gauge!("promptgate_redis_up").set(if up { 1.0 } else { 0.0 });
+        })
+    });
 }

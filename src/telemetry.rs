@@ -90,6 +90,22 @@ fn describe() {
         "promptgate_record_write_errors_total",
         "Failed record batch writes (retried)"
     );
+    metrics::describe_gauge!(
+        "promptgate_records_queued",
+        "Request records answered but not yet in the store"
+    );
+    metrics::describe_counter!(
+        "promptgate_records_dropped_total",
+        "Request records given up: store still down at shutdown's deadline, or a batch it kept refusing"
+    );
+    metrics::describe_gauge!(
+        "promptgate_store_up",
+        "1 when the store answered the last once-a-second probe, else 0"
+    );
+    metrics::describe_gauge!(
+        "promptgate_redis_up",
+        "1 when Redis answered the last once-a-second PING, else 0 (only with cache.redis_url)"
+    );
     metrics::describe_counter!(
         "promptgate_guard_fired_total",
         "Rollout guards that set a candidate's weight to 0, by metric"

@@ -79,6 +79,21 @@ impl ApiError {
         ApiError::Internal(err.into())
     }
 
+    /// A 503: the store did not answer (a write it interrupted was rolled back).
+    pub fn store_unavailable() -> Self {
+        ApiError::Unavailable("the store did not answer; retry later".into())
+    }
+
+    /// An error from code that reaches the store or Redis through `anyhow`
+    /// (budgets): a 503 naming `what` when they are down, else a 500.
+    pub fn from_dependency(what: &str, err: anyhow::Error) -> Self {
+        if crate::store::health::anyhow_unavailable(&err) {
+            tracing::warn!(error = %err, "{what} unavailable");
+            return ApiError::Unavailable(format!("{what} is unavailable; retry later"));
+        }
+        ApiError::Internal(err)
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
@@ -206,8 +221,14 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The store being down is not the client's fault nor a bug of ours: a 503
+/// the client may retry; the statement it interrupted was not committed.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
+        if crate::store::health::is_unavailable(&err) {
+            tracing::warn!(error = %err, "store unavailable");
+            return ApiError::store_unavailable();
+        }
         ApiError::Internal(err.into())
     }
 }

@@ -16,6 +16,9 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
+/// Tries of a settlement whose counter is unreachable (about a minute).
+const SETTLE_ATTEMPTS: u32 = 17;
+
 use super::budget::Period;
 use crate::store::{
     BudgetCharge, BudgetRow, ChargeBook, CounterRelease, CounterReserve, RequestRecord, Store,
@@ -254,13 +257,31 @@ impl Budgets {
         let me = self.clone();
         self.settling.count.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
-            if let Err(e) = me.settle(&r, actual).await {
-                tracing::warn!(error = %e, team = %r.team, "budget settle failed");
-            }
+            me.settle_retrying(&r, actual).await;
             me.settling.count.fetch_sub(1, Ordering::AcqRel);
             me.settling.changed.notify_waiters();
         });
         charge
+    }
+
+    /// [`Budgets::settle`], tried again while the counter could not even be
+    /// reached (so the failed try changed nothing and a retry cannot count
+    /// the call twice): a hold left in place would keep the team's money
+    /// until this process stops. Gives up (logged) after about a minute.
+    async fn settle_retrying(&self, r: &Reservation, actual: Decimal) {
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=SETTLE_ATTEMPTS {
+            let Err(e) = self.settle(r, actual).await else {
+                return;
+            };
+            let retry = attempt < SETTLE_ATTEMPTS && crate::store::health::never_sent(&e);
+            if !retry {
+                tracing::warn!(error = %e, team = %r.team, attempt, "budget settle failed");
+                return;
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
     }
 
     /// Replaces the reservation with the real cost (on PostgreSQL and Redis:

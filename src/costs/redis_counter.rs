@@ -41,12 +41,18 @@ return {1, spent, held + tonumber(ARGV[2])}
 
 /// Settles one call: its hold shrinks by what it reserved (only while the
 /// hold exists: a lapsed hold is not brought back negative) and spent grows
-/// by what it cost. KEYS: counter, this holder's hold. ARGV: reserved, spent.
+/// by what it cost, only in a counter that exists. After a Redis restart the
+/// period's counter is gone, and the next reservation starts it again from
+/// the recorded spend (which holds this call: it is booked after its
+/// record); settling into the empty Redis would instead start it near zero.
+/// KEYS: counter, this holder's hold. ARGV: reserved, spent.
 const SETTLE_LUA: &str = r#"
 if redis.call('EXISTS', KEYS[2]) == 1 then
   redis.call('DECRBY', KEYS[2], ARGV[1])
 end
-redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('HINCRBY', KEYS[1], 'spent', ARGV[2])
+end
 return 1
 "#;
 
@@ -63,10 +69,14 @@ end
 return {tonumber(spent), held}
 "#;
 
+/// How long a budget check may wait for a Redis connection.
+const CONNECT_DEADLINE: Duration = Duration::from_millis(500);
+
 pub struct RedisCounter {
-    client: redis::Client,
     prefix: String,
-    conn: tokio::sync::Mutex<Option<redis::aio::ConnectionManager>>,
+    /// Commands have a short deadline and no retries: a reservation that
+    /// cannot be checked is a 503 at once, never a wait.
+    conn: crate::redis_link::LazyConnection,
     holder: String,
     lease: Duration,
     /// The hold keys this process has used, which its lease renews.
@@ -88,9 +98,8 @@ impl RedisCounter {
     /// as the counter lives.
     pub fn start(url: &str, prefix: &str, lease: Duration) -> anyhow::Result<Arc<RedisCounter>> {
         let counter = Arc::new(RedisCounter {
-            client: redis::Client::open(url)?,
             prefix: prefix.to_owned(),
-            conn: tokio::sync::Mutex::new(None),
+            conn: crate::redis_link::LazyConnection::open(url)?,
             holder: uuid::Uuid::new_v4().simple().to_string(),
             lease,
             holds: Mutex::default(),
@@ -229,15 +238,9 @@ impl RedisCounter {
     }
 
     async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
-        let mut slot = self.conn.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_millis(500))
-            .set_response_timeout(Duration::from_millis(500));
-        let c = redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        *slot = Some(c.clone());
-        Ok(c)
+        self.conn
+            .get(CONNECT_DEADLINE)
+            .await
+            .map_err(|e| crate::redis_link::Unreachable(e).into())
     }
 }

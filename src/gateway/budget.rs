@@ -80,7 +80,7 @@ async fn reserve(
         .budgets
         .reserve(&team, worst)
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(|e| ApiError::from_dependency("the budget counter", e))?
     {
         Ok(Some(reservation)) => {
             recorder.set_reservation(state.budgets.clone(), reservation);

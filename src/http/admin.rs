@@ -322,7 +322,7 @@ async fn budget_now(state: &AppState, team: &str) -> ApiResult<Json<Value>> {
         .budgets
         .usage(team)
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(|e| ApiError::from_dependency("the budget counter", e))?;
     Ok(Json(budget_json(team, usage)))
 }
 
@@ -370,7 +370,11 @@ pub async fn put_budget(
     let before = team_budget(&state, &team).await?;
     state.store.put_budget(&row).await?;
     log(&state, "budget.put", &team, before.as_ref(), Some(&row)).await;
-    state.budgets.reload().await.map_err(ApiError::Internal)?;
+    state
+        .budgets
+        .reload()
+        .await
+        .map_err(|e| ApiError::from_dependency("the store", e))?;
     // Budgeted requests count prompt tokens; load the tokenizer now.
     tokio::task::spawn_blocking(crate::costs::warm_up);
     budget_now(&state, &team).await
@@ -425,7 +429,11 @@ pub async fn delete_budget(
         None::<&crate::store::BudgetRow>,
     )
     .await;
-    state.budgets.reload().await.map_err(ApiError::Internal)?;
+    state
+        .budgets
+        .reload()
+        .await
+        .map_err(|e| ApiError::from_dependency("the store", e))?;
     Ok(Json(BudgetDeleted {
         object: "budget",
         team,

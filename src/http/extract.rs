@@ -30,7 +30,7 @@ impl FromRequestParts<AppState> for Auth {
         state
             .keys
             .authenticate(key, state.store.as_ref())
-            .await
+            .await?
             .map(Auth)
             .ok_or(ApiError::InvalidApiKey)
     }

@@ -7,6 +7,7 @@
 //! tests run against both.
 
 mod experiments;
+pub mod health;
 mod postgres;
 mod report;
 mod rows;

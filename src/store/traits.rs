@@ -63,6 +63,9 @@ pub trait SettingStore: Send + Sync {
 pub trait RecordStore: Send + Sync {
     /// Writes a batch in one transaction: all or nothing.
     async fn insert_records(&self, records: &[RequestRecord]) -> StoreResult<()>;
+    /// Which of `ids` are already stored: a batch retried after a commit
+    /// whose answer was lost must not be written twice.
+    async fn stored_record_ids(&self, ids: &[&str]) -> StoreResult<Vec<String>>;
     /// The newest record with this id, restricted to `team` when given.
     async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>>;
     async fn list_records(&self, filter: &RecordFilter) -> StoreResult<Vec<RequestRecord>>;

@@ -6,6 +6,8 @@
 //! the store falls behind, requests wait for room (async back-pressure) instead
 //! of memory growing without limit or records being dropped.
 
+mod retry;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +28,16 @@ const LINGER: Duration = Duration::from_millis(25);
 /// How long shutdown waits for records that are still being completed
 /// (an asynchronous judge's verdict, bounded by its own timeout).
 const HELD_GRACE: Duration = Duration::from_secs(60);
+
+/// How long shutdown keeps retrying queued records while the store is down
+/// before it gives them up (and says how many): a process asked to stop
+/// must stop, even with its store gone.
+const STORE_GRACE_AT_SHUTDOWN: Duration = Duration::from_secs(30);
+
+/// Records handed to the sink and not yet stored (or given up).
+fn queued(change: f64) {
+    metrics::gauge!("promptgate_records_queued").increment(change);
+}
 
 /// The sending half, cloned into every request.
 #[derive(Clone)]
@@ -56,7 +68,9 @@ impl Drop for Hold {
 impl RecordSink {
     /// Queues a record. Waits only when the queue is full.
     pub async fn send(&self, record: RequestRecord) {
+        queued(1.0);
         if let Err(err) = self.tx.send(record).await {
+            queued(-1.0);
             // Only after shutdown has closed the writer; log so it is never silent.
             tracing::error!(id = %err.0.id, "record dropped: writer stopped");
         }
@@ -73,15 +87,19 @@ impl RecordSink {
     /// Queues a record from synchronous code (a stream's `Drop`). Falls back to
     /// a task when the queue is full so the record is still written.
     pub fn send_now(&self, record: RequestRecord) {
+        queued(1.0);
         match self.tx.try_send(record) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(record)) => {
                 let tx = self.tx.clone();
                 tokio::spawn(async move {
-                    let _ = tx.send(record).await;
+                    if tx.send(record).await.is_err() {
+                        queued(-1.0);
+                    }
                 });
             }
             Err(mpsc::error::TrySendError::Closed(record)) => {
+                queued(-1.0);
                 tracing::error!(id = %record.id, "record dropped: writer stopped");
             }
         }
@@ -104,6 +122,7 @@ pub struct RecordWriter {
     close: tokio::sync::oneshot::Sender<()>,
     held: Arc<Held>,
     booker: Booker,
+    give_up: Arc<retry::GiveUpAt>,
 }
 
 pub fn spawn(
@@ -114,21 +133,28 @@ pub fn spawn(
     let (tx, rx) = mpsc::channel(capacity);
     let (close, closed) = tokio::sync::oneshot::channel();
     let booker = Booker::default();
-    let task = tokio::spawn(run(store, rx, closed, batch_size, booker.clone()));
+    let give_up = Arc::new(retry::GiveUpAt::default());
+    let task = tokio::spawn(run(
+        store,
+        rx,
+        closed,
+        batch_size,
+        booker.clone(),
+        give_up.clone(),
+    ));
     let held = Arc::new(Held::default());
     let sink = RecordSink {
         tx,
         held: held.clone(),
     };
-    (
-        sink,
-        RecordWriter {
-            task,
-            close,
-            held,
-            booker,
-        },
-    )
+    let writer = RecordWriter {
+        task,
+        close,
+        held,
+        booker,
+        give_up,
+    };
+    (sink, writer)
 }
 
 impl RecordWriter {
@@ -152,6 +178,8 @@ impl RecordWriter {
         if tokio::time::timeout(HELD_GRACE, held).await.is_err() {
             tracing::warn!("records still waiting for a judge verdict at shutdown");
         }
+        self.give_up
+            .set(crate::time::now_ms() + STORE_GRACE_AT_SHUTDOWN.as_millis() as i64);
         let _ = self.close.send(());
         if let Err(err) = self.task.await {
             tracing::error!(error = %err, "record writer task failed");
@@ -165,6 +193,7 @@ async fn run(
     mut closed: tokio::sync::oneshot::Receiver<()>,
     batch_size: usize,
     booker: Booker,
+    give_up: Arc<retry::GiveUpAt>,
 ) {
     let mut batch = Vec::with_capacity(batch_size);
     let mut closing = false;
@@ -197,36 +226,15 @@ async fn run(
                 }
             }
         }
-        if write_with_retry(store.as_ref(), &batch).await {
+        let written = retry::write(store.as_ref(), &batch, &give_up, retry::BACKOFF).await;
+        if written == retry::Written::Stored {
+            metrics::counter!("promptgate_records_written_total").increment(batch.len() as u64);
+            // Redis counters book the charges only once their records are in.
             if let Some(booker) = booker.get() {
                 booker.book(&batch).await;
             }
         }
-        metrics::counter!("promptgate_records_written_total").increment(batch.len() as u64);
+        queued(-(batch.len() as f64));
         batch.clear();
-    }
-}
-
-/// A failed batch is retried with back-off rather than dropped: a store that is
-/// briefly unavailable (restart, failover) must not cost records.
-/// Whether the batch was written.
-async fn write_with_retry(store: &dyn Store, batch: &[RequestRecord]) -> bool {
-    let mut delay = Duration::from_millis(50);
-    let mut attempts = 0u32;
-    loop {
-        match store.insert_records(batch).await {
-            Ok(()) => return true,
-            Err(err) => {
-                attempts += 1;
-                metrics::counter!("promptgate_record_write_errors_total").increment(1);
-                if attempts >= 20 {
-                    tracing::error!(error = %err, records = batch.len(), "giving up on a record batch");
-                    return false;
-                }
-                tracing::warn!(error = %err, attempts, "record batch failed; retrying");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(5));
-            }
-        }
     }
 }

@@ -237,7 +237,7 @@ async fn budgets(state: &AppState, viewer: &Viewer) -> ApiResult<String> {
             .budgets
             .usage(&team)
             .await
-            .map_err(ApiError::Internal)?;
+            .map_err(|e| ApiError::from_dependency("the budget counter", e))?;
         let b = crate::http::admin::budget_json(&team, usage);
         let s = |k: &str| b[k].as_str().map(str::to_owned);
         let Some(limit) = s("usd") else {

@@ -55,12 +55,18 @@ pub async fn submit(
     if key.is_empty() {
         return login_page(&headers, StatusCode::BAD_REQUEST, Some("Enter an API key."));
     }
-    if state
-        .keys
-        .authenticate(key, state.store.as_ref())
-        .await
-        .is_none()
-    {
+    let known = match state.keys.authenticate(key, state.store.as_ref()).await {
+        Ok(caller) => caller.is_some(),
+        Err(err) => {
+            tracing::warn!(error = %err, "sign-in: the key could not be checked");
+            return login_page(
+                &headers,
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some("The key could not be checked: the store did not answer. Try again shortly."),
+            );
+        }
+    };
+    if !known {
         return login_page(
             &headers,
             StatusCode::UNAUTHORIZED,

@@ -50,6 +50,29 @@ impl<DB: Engine> RecordStore for SqlStore<DB> {
         tx.commit().await
     }
 
+    async fn stored_record_ids(&self, ids: &[&str]) -> StoreResult<Vec<String>> {
+        let mut stored = Vec::new();
+        for chunk in ids.chunks(MAX_ROWS_PER_INSERT) {
+            let params: Vec<String> = (1..=chunk.len())
+                .map(|n| {
+                    if DB::NUMBERED_PARAMS {
+                        format!("${n}")
+                    } else {
+                        "?".into()
+                    }
+                })
+                .collect();
+            let sql = format!(
+                "SELECT DISTINCT id FROM requests WHERE id IN ({})",
+                params.join(", ")
+            );
+            let args: Vec<Value<'_>> = chunk.iter().map(|id| (*id).into()).collect();
+            let rows: Vec<(String,)> = self.rows(&sql, &args).await?;
+            stored.extend(rows.into_iter().map(|(id,)| id));
+        }
+        Ok(stored)
+    }
+
     async fn get_record(&self, id: &str, team: Option<&str>) -> StoreResult<Option<RequestRecord>> {
         let sql = format!(
             "SELECT {RECORD_COLUMNS} FROM requests WHERE id = $1 AND ($2 IS NULL OR team = $2) \
