@@ -71,12 +71,13 @@ class Gateway:
         self.workdir = workdir
         os.makedirs(workdir, exist_ok=True)
         config = os.path.join(workdir, "promptgate.toml")
+        self.db = os.path.join(workdir, "promptgate.db")
         with open(config, "w") as f:
             f.write(
                 f'prompts_dir = "{repo}/prompts"\n'
                 "shutdown_grace_s = 5\n"
                 "[store]\n"
-                f'url = "sqlite://{workdir}/promptgate.db"\n'
+                f'url = "sqlite://{self.db}"\n'
             )
         env = dict(os.environ, PROMPTGATE_ADMIN_KEY=ADMIN_KEY)
         env.setdefault("RUST_LOG", "info")
@@ -87,6 +88,14 @@ class Gateway:
             env=env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+        )
+
+    def db_bytes(self):
+        """Size of the SQLite store: its file and its write-ahead log."""
+        return sum(
+            os.path.getsize(p)
+            for p in (self.db, self.db + "-wal")
+            if os.path.exists(p)
         )
 
     def call(self, method, path, body=None, key=ADMIN_KEY, timeout=10):
@@ -151,7 +160,7 @@ def expect(ok, message):
 
 
 class Client(threading.Thread):
-    """One client: a keep-alive connection for ordinary calls, a fresh one for each cut call."""
+    """One client: one keep-alive connection at a time, closed by each cut call."""
 
     def __init__(self, index, gateway, key, stop_at, pause, totals):
         super().__init__(daemon=True)
@@ -287,24 +296,26 @@ class Client(threading.Thread):
         return "flagged" if resp.getheader("x-promptgate-flagged") == "true" else "supported"
 
     def cut_connection(self, stream):
-        conn = http.client.HTTPConnection("127.0.0.1", self.gateway.port, timeout=30)
+        """A call cut by hanging up, as a client that gives up closes its connection."""
+        if self.conn is None:
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.gateway.port, timeout=30)
         try:
             body = {
                 "model": "mock-slow",
                 "stream": stream,
                 "messages": [{"role": "user", "content": self.unique("cut")}],
             }
-            conn.request("POST", "/v1/chat/completions", body=json.dumps(body).encode(), headers=self.headers())
+            self.conn.request("POST", "/v1/chat/completions", body=json.dumps(body).encode(), headers=self.headers())
             if stream:
                 # The head comes with the first event; mock-slow then waits 100 ms per chunk.
-                resp = conn.getresponse()
+                resp = self.conn.getresponse()
                 expect(resp.status == 200, f"status {resp.status}")
                 expect(resp.read1(64).startswith(b"data: "), "the stream did not start with an event")
             else:
                 # mock-slow answers after 100 ms: hang up before that.
                 time.sleep(0.03)
         finally:
-            conn.close()
+            self.close()
 
     def abort_stream(self):
         self.cut_connection(stream=True)
@@ -344,17 +355,23 @@ class Totals:
             return self.requests, self.errors
 
 
+STATUS_FIELDS = {"VmRSS": "rss_kib", "RssAnon": "rss_anon_kib", "RssFile": "rss_file_kib", "Threads": "threads"}
+
+
 def read_process(pid):
-    """(RSS KiB, threads, open fds) of a process, from /proc."""
-    rss = threads = None
+    """RSS (whole, anonymous, file-backed) in KiB, threads, open fds and CPU seconds of a process, from /proc."""
+    values = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
-                rss = int(line.split()[1])
-            elif line.startswith("Threads:"):
-                threads = int(line.split()[1])
-    fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return rss, threads, fds
+            name, _, rest = line.partition(":")
+            if name in STATUS_FIELDS:
+                values[STATUS_FIELDS[name]] = int(rest.split()[0])
+    values["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+    with open(f"/proc/{pid}/stat") as f:
+        # utime and stime are fields 14 and 15; the command name before them may hold spaces.
+        fields = f.read().rsplit(")", 1)[1].split()
+    values["cpu_s"] = round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 1)
+    return values
 
 
 def scrape(gateway, names):
@@ -372,25 +389,26 @@ def scrape(gateway, names):
     return values
 
 
-COLUMNS = ["elapsed_s", "rss_kib", "fds", "threads", "tokio_tasks", "in_flight", "requests", "errors"]
-SCRAPED = ["promptgate_tokio_alive_tasks", "promptgate_in_flight_requests"]
+COLUMNS = [
+    "elapsed_s", "rss_kib", "rss_anon_kib", "rss_file_kib", "fds", "threads", "tokio_tasks",
+    "in_flight", "cache_bytes", "db_bytes", "cpu_s", "requests", "errors",
+]
+SCRAPED = {
+    "tokio_tasks": "promptgate_tokio_alive_tasks",
+    "in_flight": "promptgate_in_flight_requests",
+    "cache_bytes": "promptgate_cache_local_bytes",
+}
 
 
 def sample(gateway, started, totals):
-    rss, threads, fds = read_process(gateway.proc.pid)
-    metrics = scrape(gateway, SCRAPED)
-    requests, errors = totals.snapshot()
-    tasks, in_flight = (metrics[n] for n in SCRAPED)
-    return {
-        "elapsed_s": round(time.monotonic() - started),
-        "rss_kib": rss,
-        "fds": fds,
-        "threads": threads,
-        "tokio_tasks": "" if tasks is None else int(tasks),
-        "in_flight": "" if in_flight is None else int(in_flight),
-        "requests": requests,
-        "errors": errors,
-    }
+    row = {"elapsed_s": round(time.monotonic() - started)}
+    row.update(read_process(gateway.proc.pid))
+    metrics = scrape(gateway, SCRAPED.values())
+    for column, name in SCRAPED.items():
+        row[column] = "" if metrics[name] is None else int(metrics[name])
+    row["db_bytes"] = gateway.db_bytes()
+    row["requests"], row["errors"] = totals.snapshot()
+    return row
 
 
 def spread(values):
@@ -404,7 +422,16 @@ def summarize(rows, warmup, max_spread):
     if len(after) < 2:
         return [f"fewer than 2 samples after the {warmup:.0f} s warm-up: nothing to judge"], False
     lines, ok = [], True
-    for column, unit, gated in [("rss_kib", "KiB", True), ("fds", "", True), ("threads", "", False), ("tokio_tasks", "", False)]:
+    for column, unit, gated in [
+        ("rss_kib", "KiB", True),
+        ("rss_anon_kib", "KiB", False),
+        ("rss_file_kib", "KiB", False),
+        ("fds", "", True),
+        ("threads", "", False),
+        ("tokio_tasks", "", False),
+        ("cache_bytes", "B", False),
+        ("db_bytes", "B", False),
+    ]:
         values = [r[column] for r in after if r[column] != ""]
         if not values:
             lines.append(f"{column}: not sampled")
@@ -415,7 +442,7 @@ def summarize(rows, warmup, max_spread):
             verdict = "ok" if pct <= max_spread else f"OVER {max_spread:g} %"
             ok = ok and pct <= max_spread
         lines.append(
-            f"{column:12} min {lo:>8} {unit:3} max {hi:>8} {unit:3} last {values[-1]:>8} {unit:3} "
+            f"{column:12} min {lo:>10} {unit:3} max {hi:>10} {unit:3} last {values[-1]:>10} {unit:3} "
             f"spread {pct:5.1f} % {verdict}"
         )
     return lines, ok
