@@ -66,7 +66,10 @@ async fn tasks_of_cut_streams_do_not_outlive_them() {
         open.push(resp);
     }
     let during = alive_tasks(&app).await;
-    assert!(during >= before + 5.0, "before {before}, with 5 open streams {during}");
+    assert!(
+        during >= before + 5.0,
+        "before {before}, with 5 open streams {during}"
+    );
     drop(open);
     drop(client);
 
