@@ -24,6 +24,41 @@ pub fn free_port() -> u16 {
     l.local_addr().unwrap().port()
 }
 
+/// Starts the `promptgate` binary in `dir` on a free port, with the admin
+/// key, `env` (applied last, so it may override `RUST_LOG=warn`) and, when
+/// given, `toml` as its config file; returns once `/healthz` answers. The
+/// one way every test that needs a real process (signals, faults) starts it.
+pub async fn spawn_binary(
+    dir: &std::path::Path,
+    env: &[(&str, String)],
+    toml: Option<&str>,
+) -> (tokio::process::Child, String) {
+    let port = free_port();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_promptgate"));
+    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
+    if let Some(toml) = toml {
+        let path = dir.join("promptgate.toml");
+        std::fs::write(&path, toml).unwrap();
+        cmd.arg("--config").arg(path);
+    }
+    cmd.current_dir(dir)
+        .env("PROMPTGATE_ADMIN_KEY", ADMIN_KEY)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    let child = cmd.spawn().expect("start promptgate");
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    while http.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(started.elapsed() < PATIENCE, "promptgate did not start");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    (child, base)
+}
+
 /// The `promptgate` binary, serving on a port of its own.
 pub struct Gateway {
     _child: tokio::process::Child,
@@ -35,43 +70,23 @@ impl Gateway {
     /// Starts the binary in `dir` with `env` (`PROMPTGATE__…` settings) and,
     /// when given, `toml` as its config file.
     pub async fn start(dir: &std::path::Path, env: &[(&str, String)], toml: Option<&str>) -> Self {
-        let port = free_port();
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_promptgate"));
-        cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")]);
-        if let Some(toml) = toml {
-            let path = dir.join("promptgate.toml");
-            std::fs::write(&path, toml).unwrap();
-            cmd.arg("--config").arg(path);
-        }
-        cmd.current_dir(dir)
-            .env("PROMPTGATE_ADMIN_KEY", ADMIN_KEY)
-            .env("PROMPTGATE__PROMPTS_DIR", dir.join("no-prompts"))
-            .env("RUST_LOG", "error")
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let child = cmd.spawn().expect("start promptgate");
-        let gateway = Gateway {
+        let mut all = vec![
+            ("RUST_LOG", "error".to_owned()),
+            (
+                "PROMPTGATE__PROMPTS_DIR",
+                dir.join("no-prompts").display().to_string(),
+            ),
+        ];
+        all.extend(env.iter().cloned());
+        let (child, base) = spawn_binary(dir, &all, toml).await;
+        Gateway {
             _child: child,
-            base: format!("http://127.0.0.1:{port}"),
+            base,
             http: reqwest::Client::builder()
                 .timeout(PATIENCE)
                 .build()
                 .unwrap(),
-        };
-        let started = Instant::now();
-        while gateway
-            .http
-            .get(gateway.url("/healthz"))
-            .send()
-            .await
-            .is_err()
-        {
-            assert!(started.elapsed() < PATIENCE, "promptgate did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        gateway
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,6 +1,5 @@
 //! SIGTERM under load: every request that was answered keeps its record.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -27,40 +26,9 @@ async fn start_with(dir: &std::path::Path, config: Option<&str>) -> Server {
 /// Starts the binary in `dir` on the store at `store_url`, with `config`
 /// (TOML) as its config file when given.
 pub async fn start_gateway(dir: &std::path::Path, store_url: &str, config: Option<&str>) -> Server {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let mut args = vec![
-        "serve".to_owned(),
-        "--listen".to_owned(),
-        format!("127.0.0.1:{port}"),
-    ];
-    if let Some(config) = config {
-        let path = dir.join("promptgate.toml");
-        std::fs::write(&path, config).unwrap();
-        args.extend(["--config".to_owned(), path.display().to_string()]);
-    }
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_promptgate"))
-        .args(&args)
-        .current_dir(dir)
-        .env("PROMPTGATE_ADMIN_KEY", ADMIN_KEY)
-        .env("PROMPTGATE__STORE__URL", store_url)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start promptgate");
-    let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
-    for _ in 0..200 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            return Server { child, base };
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("promptgate did not start");
+    let env = [("PROMPTGATE__STORE__URL", store_url.to_owned())];
+    let (child, base) = crate::fault_kit::spawn_binary(dir, &env, config).await;
+    Server { child, base }
 }
 
 #[tokio::test]
