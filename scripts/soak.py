@@ -366,7 +366,17 @@ def read_process(pid):
             name, _, rest = line.partition(":")
             if name in STATUS_FIELDS:
                 values[STATUS_FIELDS[name]] = int(rest.split()[0])
-    values["fds"] = len(os.listdir(f"/proc/{pid}/fd"))
+    fd_dir = f"/proc/{pid}/fd"
+    links = []
+    for fd in os.listdir(fd_dir):
+        try:
+            links.append(os.readlink(os.path.join(fd_dir, fd)))
+        except OSError:  # closed between the listing and the read
+            pass
+    values["fds"] = len(links)
+    # Sockets (the clients' connections, which come and go with the traffic)
+    # apart from files, pipes and event fds, where a leak would show.
+    values["fds_sockets"] = sum(link.startswith("socket:") for link in links)
     with open(f"/proc/{pid}/stat") as f:
         # utime and stime are fields 14 and 15; the command name before them may hold spaces.
         fields = f.read().rsplit(")", 1)[1].split()
@@ -390,7 +400,7 @@ def scrape(gateway, names):
 
 
 COLUMNS = [
-    "elapsed_s", "rss_kib", "rss_anon_kib", "rss_file_kib", "fds", "threads", "tokio_tasks",
+    "elapsed_s", "rss_kib", "rss_anon_kib", "rss_file_kib", "fds", "fds_sockets", "threads", "tokio_tasks",
     "in_flight", "cache_bytes", "db_bytes", "cpu_s", "requests", "errors",
 ]
 SCRAPED = {
@@ -427,6 +437,7 @@ def summarize(rows, warmup, max_spread):
         ("rss_anon_kib", "KiB", False),
         ("rss_file_kib", "KiB", False),
         ("fds", "", True),
+        ("fds_sockets", "", False),
         ("threads", "", False),
         ("tokio_tasks", "", False),
         ("cache_bytes", "B", False),

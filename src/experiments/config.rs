@@ -14,7 +14,14 @@ pub struct ExperimentsConfig {
     /// How often each replica checks for drift (and refreshes the
     /// `promptgate_prompt_*` gauges).
     pub drift_interval_ms: u64,
-    /// The recent window drift looks at, ending now.
+    /// The recent window drift looks at, ending this long ago: records
+    /// reach the store a few milliseconds after their call (the batch
+    /// writer), or later during a store outage (counted at the next rebuild).
+    pub drift_settle_ms: u64,
+    /// How often the monitor reads its windows whole instead of sliding
+    /// their sums forward (which reads only what moved since the last check).
+    pub drift_rebuild_ms: u64,
+    /// The recent window drift looks at.
     pub drift_recent_ms: u64,
     /// The reference window, ending where the recent one starts.
     pub drift_reference_ms: u64,
@@ -30,6 +37,8 @@ impl Default for ExperimentsConfig {
             min_samples: 30,
             guard_interval_ms: 10_000,
             drift_interval_ms: 60_000,
+            drift_settle_ms: 10_000,
+            drift_rebuild_ms: 6 * 3_600_000,
             drift_recent_ms: 3_600_000,
             drift_reference_ms: 7 * 86_400_000,
             drift_min_samples: 100,

@@ -3,14 +3,12 @@
 //! test), mean grounding score, output length and cost per request
 //! (Welch's interval), each side needing a minimum number of records.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use super::metrics::{Metric, Sample};
-use super::report::samples;
 use super::stats::{mean_difference, Moments, Z95};
-use crate::store::{StatsQuery, Store, StoreResult};
+use super::tally::{sums, Sums};
+use crate::store::{Store, StoreResult};
 
 /// The metrics drift watches.
 pub const DRIFT_METRICS: [Metric; 4] = [
@@ -132,30 +130,37 @@ pub async fn detect(
     team: Option<String>,
     min_samples: i64,
 ) -> StoreResult<(Vec<Sample>, Vec<Drift>)> {
-    let query = |from_ms, to_ms| StatsQuery {
-        from_ms,
-        to_ms,
-        team: team.clone(),
-        prompt: None,
+    let team = team.as_deref();
+    let reference = sums(store, team, w.reference_from_ms, w.split_ms).await?;
+    let recent = sums(store, team, w.split_ms, w.to_ms).await?;
+    Ok(compare(&reference, &recent, min_samples))
+}
+
+/// Every group's recent sample, and the drifts of the groups present in
+/// both windows.
+pub fn compare(reference: &Sums, recent: &Sums, min_samples: i64) -> (Vec<Sample>, Vec<Drift>) {
+    let sample = |stats: &crate::store::GroupStats| Sample {
+        stats: stats.clone(),
+        latency_ms: Vec::new(),
     };
-    let (before, after) = (
-        query(w.reference_from_ms, w.split_ms),
-        query(w.split_ms, w.to_ms),
-    );
-    let (reference, recent) = tokio::try_join!(samples(store, &before), samples(store, &after))?;
-    let reference: BTreeMap<Group, Sample> =
-        reference.into_iter().map(|s| (group_of(&s), s)).collect();
+    let recent: Vec<Sample> = recent.values().map(sample).collect();
     let mut drifts = Vec::new();
     for s in &recent {
-        if let Some(before) = reference.get(&group_of(s)) {
-            drifts.extend(
-                DRIFT_METRICS
-                    .iter()
-                    .filter_map(|&m| moved(m, before, s, min_samples)),
-            );
-        }
+        let Some(before) = reference.get(&(
+            s.stats.prompt_name.clone(),
+            s.stats.prompt_version,
+            s.stats.model.clone(),
+        )) else {
+            continue;
+        };
+        let before = sample(before);
+        drifts.extend(
+            DRIFT_METRICS
+                .iter()
+                .filter_map(|&m| moved(m, &before, s, min_samples)),
+        );
     }
-    Ok((recent, drifts))
+    (recent, drifts)
 }
 
 #[cfg(test)]

@@ -10,6 +10,8 @@
 //!   history reason, metric, alert).
 //! - [`drift`]: a recent window against a reference window, per version
 //!   (or model), on flag rate, grounding, output length and cost.
+//! - [`tally`]: per-group sums of a window, read a slice at a time, and
+//!   the drift windows' running sums.
 //! - [`monitor`]: the periodic drift check: gauges and `drift.detected`.
 //! - [`config`]: the `[experiments]` section.
 
@@ -21,6 +23,7 @@ pub mod metrics;
 pub mod monitor;
 pub mod report;
 pub mod stats;
+pub mod tally;
 
 pub use config::ExperimentsConfig;
 pub use metrics::{Comparison, Estimate, Metric, Sample, Verdict};

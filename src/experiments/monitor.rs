@@ -3,6 +3,12 @@
 //! (at most `max_series` groups, the busiest first, so label cardinality
 //! stays bounded) and sends `drift.detected` once per crossing: when a
 //! metric starts to drift, not again while it stays drifted.
+//!
+//! The windows end `drift_settle_ms` ago, so that records still in the
+//! batch writer are in the store when their slice is read, and their sums
+//! are slid forward between checks ([`Tally`]), read whole only at start,
+//! after a jump (a pause longer than the recent window, the clock going
+//! back) and every `drift_rebuild_ms`.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -11,8 +17,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::config::ExperimentsConfig;
-use super::drift::{detect, group_of, Group, Windows, DRIFT_METRICS};
+use super::drift::{compare, group_of, Group, Windows, DRIFT_METRICS};
 use super::metrics::{Metric, Sample};
+use super::tally::Tally;
 use crate::alerts::{Alerts, Event, EventKind};
 use crate::store::Store;
 
@@ -36,6 +43,9 @@ pub struct Monitor {
     drifting: Mutex<BTreeSet<(Group, Metric)>>,
     /// Groups that have gauges (at most `max_series`).
     series: Mutex<BTreeSet<Group>>,
+    /// The windows' sums as of the last check (`None` before the first, and
+    /// after a check that failed: the next one reads them whole).
+    tally: Mutex<Option<Tally>>,
 }
 
 impl Monitor {
@@ -46,6 +56,7 @@ impl Monitor {
             config,
             drifting: Mutex::default(),
             series: Mutex::default(),
+            tally: Mutex::default(),
         }
     }
 
@@ -70,9 +81,17 @@ impl Monitor {
     }
 
     pub async fn tick(&self) -> anyhow::Result<()> {
-        let w = Self::windows(&self.config, crate::time::now_ms());
-        let (recent, drifts) =
-            detect(self.store.as_ref(), w, None, self.config.drift_min_samples).await?;
+        let now = crate::time::now_ms();
+        let w = Self::windows(&self.config, now - self.config.drift_settle_ms as i64);
+        let tally = self.slide(w, now).await?;
+        let (recent, drifts) = compare(
+            &tally.reference,
+            &tally.recent,
+            self.config.drift_min_samples,
+        );
+        if let Ok(mut kept) = self.tally.lock() {
+            *kept = Some(tally);
+        }
         self.set_gauges(&recent, &drifts);
         let now: BTreeSet<(Group, Metric)> =
             drifts.iter().map(|d| (d.group.clone(), d.metric)).collect();
@@ -101,6 +120,22 @@ impl Monitor {
             ));
         }
         Ok(())
+    }
+
+    /// The sums of windows `w`: the last check's slid forward, or read
+    /// whole when they cannot be (see the module's comment).
+    async fn slide(&self, w: Windows, now: i64) -> anyhow::Result<Tally> {
+        let last = self.tally.lock().ok().and_then(|mut t| t.take());
+        let store = self.store.as_ref();
+        match last {
+            Some(mut t)
+                if t.can_slide_to(&w) && now - t.built_ms < self.config.drift_rebuild_ms as i64 =>
+            {
+                t.slide(store, w).await?;
+                Ok(t)
+            }
+            _ => Ok(Tally::build(store, w, now).await?),
+        }
     }
 
     /// Recent values per group, and 1/0 per drifting metric, for the

@@ -422,6 +422,8 @@ async fn drift_run(backend: Backend, name: &str, answers: [&'static str; 2], dri
     let mut config = base_config(db.url());
     config.experiments.drift_interval_ms = 100;
     config.experiments.drift_recent_ms = 3_000;
+    // The batch writer lingers 25 ms: records are in the store well before.
+    config.experiments.drift_settle_ms = 300;
     config.experiments.drift_reference_ms = 60_000;
     config.experiments.drift_min_samples = 20;
     config

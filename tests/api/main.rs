@@ -9,6 +9,7 @@ mod cache;
 mod console;
 mod costs;
 mod crash;
+mod drift_tally;
 mod experiments;
 mod fault_kit;
 mod fuzz;
