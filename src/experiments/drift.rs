@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::metrics::{Metric, Sample};
 use super::stats::{mean_difference, Moments, Z95};
-use super::tally::{sums, Sums};
+use super::tally::{sums, Sums, Windows};
 use crate::store::{Store, StoreResult};
 
 /// The metrics drift watches.
@@ -46,15 +46,6 @@ pub struct Drift {
     pub z: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ci: Option<[f64; 2]>,
-}
-
-/// The two windows compared.
-#[derive(Debug, Clone, Copy)]
-pub struct Windows {
-    pub reference_from_ms: i64,
-    /// The reference window ends where the recent one starts.
-    pub split_ms: i64,
-    pub to_ms: i64,
 }
 
 /// Whether `metric` moved between `reference` and `recent`.

@@ -17,9 +17,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::config::ExperimentsConfig;
-use super::drift::{compare, group_of, Group, Windows, DRIFT_METRICS};
+use super::drift::{compare, group_of, Group, DRIFT_METRICS};
 use super::metrics::{Metric, Sample};
-use super::tally::Tally;
+use super::tally::{Tally, Windows};
 use crate::alerts::{Alerts, Event, EventKind};
 use crate::store::Store;
 

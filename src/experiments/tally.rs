@@ -19,8 +19,16 @@
 
 use std::collections::BTreeMap;
 
-use super::drift::Windows;
 use crate::store::{GroupStats, StatsQuery, Store, StoreResult};
+
+/// The two windows compared.
+#[derive(Debug, Clone, Copy)]
+pub struct Windows {
+    pub reference_from_ms: i64,
+    /// The reference window ends where the recent one starts.
+    pub split_ms: i64,
+    pub to_ms: i64,
+}
 
 /// The widest window one statement sums.
 pub const SLICE_MS: i64 = 5 * 60_000;

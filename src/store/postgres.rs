@@ -23,6 +23,7 @@ impl Flavor for Postgres {
 
     const TAG_VALUES: &'static str = "jsonb_array_elements_text(requests.tags::jsonb) AS t(value)";
 
+    const INSERT_MANY: &'static str = "INSERT";
     const NUMBERED_PARAMS: bool = true;
     const BY_VERSION: &'static str = "";
     const FOR_UPDATE: &'static str = " FOR UPDATE";

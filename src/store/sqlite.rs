@@ -21,6 +21,7 @@ impl Flavor for Sqlite {
 
     const TAG_VALUES: &'static str = "json_each(requests.tags)";
 
+    const INSERT_MANY: &'static str = "INSERT OR FAIL";
     const NUMBERED_PARAMS: bool = false;
 
     // Reports read a whole window of records: mapped pages spare a read call
@@ -52,8 +53,14 @@ impl SqlStore<Sqlite> {
                 std::fs::create_dir_all(parent)?;
             }
         }
+        // Keep connections for the life of the process: sqlx recycles them
+        // every 30 min by default, which for a local file buys nothing and
+        // throws away each connection's page cache and prepared statements
+        // (the soak saw RSS fall and regrow by 17 MiB at every recycle).
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
+            .max_lifetime(None)
+            .idle_timeout(None)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("migrations/sqlite").run(&pool).await?;

@@ -2,7 +2,7 @@
 //! must equal the same windows read whole, on both stores; and a window
 //! read in slices must equal one statement over it.
 
-use promptgate::experiments::drift::Windows;
+use promptgate::experiments::tally::Windows;
 use promptgate::experiments::tally::{sums, Sums, Tally, SLICE_MS};
 use promptgate::store::{GroupStats, RequestRecord, StatsQuery};
 

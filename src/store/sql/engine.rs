@@ -90,6 +90,14 @@ pub trait Flavor: Database {
     /// finds a numbered parameter's name by a linear scan at every bind,
     /// which made a 64-record `INSERT` quadratic in its 1,920 parameters.
     const NUMBERED_PARAMS: bool;
+    /// How the batch writer's multi-row `INSERT`s begin. SQLite: `INSERT OR
+    /// FAIL`, which needs no statement journal; a plain `INSERT` may have to
+    /// undo its own rows alone, so from the second statement of a
+    /// transaction on SQLite keeps their pages in a journal that spills into
+    /// a temporary file (open file descriptors came and went at ~900
+    /// records/s). A failure rolls back the whole batch either way: the
+    /// transaction is never committed.
+    const INSERT_MANY: &'static str;
     /// Pins a prompt's statistics query to the `(prompt_name,
     /// prompt_version, created_at)` index (SQLite: `INDEXED BY`; its planner
     /// may otherwise pick the latency index, whose order makes every row a

@@ -41,7 +41,7 @@ impl<DB: Engine> RecordStore for SqlStore<DB> {
             args.extend(chunk.iter().flat_map(record_values));
             let texts = self
                 .record_inserts
-                .get_or_init(|| insert_texts(DB::NUMBERED_PARAMS));
+                .get_or_init(|| insert_texts(DB::NUMBERED_PARAMS, DB::INSERT_MANY));
             let sql = &texts[size.ilog2() as usize];
             DB::execute(&mut tx, sql, &args).await?;
         }
@@ -166,7 +166,7 @@ fn record_values(r: &RequestRecord) -> [Value<'_>; RECORD_WIDTH] {
 
 /// The `INSERT` texts for 1, 2, 4, … [`MAX_ROWS_PER_INSERT`] records, their
 /// parameters numbered (`$1` … `$n`, row by row) or anonymous (`?`).
-fn insert_texts(numbered: bool) -> Vec<String> {
+fn insert_texts(numbered: bool, verb: &str) -> Vec<String> {
     (0..=MAX_ROWS_PER_INSERT.ilog2())
         .map(|log| {
             let rows = 1usize << log;
@@ -186,7 +186,7 @@ fn insert_texts(numbered: bool) -> Vec<String> {
                 })
                 .collect();
             format!(
-                "INSERT INTO requests ({RECORD_COLUMNS}) VALUES {}",
+                "{verb} INTO requests ({RECORD_COLUMNS}) VALUES {}",
                 values.join(", ")
             )
         })
@@ -223,7 +223,10 @@ mod tests {
     #[test]
     fn insert_texts_number_every_column_of_every_row() {
         assert_eq!(RECORD_COLUMNS.split(',').count(), RECORD_WIDTH);
-        let (numbered, anonymous) = (insert_texts(true), insert_texts(false));
+        let (numbered, anonymous) = (
+            insert_texts(true, "INSERT"),
+            insert_texts(false, "INSERT OR FAIL"),
+        );
         for (i, rows) in [1, 2, 4, 8, 16, 32, 64].into_iter().enumerate() {
             let last = rows * RECORD_WIDTH;
             assert!(numbered[i].contains(&format!("${last})")), "{rows} rows");
