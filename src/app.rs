@@ -40,8 +40,13 @@ impl App {
             config.records.batch_size,
         );
 
+        let redis_deadline = std::time::Duration::from_millis(config.cache.redis_timeout_ms);
         let shared = match &config.cache.redis_url {
-            Some(url) => Some(Arc::new(RedisLink::new(url, &config.cache.prefix)?)),
+            Some(url) => Some(Arc::new(RedisLink::new(
+                url,
+                &config.cache.prefix,
+                redis_deadline,
+            )?)),
             None => None,
         };
         if let Some(link) = &shared {
@@ -77,6 +82,7 @@ impl App {
                 store.clone(),
                 config.cache.redis_url.as_deref(),
                 &config.cache.prefix,
+                redis_deadline,
                 Duration::from_secs(config.budget_hold_lease_s.max(1)),
             )
             .await?,
@@ -98,6 +104,7 @@ impl App {
                 config.cache.max_bytes,
                 config.cache.redis_url.as_deref(),
                 &config.cache.prefix,
+                redis_deadline,
             )?
             .with_clears_through(store.clone())
             .await?,

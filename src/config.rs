@@ -88,6 +88,9 @@ pub struct CacheConfig {
     pub redis_url: Option<String>,
     /// Key namespace in Redis.
     pub prefix: String,
+    /// Deadline of each Redis command; past it Redis is treated as away for
+    /// a second (cache misses, counters per process).
+    pub redis_timeout_ms: u64,
     /// Size of the in-process tier in bytes (keys + answers).
     pub max_bytes: u64,
     /// TTL used when caching is asked for with `ttl: 0`.
@@ -111,6 +114,7 @@ impl Default for CacheConfig {
         CacheConfig {
             redis_url: None,
             prefix: "promptgate".into(),
+            redis_timeout_ms: 250,
             max_bytes: 256 * 1024 * 1024,
             default_ttl_s: 300,
             shared_namespace: false,
@@ -315,6 +319,12 @@ impl Config {
             return Err(invalid(
                 "records",
                 "queue_capacity and batch_size must be at least 1",
+            ));
+        }
+        if !(1..=60_000).contains(&self.cache.redis_timeout_ms) {
+            return Err(invalid(
+                "cache.redis_timeout_ms",
+                "must be between 1 and 60000",
             ));
         }
         if let Some(redis) = &self.cache.redis_url {

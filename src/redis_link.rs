@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
-const DEADLINE: Duration = Duration::from_millis(250);
 const SIT_OUT_MS: i64 = 1_000;
 /// How often `promptgate_redis_up` is refreshed by a `PING`.
 const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -24,13 +23,16 @@ pub struct Unreachable(pub String);
 pub struct LazyConnection {
     client: redis::Client,
     conn: tokio::sync::Mutex<Option<ConnectionManager>>,
+    /// Each command's deadline (`cache.redis_timeout_ms`).
+    pub deadline: Duration,
 }
 
 impl LazyConnection {
-    pub fn open(url: &str) -> anyhow::Result<LazyConnection> {
+    pub fn open(url: &str, deadline: Duration) -> anyhow::Result<LazyConnection> {
         Ok(LazyConnection {
             client: redis::Client::open(url)?,
             conn: tokio::sync::Mutex::new(None),
+            deadline,
         })
     }
 
@@ -41,8 +43,8 @@ impl LazyConnection {
             return Ok(c.clone());
         }
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(DEADLINE)
-            .set_response_timeout(DEADLINE)
+            .set_connection_timeout(self.deadline)
+            .set_response_timeout(self.deadline)
             .set_number_of_retries(0);
         let connect = ConnectionManager::new_with_config(self.client.clone(), config);
         let c = match tokio::time::timeout(deadline, connect).await {
@@ -63,9 +65,9 @@ pub struct RedisLink {
 }
 
 impl RedisLink {
-    pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisLink> {
+    pub fn new(url: &str, prefix: &str, deadline: Duration) -> anyhow::Result<RedisLink> {
         Ok(RedisLink {
-            conn: LazyConnection::open(url)?,
+            conn: LazyConnection::open(url, deadline)?,
             prefix: prefix.to_owned(),
             down_until_ms: AtomicI64::new(0),
         })
@@ -106,7 +108,7 @@ impl RedisLink {
         &self,
         run: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Option<T> {
-        match tokio::time::timeout(DEADLINE, run).await {
+        match tokio::time::timeout(self.conn.deadline, run).await {
             Ok(Ok(v)) => Some(v),
             Ok(Err(e)) => {
                 self.sit_out(&e.to_string());
@@ -129,7 +131,7 @@ impl RedisLink {
         if crate::time::now_ms() < self.down_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        match self.conn.get(DEADLINE).await {
+        match self.conn.get(self.conn.deadline).await {
             Ok(c) => Some(c),
             Err(e) => {
                 self.sit_out(&e);

@@ -112,6 +112,7 @@ impl ResponseCache {
         max_bytes: u64,
         redis_url: Option<&str>,
         prefix: &str,
+        redis_deadline: std::time::Duration,
     ) -> anyhow::Result<ResponseCache> {
         let local = moka::future::Cache::builder()
             .max_capacity(max_bytes)
@@ -122,7 +123,7 @@ impl ResponseCache {
             .support_invalidation_closures()
             .build();
         let redis = match redis_url {
-            Some(url) => Some(Arc::new(RedisTier::new(url, prefix)?)),
+            Some(url) => Some(Arc::new(RedisTier::new(url, prefix, redis_deadline)?)),
             None => None,
         };
         Ok(ResponseCache {

@@ -13,7 +13,6 @@ use tokio::sync::OnceCell;
 
 use crate::redis_link::LazyConnection;
 
-const DEADLINE: Duration = Duration::from_millis(250);
 const SIT_OUT: Duration = Duration::from_secs(1);
 
 pub struct RedisTier {
@@ -28,9 +27,9 @@ pub struct RedisTier {
 }
 
 impl RedisTier {
-    pub fn new(url: &str, prefix: &str) -> anyhow::Result<RedisTier> {
+    pub fn new(url: &str, prefix: &str, deadline: Duration) -> anyhow::Result<RedisTier> {
         Ok(RedisTier {
-            conn: LazyConnection::open(url)?,
+            conn: LazyConnection::open(url, deadline)?,
             prefix: prefix.to_owned(),
             down_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
@@ -95,7 +94,7 @@ impl RedisTier {
         if (self.epoch.elapsed().as_millis() as u64) < self.down_until_ms.load(Ordering::Relaxed) {
             return None;
         }
-        match self.conn.get(DEADLINE * 2).await {
+        match self.conn.get(self.conn.deadline * 2).await {
             Ok(c) => Some(c),
             Err(e) => {
                 self.failed("connect", &e);
@@ -111,7 +110,7 @@ impl RedisTier {
         let mut pipe = redis::pipe();
         pipe.get(&k).pttl(&k).get(self.prompt_of(&k));
         let op = pipe.query_async::<(Option<Vec<u8>>, i64, Option<String>)>(&mut conn);
-        let (body, ttl_ms, prompt) = self.bounded("get", DEADLINE, op).await?;
+        let (body, ttl_ms, prompt) = self.bounded("get", self.conn.deadline, op).await?;
         let ttl = Duration::from_millis(ttl_ms.max(1) as u64);
         Some((Bytes::from(body?), ttl, prompt))
     }
@@ -142,7 +141,7 @@ impl RedisTier {
                 .pexpire(&set, ms as i64)
                 .ignore();
         }
-        self.bounded("put", DEADLINE, pipe.query_async::<()>(&mut conn))
+        self.bounded("put", self.conn.deadline, pipe.query_async::<()>(&mut conn))
             .await;
     }
 
@@ -196,7 +195,7 @@ impl RedisTier {
         pipe.get(self.clear_all_counter())
             .hgetall(self.clear_prompt_counters());
         let op = pipe.query_async::<(Option<u64>, HashMap<String, u64>)>(&mut conn);
-        let (all, prompts) = self.bounded("clear counts", DEADLINE, op).await?;
+        let (all, prompts) = self.bounded("clear counts", self.conn.deadline, op).await?;
         Some(ClearCounts {
             all: all.unwrap_or(0),
             prompts,

@@ -85,11 +85,15 @@ impl Budgets {
         store: Arc<dyn Store>,
         redis_url: Option<&str>,
         prefix: &str,
+        redis_deadline: Duration,
         hold_lease: Duration,
     ) -> anyhow::Result<Budgets> {
         let counter = match redis_url {
             Some(url) => Counter::Redis(super::redis_counter::RedisCounter::start(
-                url, prefix, hold_lease,
+                url,
+                prefix,
+                redis_deadline,
+                hold_lease,
             )?),
             None if store.backend() == "postgres" => {
                 Counter::Postgres(super::holder::Holder::start(store.clone(), hold_lease).await?)

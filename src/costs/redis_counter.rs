@@ -69,9 +69,6 @@ end
 return {tonumber(spent), held}
 "#;
 
-/// How long a budget check may wait for a Redis connection.
-const CONNECT_DEADLINE: Duration = Duration::from_millis(500);
-
 pub struct RedisCounter {
     prefix: String,
     /// Commands have a short deadline and no retries: a reservation that
@@ -96,10 +93,15 @@ pub struct Ask<'a> {
 impl RedisCounter {
     /// A counter under a new holder id, whose lease is renewed for as long
     /// as the counter lives.
-    pub fn start(url: &str, prefix: &str, lease: Duration) -> anyhow::Result<Arc<RedisCounter>> {
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        deadline: Duration,
+        lease: Duration,
+    ) -> anyhow::Result<Arc<RedisCounter>> {
         let counter = Arc::new(RedisCounter {
             prefix: prefix.to_owned(),
-            conn: crate::redis_link::LazyConnection::open(url)?,
+            conn: crate::redis_link::LazyConnection::open(url, deadline)?,
             holder: uuid::Uuid::new_v4().simple().to_string(),
             lease,
             holds: Mutex::default(),
@@ -239,7 +241,8 @@ impl RedisCounter {
 
     async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
         self.conn
-            .get(CONNECT_DEADLINE)
+            // a new connection takes a round trip more than a command
+            .get(self.conn.deadline * 2)
             .await
             .map_err(|e| crate::redis_link::Unreachable(e).into())
     }

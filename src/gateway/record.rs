@@ -217,12 +217,7 @@ impl Recorder {
             self.record.budget_charge = budgets.settle_later(reservation, charged);
         }
         if let Some(hold) = self.limit_hold.take() {
-            // A call that failed without an answer used no tokens; one that
-            // succeeded without usage keeps what it held.
-            let used = usage
-                .map(|u| (u.prompt_tokens + u.completion_tokens).max(0) as u64)
-                .or((outcome != Outcome::Ok).then_some(0));
-            hold.finish(used);
+            hold.finish(limit_used(usage, outcome));
         }
         let meters = super::meters::call_meters();
         meters.requests(self.endpoint, outcome).increment(1);
@@ -355,6 +350,10 @@ impl Recorder {
 
     /// Sends the record, waiting for queue room if needed.
     pub async fn finish(mut self, end: Ending) {
+        if let Some(hold) = self.limit_hold.take() {
+            hold.finish_before_answer(limit_used(end.usage, end.outcome))
+                .await;
+        }
         match self.seal(end) {
             (record, None) => self.sink.send(record).await,
             (record, Some(later)) => {
@@ -448,4 +447,13 @@ impl Drop for Recorder {
             self.sink.send_now(record);
         }
     }
+}
+
+/// The tokens a finished call counts against its rate limits: a call that
+/// failed without an answer used none; one that succeeded without usage
+/// keeps what it held (`None`).
+fn limit_used(usage: Option<Usage>, outcome: Outcome) -> Option<u64> {
+    usage
+        .map(|u| (u.prompt_tokens + u.completion_tokens).max(0) as u64)
+        .or((outcome != Outcome::Ok).then_some(0))
 }

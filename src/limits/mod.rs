@@ -17,6 +17,7 @@ mod headers;
 mod shared;
 pub mod window;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -32,7 +33,23 @@ pub struct Limiter {
     rules: Vec<RateLimitRule>,
     local: Mutex<Windows>,
     shared: Option<Arc<RedisLink>>,
+    /// Places that may be taken in Redis by admissions it answered too late
+    /// (the call was counted here instead), to take out before the next
+    /// admission Redis answers. Else each would stay taken for its whole
+    /// lease, minutes, refusing the team on every replica.
+    strays: Mutex<Vec<Stray>>,
+    has_strays: AtomicBool,
 }
+
+/// An in-flight member that Redis may hold for a call that has ended.
+struct Stray {
+    team: String,
+    scopes: Vec<Scope>,
+    member: i64,
+}
+
+/// Beyond this many strays the rest are left to their leases.
+const MAX_STRAYS: usize = 10_000;
 
 /// A call's place in its scopes' counts, until it ends: dropping it frees
 /// its place in flight; [`Hold::finish`] also settles its tokens.
@@ -57,6 +74,8 @@ impl Limiter {
             rules,
             local: Mutex::new(Windows::default()),
             shared,
+            strays: Mutex::new(Vec::new()),
+            has_strays: AtomicBool::new(false),
         }
     }
 
@@ -84,6 +103,9 @@ impl Limiter {
         let member = rand::random::<i64>() & i64::MAX;
         let mut verdict = None;
         if let Some(link) = &self.shared {
+            if self.has_strays.load(Ordering::Relaxed) {
+                self.clear_strays(link).await;
+            }
             let lease_ms = lease.as_millis() as i64;
             verdict = shared::admit(link, team, &scopes, member, tokens, lease_ms, now_ms).await;
         }
@@ -123,6 +145,38 @@ impl Limiter {
     }
 }
 
+impl Limiter {
+    /// Takes the strays' members out of Redis; those it does not answer for
+    /// wait for the next admission.
+    async fn clear_strays(&self, link: &RedisLink) {
+        let strays = match self.strays.lock() {
+            Ok(mut list) => {
+                self.has_strays.store(false, Ordering::Relaxed);
+                std::mem::take(&mut *list)
+            }
+            Err(_) => return,
+        };
+        let mut left = strays.into_iter();
+        while let Some(s) = left.next() {
+            if !shared::finish(link, &s.team, &s.scopes, 0, 0, s.member).await {
+                for s in std::iter::once(s).chain(left) {
+                    self.add_stray(s);
+                }
+                return;
+            }
+        }
+    }
+
+    fn add_stray(&self, stray: Stray) {
+        if let Ok(mut list) = self.strays.lock() {
+            if list.len() < MAX_STRAYS {
+                list.push(stray);
+                self.has_strays.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
 impl Hold {
     /// The `x-ratelimit-*` headers for the call's answer.
     pub fn headers(&self) -> HeaderMap {
@@ -136,45 +190,70 @@ impl Hold {
         self.release(delta);
     }
 
-    fn release(&mut self, token_delta: i64) {
+    /// As [`Hold::finish`], and returns once the place is given back. A
+    /// client that sends its next call when it has this one's answer must
+    /// find the place free: a release still on its way to Redis would
+    /// refuse it. The release runs as its own task, so it completes even
+    /// if the caller gives up waiting.
+    pub async fn finish_before_answer(mut self, used: Option<u64>) {
+        let delta = used.map_or(0, |u| u as i64 - self.tokens as i64);
+        if let Some(task) = self.release(delta) {
+            let _ = task.await;
+        }
+    }
+
+    /// Gives the call's place and unused tokens back: at once in process,
+    /// through a task for Redis (returned, to be awaited or not). A call
+    /// counted in process while Redis is there leaves its member as a
+    /// stray, in case Redis ran the admission it did not answer in time.
+    fn release(&mut self, token_delta: i64) -> Option<tokio::task::JoinHandle<()>> {
         if self.finished {
-            return;
+            return None;
         }
         self.finished = true;
         let held_tokens = self.scopes.iter().any(|s| s.tpm > 0);
         let token_delta = if held_tokens { token_delta } else { 0 };
         let in_flight = self.scopes.iter().any(|s| s.concurrency > 0);
         if token_delta == 0 && !in_flight {
-            return;
+            return None;
         }
         let limiter = &self.limiter;
-        match (&limiter.shared, self.shared) {
-            (Some(link), true) => {
-                let (link, team, scopes) = (
-                    link.clone(),
-                    self.team.clone(),
-                    std::mem::take(&mut self.scopes),
-                );
-                let (sec, member) = (self.sec, self.member);
-                // Drop may run outside a runtime (at shutdown): then the
-                // lease frees the place.
-                if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                    rt.spawn(async move {
-                        shared::finish(&link, &team, &scopes, sec, token_delta, member).await;
-                    });
-                }
-            }
-            _ => {
-                if let Ok(mut windows) = limiter.local.lock() {
-                    windows.finish(&self.scopes, self.sec, token_delta);
-                }
+        if !self.shared {
+            if let Ok(mut windows) = limiter.local.lock() {
+                windows.finish(&self.scopes, self.sec, token_delta);
             }
         }
+        let link = limiter.shared.clone()?;
+        if !self.shared {
+            if in_flight {
+                limiter.add_stray(Stray {
+                    team: self.team.clone(),
+                    scopes: std::mem::take(&mut self.scopes),
+                    member: self.member,
+                });
+            }
+            return None;
+        }
+        let (team, scopes) = (self.team.clone(), std::mem::take(&mut self.scopes));
+        let (sec, member) = (self.sec, self.member);
+        // Drop may run outside a runtime (at shutdown): then the lease frees
+        // the place.
+        let rt = tokio::runtime::Handle::try_current().ok()?;
+        let limiter = limiter.clone();
+        Some(rt.spawn(async move {
+            if !shared::finish(&link, &team, &scopes, sec, token_delta, member).await && in_flight {
+                limiter.add_stray(Stray {
+                    team,
+                    scopes,
+                    member,
+                });
+            }
+        }))
     }
 }
 
 impl Drop for Hold {
     fn drop(&mut self) {
-        self.release(0);
+        let _ = self.release(0);
     }
 }

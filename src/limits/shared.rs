@@ -167,6 +167,7 @@ pub async fn admit(
     Some(Verdict::Admitted(counts))
 }
 
+/// Whether Redis answered.
 pub async fn finish(
     link: &RedisLink,
     team: &str,
@@ -174,12 +175,13 @@ pub async fn finish(
     sec: i64,
     token_delta: i64,
     member: i64,
-) {
-    let _: Option<i64> = link
+) -> bool {
+    let done: Option<i64> = link
         .eval(
             &FINISH,
             &keys(link, team, scopes),
             &[sec, token_delta, member],
         )
         .await;
+    done.is_some()
 }

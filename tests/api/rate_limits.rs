@@ -35,6 +35,9 @@ fn config(
     let mut config = base_config(db.url());
     config.cache.redis_url = redis.map(str::to_owned);
     config.cache.prefix = prefix.to_owned();
+    // Long enough that a loaded test machine does not look like a Redis
+    // outage (which makes each replica count alone, as documented).
+    config.cache.redis_timeout_ms = 5_000;
     if let Some(addr) = upstream {
         config.upstreams = vec![http_upstream("s", addr, &["s"], 30)];
     }
@@ -198,6 +201,148 @@ async fn concurrency_4_never_lets_more_than_4_reach_the_upstream() {
     assert_eq!(chat(&a, &key, "s", None).await.status(), 200);
     a.stop().await;
     b.stop().await;
+}
+
+/// A client that waits for each answer before it sends the next call holds
+/// at most one place, so concurrency 1 never refuses it, whichever replica
+/// it reaches. Replica `b` talks to Redis through a link that holds what it
+/// sends for 20 ms: a place given back by a task that runs after the answer
+/// (as it was) is still taken when the next call reaches `a`.
+#[tokio::test]
+async fn sequential_calls_at_concurrency_1_are_never_refused() {
+    let Some(redis) = redis_url() else { return };
+    let db = TestDb::sqlite();
+    let (key, _) = key_in(&db).await;
+    let (upstream, _) = slow_upstream(Duration::ZERO, (5, 5)).await;
+    let mut limit = rule(Some("t"), None);
+    limit.concurrency = Some(1);
+    let rules = [limit];
+    let prefix = prefix();
+    let slow = DelayedRedis::start(&redis).await;
+    slow.delay_requests(Duration::from_millis(20));
+    let a = spawn_app(config(&db, Some(&redis), &prefix, Some(upstream), &rules)).await;
+    let b = spawn_app(config(
+        &db,
+        Some(&slow.url),
+        &prefix,
+        Some(upstream),
+        &rules,
+    ))
+    .await;
+    for i in 0..16 {
+        let app = if i % 2 == 0 { &b } else { &a };
+        let resp = chat(app, &key, "s", None).await;
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert_eq!(status, 200, "call {i}: {body}");
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Redis runs an admission but answers it after the replica's deadline:
+/// the replica counts the call alone, and the place Redis gave it must not
+/// stay taken for the lease (10 minutes) once the call has ended.
+#[tokio::test]
+async fn an_admission_redis_answered_too_late_does_not_keep_its_place() {
+    let Some(redis) = redis_url() else { return };
+    let db = TestDb::sqlite();
+    let (key, _) = key_in(&db).await;
+    let (upstream, _) = slow_upstream(Duration::ZERO, (5, 5)).await;
+    let mut limit = rule(Some("t"), None);
+    limit.concurrency = Some(1);
+    let rules = [limit];
+    let prefix = prefix();
+    let slow = DelayedRedis::start(&redis).await;
+    let a = spawn_app(config(&db, Some(&redis), &prefix, Some(upstream), &rules)).await;
+    let mut late = config(&db, Some(&slow.url), &prefix, Some(upstream), &rules);
+    late.cache.redis_timeout_ms = 250;
+    let b = spawn_app(late).await;
+    // b's connection is made and its scripts loaded while Redis is quick
+    assert_eq!(chat(&b, &key, "s", None).await.status(), 200);
+    slow.delay_answers(Duration::from_millis(600));
+    assert_eq!(chat(&b, &key, "s", None).await.status(), 200);
+    slow.delay_answers(Duration::ZERO);
+    // past the second b's link sits out after a failed command
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (i, app) in [&b, &a, &b].into_iter().enumerate() {
+        let resp = chat(app, &key, "s", None).await;
+        let status = resp.status();
+        let body = resp.text().await.unwrap();
+        assert_eq!(status, 200, "call {i} after Redis is quick again: {body}");
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A TCP relay to Redis that can hold each chunk, in order, on its way to
+/// Redis or back.
+struct DelayedRedis {
+    url: String,
+    requests_ms: Arc<std::sync::atomic::AtomicU64>,
+    answers_ms: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl DelayedRedis {
+    async fn start(redis_url: &str) -> DelayedRedis {
+        let rest = redis_url.trim_start_matches("redis://");
+        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let target: std::net::SocketAddr =
+            host.parse().expect("PROMPTGATE_TEST_REDIS_URL host:port");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (requests_ms, answers_ms) = (Arc::default(), Arc::default());
+        let (up_ms, down_ms) = (Arc::clone(&requests_ms), Arc::clone(&answers_ms));
+        tokio::spawn(async move {
+            while let Ok((inbound, _)) = listener.accept().await {
+                let Ok(outbound) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                let (from_client, to_client) = inbound.into_split();
+                let (from_redis, to_redis) = outbound.into_split();
+                tokio::spawn(relay(from_client, to_redis, Arc::clone(&up_ms)));
+                tokio::spawn(relay(from_redis, to_client, Arc::clone(&down_ms)));
+            }
+        });
+        let url = if path.is_empty() {
+            format!("redis://{addr}")
+        } else {
+            format!("redis://{addr}/{path}")
+        };
+        DelayedRedis {
+            url,
+            requests_ms,
+            answers_ms,
+        }
+    }
+
+    fn delay_requests(&self, d: Duration) {
+        self.requests_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+
+    fn delay_answers(&self, d: Duration) {
+        self.answers_ms
+            .store(d.as_millis() as u64, Ordering::SeqCst);
+    }
+}
+
+async fn relay(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        let ms = delay_ms.load(Ordering::SeqCst);
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
 }
 
 /// The documented TPM bound: a call holds its prompt (estimated) and its
