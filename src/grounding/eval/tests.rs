@@ -76,7 +76,7 @@ fn each_extra_set_is_tested_on_its_own_and_named_by_its_file() {
     let mut rows = synthetic(FAITHBENCH, 60);
     rows.extend(synthetic(HALUEVAL, 60));
     rows.extend(synthetic(EXTRA, 30));
-    let p = Procedure::default();
+    let p = Procedure::UnitWeights;
     let names: Vec<String> = splits::EXTRA
         .into_iter()
         .map(|split| {
