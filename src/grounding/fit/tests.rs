@@ -66,9 +66,7 @@ fn unit_fit_calibrates_the_unit_score_and_keeps_its_order() {
         .collect();
     by_u.sort_by(|a, b| a.0.total_cmp(&b.0));
     assert!(by_u.windows(2).all(|w| w[0].1 <= w[1].1));
-    assert!(by_u
-        .iter()
-        .all(|(u, s)| (*u < cut) == (*s < m.threshold)));
+    assert!(by_u.iter().all(|(u, s)| (*u < cut) == (*s < m.threshold)));
     // with true P(h) = σ(-3 + 6 t), balanced accuracy peaks at t = 0.5 (u = 0.5)
     assert!((cut - 0.5).abs() < 0.15, "{cut}");
 }
@@ -92,7 +90,12 @@ fn a_logistic_fit_leaves_out_a_feature_with_a_negative_weight() {
 #[test]
 fn thresholds_maximise_balanced_accuracy() {
     let x = [0.0; NC];
-    let data = [row(x, true, 0), row(x, true, 0), row(x, false, 0), row(x, false, 0)];
+    let data = [
+        row(x, true, 0),
+        row(x, true, 0),
+        row(x, false, 0),
+        row(x, false, 0),
+    ];
     let t = best_threshold(&[0.1, 0.2, 0.8, 0.9], &data);
     assert!(t > 0.2 && t < 0.8, "{t}");
     assert!((logistic::log_loss(0.0, true) - std::f64::consts::LN_2).abs() < 1e-12);
