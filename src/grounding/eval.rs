@@ -34,7 +34,7 @@ pub use report::{EvalReport, Split, ABLATION_COLUMNS};
 pub use tables::{operating_points, reliability, Bucket, OperatingPoint};
 
 use super::features::{CANDIDATES as FEATURES, WORST_GAP};
-use super::fit::{fit, Fitted, Procedure, Row};
+use super::fit::{fit, Fitted, Procedure, Row, KEEP_LIFT, UNIT_WEIGHTS};
 use super::scoring::Scorer;
 use datasets::DETECTORS;
 
@@ -94,18 +94,23 @@ fn shipped_rows(inputs: &Inputs) -> Result<Vec<Row>, String> {
 pub fn fit_builtin(inputs: &Inputs) -> Result<(Fitted, String), String> {
     let mut all = shipped_rows(inputs)?;
     balance(&mut all);
-    let p = Procedure::default();
-    let fitted = fit(&all, &p);
+    let fitted = fit(&all, &Procedure::UnitWeights);
     let n = |d: u8| all.iter().filter(|r| r.dataset == d).count();
+    let unit: serde_json::Map<String, serde_json::Value> = FEATURES
+        .iter()
+        .zip(UNIT_WEIGHTS)
+        .filter(|(_, w)| *w > 0.0)
+        .map(|(k, w)| ((*k).to_string(), w.into()))
+        .collect();
     let prov = serde_json::json!({
         "data": format!(
             "faithbench-dev ({} summaries) and halueval-qa ({} answers), each data set weighted equally",
             n(FAITHBENCH), n(HALUEVAL)
         ),
-        "procedure": "L2 logistic regression with weights >= 0; backward selection by inner 5-fold CV by source (drop the feature whose removal lowers the held-out log-loss, mean over the data sets, by more than min_gain nats; repeat); threshold maximising the balanced accuracy of the data set it is worst on",
-        "l2": p.l2,
-        "min_gain": p.min_gain,
-        "selected": fitted.model.selected(),
+        "procedure": "unit-weight risk (fixed weights below, no selection); Platt calibration (one-feature logistic of the label on the risk, slope > 0: weights = slope * unit weights, bias = intercept); threshold = the calibrated score at the middle of the cuts on u = 1 - risk keeping 95% of the best balanced-accuracy lift over 0.5 on the worst data set",
+        "unit_weights": unit,
+        "keep_lift": KEEP_LIFT,
+        "u_cut": fitted.unit_cut.map(|c| (c * 1e6).round() / 1e6),
     });
     let json = fitted.model.to_json(prov);
     Ok((fitted, json))
@@ -124,7 +129,7 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
     for path in &inputs.extra {
         extra.push((path.clone(), rows(&load_extra(path)?, EXTRA)));
     }
-    let p = Procedure::default();
+    let p = Procedure::UnitWeights;
     let mut splits: Vec<Split> = splits::SHARED
         .into_iter()
         .map(|split| splits::run(&all, split, &p, None))
@@ -141,7 +146,7 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
         );
     }
 
-    let ablation = ablation(&all, &p);
+    let ablation = ablation(&all);
 
     // the shipped weights in-sample, with timing of the full report
     let scorer = Scorer::new();
@@ -186,10 +191,13 @@ pub fn run(inputs: &Inputs) -> Result<EvalReport, String> {
     })
 }
 
+/// L2 penalty (on standardised weights) of the per-signal evidence fits.
+const ABLATION_L2: f64 = 0.01;
+
 /// Per-signal evidence: AUROC of the baseline's feature alone and with each other
 /// candidate added (fixed features, weights fitted per split), within each data
 /// set (CV by source) and across them. Columns: [`ABLATION_COLUMNS`].
-fn ablation(all: &[Row], p: &Procedure) -> Vec<(String, [f64; 4])> {
+fn ablation(all: &[Row]) -> Vec<(String, [f64; 4])> {
     let mut out = Vec::new();
     let base = vec![WORST_GAP];
     let sets = std::iter::once(base.clone()).chain(
@@ -198,9 +206,9 @@ fn ablation(all: &[Row], p: &Procedure) -> Vec<(String, [f64; 4])> {
             .map(|j| vec![WORST_GAP, j]),
     );
     for set in sets {
-        let q = Procedure {
-            fixed: Some(set.clone()),
-            ..p.clone()
+        let q = Procedure::Logistic {
+            features: set.clone(),
+            l2: ABLATION_L2,
         };
         let auc = |name: &str, test, oos| Split::new(name, test, oos).model.auroc;
         let cols = [

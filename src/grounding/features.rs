@@ -3,8 +3,8 @@
 //!
 //! Every feature is a "risk": 0 when nothing is wrong, larger when less of the
 //! answer is backed by the context, so the model's weights can be held `>= 0`
-//! (more missing content never raises the support). Which of them the shipped
-//! model uses is decided by the fit (`eval::select`), not here.
+//! (more missing content never raises the support). How the shipped model
+//! weighs them is decided in [`super::fit`], not here.
 
 use super::signals::{
     ClaimSignals, F_ENT, F_NEG_ADD, F_NEG_DROP, F_NOVEL, F_NUM, F_PAIRS, F_SCATTER,

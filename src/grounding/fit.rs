@@ -1,101 +1,142 @@
 //! Fitting the calibrated model: the one procedure used by the cross-validation,
 //! the cross-dataset checks and the shipped `weights.json` alike.
 //!
-//! 1. **Feature selection** (backward, conservative): the weights are held `>= 0`
-//!    (monotone: more missing content never raises the support), so a feature whose
-//!    weight would be negative is left out and the rest refitted. Then, with inner
-//!    cross-validation by source on the training rows, the feature whose removal
-//!    lowers the held-out log-loss (mean over the data sets present) the most is
-//!    dropped, if by more than `min_gain` nats; repeat. A feature that helps one data
-//!    set less than it hurts another goes; features stay unless the evidence is
-//!    against them (with a few hundred rows, dropping on noise costs more than a
-//!    small L2-shrunk weight).
-//! 2. **Weights**: L2-penalised logistic regression (Newton's method on standardised
-//!    features), rows weighted so that each data set counts the same, classes not
-//!    reweighted (the output is the share of hallucinated answers, i.e. calibrated).
-//! 3. **Threshold**: the cut on the score maximising (data-set-weighted) balanced
-//!    accuracy on the training rows.
+//! The shipped procedure fits almost nothing, because with a few hundred answers
+//! per data set every fitted weight is a chance to fit one set at another's
+//! expense (the earlier L2 logistic model with feature selection lost to the
+//! one-signal baseline on FaithBench and across data sets):
+//!
+//! 1. **Unit-weight score** (fixed, not fitted):
+//!    `u = 1 − mean(worst_claim_gap, answer_gap) − numbers − names −
+//!    negation_added − ½·pair_rate − ½·worst_scatter`. The gaps and the rates are
+//!    shares (0–1); numbers, names and added negations are counts capped at 2, so
+//!    one unsupported figure or name costs as much as a claim with nothing found.
+//!    `negation_dropped` helps on no data set and is left out.
+//! 2. **Calibration** (2 fitted numbers): a one-feature logistic (Platt) fit of the
+//!    label on the risk `1 − u`, rows weighted so that each data set counts the same,
+//!    classes not reweighted, so the output is a probability of support. The slope
+//!    is kept positive, so the calibrated score ranks answers exactly as `u` does.
+//! 3. **Threshold** (1 fitted number): the middle of the cuts on `u` that keep 95 %
+//!    of the best balanced-accuracy lift over chance, balanced accuracy taken on the
+//!    training data set it is worst on ([`lift_threshold`]); stored as the
+//!    calibrated score at that cut.
+//!
+//! The calibrated model is the same `Model` form as any logistic model
+//! (`weights = slope · unit weights`, `bias = intercept`), so the scorer and the
+//! `weights.json` format do not depend on how it was fitted.
 
 mod logistic;
 mod row;
+mod threshold;
 
-use super::features::NC;
-use super::scorer::Model;
-pub use logistic::{best_threshold, fit_weights};
+use super::features::{
+    ANSWER_GAP, NAMES, NC, NEG_ADDED, NUMBERS, PAIR_RATE, WORST_GAP, WORST_SCATTER,
+};
+use super::scorer::{sigmoid, Model};
+pub use logistic::fit_weights;
 pub use row::Row;
+pub use threshold::{best_threshold, lift_threshold};
 
-/// The fixed settings of the procedure (chosen before looking at results).
-#[derive(Clone, Debug)]
-pub struct Procedure {
-    pub l2: f64,
-    pub inner_folds: usize,
-    pub min_gain: f64,
-    /// Skip the selection and fit these features (the ablation table).
-    pub fixed: Option<Vec<usize>>,
+/// The unit weights of the risk `1 − u`, in feature order.
+pub const UNIT_WEIGHTS: [f64; NC] = {
+    let mut w = [0.0; NC];
+    w[WORST_GAP] = 0.5;
+    w[ANSWER_GAP] = 0.5;
+    w[NUMBERS] = 1.0;
+    w[NAMES] = 1.0;
+    w[NEG_ADDED] = 1.0;
+    w[PAIR_RATE] = 0.5;
+    w[WORST_SCATTER] = 0.5;
+    w
+};
+
+/// Share of the best balanced-accuracy lift over 0.5 a cut must keep to count
+/// towards the threshold. The single best cut sits on an edge of a noisy plateau
+/// and does not carry to new data; the middle of the near-best cuts does better.
+pub const KEEP_LIFT: f64 = 0.95;
+
+/// Penalty on the (standardised) Platt slope: negligible shrinkage, but it keeps
+/// the fit finite if a training split is separable by `u`.
+const PLATT_L2: f64 = 1e-3;
+
+/// Slope used if the Platt fit finds none (u uninformative on the training rows):
+/// small enough to leave the probability at the base rate, positive so the score
+/// still ranks by `u`.
+const MIN_SLOPE: f64 = 1e-6;
+
+/// Which procedure a fit runs.
+#[derive(Clone, Debug, Default)]
+pub enum Procedure {
+    /// The shipped procedure (the module's doc).
+    #[default]
+    UnitWeights,
+    /// L2 logistic regression with weights `>= 0` on fixed features (the
+    /// per-signal evidence table only); threshold as the baseline's.
+    Logistic { features: Vec<usize>, l2: f64 },
 }
 
-impl Default for Procedure {
-    fn default() -> Self {
-        Procedure {
-            l2: 0.01,
-            inner_folds: 5,
-            min_gain: 0.001,
-            fixed: None,
-        }
-    }
-}
-
-/// A fitted model and how its features were chosen.
+/// A fitted model.
 #[derive(Clone, Debug)]
 pub struct Fitted {
     pub model: Model,
-    /// Features dropped by the selection, in order, with the change of the
-    /// inner-CV log-loss (mean over the data sets) their removal caused.
-    pub dropped: Vec<(usize, f64)>,
+    /// The cut on the unit score `u` the threshold comes from (unit weights only).
+    pub unit_cut: Option<f64>,
 }
 
-/// Runs the whole procedure on `rows`.
+/// Runs the procedure on `rows`.
 pub fn fit(rows: &[Row], p: &Procedure) -> Fitted {
-    if let Some(fixed) = &p.fixed {
-        return Fitted {
-            model: final_model(rows, fixed, p.l2),
-            dropped: Vec::new(),
-        };
-    }
-    let datasets = datasets_of(rows);
-    let mut active: Vec<usize> = (0..NC).collect();
-    let mut dropped = Vec::new();
-    loop {
-        active = nonnegative(rows, &active, p.l2).0;
-        let current = inner_loss(rows, &active, p, &datasets);
-        // the feature whose removal lowers the held-out log-loss (mean over the
-        // data sets) the most, if by more than `min_gain`
-        let mut worst: Option<(usize, f64)> = None;
-        for &j in &active {
-            let rest: Vec<usize> = active.iter().copied().filter(|k| *k != j).collect();
-            let loss = inner_loss(rows, &rest, p, &datasets);
-            let rise = loss.iter().zip(&current).map(|(a, b)| a - b).sum::<f64>()
-                / loss.len().max(1) as f64;
-            if rise < -p.min_gain && worst.is_none_or(|w| rise < w.1) {
-                worst = Some((j, rise));
-            }
-        }
-        let Some((j, most)) = worst else { break };
-        active.retain(|k| *k != j);
-        dropped.push((j, most));
-    }
-    Fitted {
-        model: final_model(rows, &active, p.l2),
-        dropped,
+    match p {
+        Procedure::UnitWeights => fit_unit(rows),
+        Procedure::Logistic { features, l2 } => Fitted {
+            model: fit_logistic(rows, features, *l2),
+            unit_cut: None,
+        },
     }
 }
 
-/// Fits the features of `active`, leaving out (one at a time, most negative
-/// first) those whose weight comes out negative; returns the features kept and
-/// their weights and intercept.
-fn nonnegative(rows: &[Row], active: &[usize], l2: f64) -> (Vec<usize>, Vec<f64>, f64) {
-    let mut act = active.to_vec();
-    loop {
+/// The unit-weight risk `1 − u` of features `x`.
+pub fn unit_risk(x: &[f64; NC]) -> f64 {
+    UNIT_WEIGHTS.iter().zip(x).map(|(w, v)| w * v).sum()
+}
+
+fn fit_unit(rows: &[Row]) -> Fitted {
+    let risk: Vec<f64> = rows.iter().map(|r| unit_risk(&r.x)).collect();
+    // Platt: P(hallucinated) = σ(b + a·risk), as a one-feature logistic fit
+    let one: Vec<Row> = rows
+        .iter()
+        .zip(&risk)
+        .map(|(r, v)| {
+            let mut x = [0.0; NC];
+            x[0] = *v;
+            Row { x, ..*r }
+        })
+        .collect();
+    let (w, b) = fit_weights(&one, &[0], PLATT_L2);
+    let (slope, bias) = if w[0] > 0.0 {
+        (w[0], b)
+    } else {
+        (MIN_SLOPE, fit_weights(rows, &[], 0.0).1)
+    };
+    // the cut on u; flagged = u < cut, i.e. risk > 1 − cut, i.e. the calibrated
+    // score below its value at the cut (the calibration is monotone)
+    let u: Vec<f64> = risk.iter().map(|r| 1.0 - r).collect();
+    let cut = lift_threshold(&u, rows, KEEP_LIFT);
+    let threshold = sigmoid(-(bias + slope * (1.0 - cut))).clamp(1e-6, 1.0 - 1e-6);
+    Fitted {
+        model: Model {
+            weights: UNIT_WEIGHTS.map(|v| slope * v),
+            bias,
+            threshold,
+        },
+        unit_cut: Some(cut),
+    }
+}
+
+/// Logistic weights on `features`, leaving out (one at a time, most negative
+/// first) those whose weight comes out negative, plus the best-cut threshold.
+fn fit_logistic(rows: &[Row], features: &[usize], l2: f64) -> Model {
+    let mut act = features.to_vec();
+    let (w, bias) = loop {
         let (w, b) = fit_weights(rows, &act, l2);
         let most_negative = w
             .iter()
@@ -107,16 +148,11 @@ fn nonnegative(rows: &[Row], active: &[usize], l2: f64) -> (Vec<usize>, Vec<f64>
             Some(k) => {
                 act.remove(k);
             }
-            None => return (act, w, b),
+            None => break (w, b),
         }
-    }
-}
-
-/// Weights on the chosen features plus the balanced-accuracy threshold.
-fn final_model(rows: &[Row], active: &[usize], l2: f64) -> Model {
-    let (active, w, bias) = nonnegative(rows, active, l2);
+    };
     let mut weights = [0.0; NC];
-    for (&j, v) in active.iter().zip(&w) {
+    for (&j, v) in act.iter().zip(&w) {
         weights[j] = *v;
     }
     let mut m = Model {
@@ -139,48 +175,7 @@ pub fn fit_baseline(rows: &[Row]) -> f64 {
 
 /// The baseline's score of a row: the least covered claim's coverage.
 pub fn baseline_score(r: &Row) -> f64 {
-    1.0 - r.x[super::features::WORST_GAP]
-}
-
-fn datasets_of(rows: &[Row]) -> Vec<u8> {
-    let mut d: Vec<u8> = rows.iter().map(|r| r.dataset).collect();
-    d.sort_unstable();
-    d.dedup();
-    d
-}
-
-/// Inner cross-validated log-loss per data set (in `datasets` order).
-fn inner_loss(rows: &[Row], active: &[usize], p: &Procedure, datasets: &[u8]) -> Vec<f64> {
-    let k = p.inner_folds.max(2) as u64;
-    let mut sum = vec![0.0; datasets.len()];
-    let mut wsum = vec![0.0; datasets.len()];
-    for fold in 0..k {
-        let train: Vec<Row> = rows
-            .iter()
-            .filter(|r| mix(r.group) % k != fold)
-            .copied()
-            .collect();
-        let (act, w, b) = nonnegative(&train, active, p.l2);
-        for r in rows.iter().filter(|r| mix(r.group) % k == fold) {
-            let z = b + act.iter().zip(&w).map(|(&j, v)| v * r.x[j]).sum::<f64>();
-            let d = datasets.iter().position(|d| *d == r.dataset).unwrap_or(0);
-            sum[d] += r.weight * logistic::log_loss(z, r.hallucinated);
-            wsum[d] += r.weight;
-        }
-    }
-    sum.iter()
-        .zip(&wsum)
-        .map(|(s, w)| if *w > 0.0 { s / w } else { 0.0 })
-        .collect()
-}
-
-/// Spreads group ids over the inner folds (ids are often consecutive and
-/// correlated with the outer folds' `id mod k`).
-fn mix(g: u64) -> u64 {
-    let mut z = g.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
+    1.0 - r.x[WORST_GAP]
 }
 
 #[cfg(test)]

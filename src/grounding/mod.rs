@@ -7,9 +7,9 @@
 //! `1200` = `1.2 thousand`; capitalised names; added or dropped negations; facts
 //! scattered over several passages). The best-matching context sentence (BM25) is
 //! reported as evidence. The claim signals are folded into a few answer features
-//! ([`features`]) and a small logistic model turns them into the probability that
-//! the answer is supported (`weights.json`, see [`scorer`]; fitted by [`fit`] with
-//! the procedure [`eval`] cross-validates).
+//! ([`features`]); a fixed unit-weight sum of them, calibrated by a one-feature
+//! logistic fit, is the probability that the answer is supported (`weights.json`,
+//! see [`scorer`]; fitted by [`fit`] with the procedure [`eval`] cross-validates).
 //!
 //! Offsets: `Claim::start` / `Claim::end` are **Unicode scalar value (code point)
 //! offsets** into the answer, half-open, i.e. Python `answer[start:end]`. (JavaScript

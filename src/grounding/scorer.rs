@@ -2,9 +2,10 @@
 //!
 //! `P(hallucinated) = σ(b + Σ_j w_j · x_j)` over the answer's risk features `x`
 //! ([`super::features`]), with `w_j >= 0`; the score is `P(supported) = 1 - P(h)`.
-//! The weights are those of a plain (not class-weighted) logistic regression, so the
-//! score is a probability on the data it was fitted on; `flagged = score < threshold`.
-//! A weight of 0 means the feature was not selected. The fitting is in [`super::fit`].
+//! The shipped weights are fixed unit weights times one fitted slope (a plain, not
+//! class-weighted, logistic calibration), so the score is a probability on the data
+//! it was fitted on; `flagged = score < threshold`. A weight of 0 means the feature
+//! is not used. The fitting is in [`super::fit`].
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -89,7 +90,7 @@ impl Model {
         Model::from_json(WEIGHTS_JSON).unwrap_or(FALLBACK)
     }
 
-    /// Serialises to the `weights.json` format (selected features only). `fit` is
+    /// Serialises to the `weights.json` format (features with a weight only). `fit` is
     /// free-form provenance.
     pub fn to_json(&self, fit: serde_json::Value) -> String {
         let f = WeightsFile {
@@ -117,16 +118,6 @@ impl Model {
     #[inline]
     pub fn support(&self, x: &[f64; NC]) -> f64 {
         sigmoid(-self.logit(x))
-    }
-
-    /// Names of the features the model uses (weight > 0).
-    pub fn selected(&self) -> Vec<&'static str> {
-        CANDIDATES
-            .iter()
-            .zip(self.weights)
-            .filter(|(_, w)| *w > 0.0)
-            .map(|(n, _)| *n)
-            .collect()
     }
 }
 

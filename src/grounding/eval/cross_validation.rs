@@ -1,6 +1,6 @@
 //! Out-of-sample runs of the fitting procedure: cross-validation by source and
 //! fit-on-one-set / test-on-another. Each training split gets the whole
-//! procedure ([`fit::fit`]: feature selection, weights, threshold) and the
+//! procedure ([`fit::fit`]: calibration and threshold) and the
 //! baseline's threshold; nothing is fitted on the rows it scores.
 
 use crate::grounding::fit::{self, baseline_score, fit_baseline, Fitted, Procedure, Row};

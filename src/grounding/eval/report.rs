@@ -135,24 +135,16 @@ fn kept_weights(model: &Model, digits: usize) -> Vec<String> {
 
 fn fits(f: &mut fmt::Formatter<'_>, s: &Split) -> fmt::Result {
     for (k, (fit, bt)) in s.oos.fits.iter().zip(&s.oos.base_thresholds).enumerate() {
-        let kept = kept_weights(&fit.model, 2);
-        let dropped: Vec<String> = fit
-            .dropped
-            .iter()
-            .map(|(j, g)| format!("{}({:+.4})", CANDIDATES[*j], g))
-            .collect();
+        let cut = fit
+            .unit_cut
+            .map_or_else(String::new, |c| format!("u cut={c:.3}; "));
         writeln!(
             f,
-            "    fit {k}: {}; b={:.2}; t={:.3}; baseline t={:.3}; dropped: {}",
-            kept.join(", "),
+            "    fit {k}: {}; b={:.2}; {cut}t={:.3}; baseline t={:.3}",
+            kept_weights(&fit.model, 2).join(", "),
             fit.model.bias,
             fit.model.threshold,
             bt,
-            if dropped.is_empty() {
-                "-".to_string()
-            } else {
-                dropped.join(", ")
-            }
         )?;
     }
     Ok(())
@@ -326,9 +318,8 @@ impl fmt::Display for EvalReport {
         }
         writeln!(
             f,
-            "\nweights per fit (left out: not shown); dropped = removed by the selection, with the \
-             change of the inner-CV log-loss (mean over the data sets) on removal; \
-             features whose weight came out negative are left out without a line"
+            "\nweights per fit (= Platt slope x unit weights), intercept b, the cut on the unit \
+             score u and the threshold t it gives on the calibrated score"
         )?;
         for s in &self.splits {
             writeln!(f, "  {} [{}]", s.name, s.test)?;

@@ -1,5 +1,5 @@
-//! Weighted L2 logistic regression by Newton's method, and the balanced-accuracy
-//! threshold. Few features (at most [`NC`]), so the Hessian is solved directly.
+//! Weighted L2 logistic regression by Newton's method. Few features (at most
+//! [`NC`]), so the Hessian is solved directly.
 
 use super::row::Row;
 use crate::grounding::features::NC;
@@ -135,62 +135,4 @@ fn solve(mut h: Vec<Vec<f64>>, mut g: Vec<f64>) -> Option<Vec<f64>> {
         s[row] = (g[row] - tail) / h[row][row];
     }
     Some(s)
-}
-
-/// Threshold on the score (`flagged = score < t`) maximising the balanced
-/// accuracy of the data set it is worst on (with one data set: its balanced
-/// accuracy), placed midway between the highest flagged score and the next one.
-/// Taking the worst data set keeps an easy set with a wide plateau of good cuts
-/// from choosing the cut for a hard one.
-pub fn best_threshold(scores: &[f64], rows: &[Row]) -> f64 {
-    let mut sets: Vec<u8> = rows.iter().map(|r| r.dataset).collect();
-    sets.sort_unstable();
-    sets.dedup();
-    // per data set: (positives, negatives) weight
-    let totals: Vec<(f64, f64)> = sets
-        .iter()
-        .map(|d| {
-            rows.iter()
-                .filter(|r| r.dataset == *d)
-                .fold((0.0, 0.0), |t, r| {
-                    if r.hallucinated {
-                        (t.0 + r.weight, t.1)
-                    } else {
-                        (t.0, t.1 + r.weight)
-                    }
-                })
-        })
-        .collect();
-    if totals.iter().any(|t| t.0 <= 0.0 || t.1 <= 0.0) {
-        return 0.5;
-    }
-    let mut v: Vec<(f64, &Row)> = scores.iter().copied().zip(rows).collect();
-    v.sort_by(|a, b| a.0.total_cmp(&b.0));
-    // flagged weight per data set so far: (true positives, false positives)
-    let mut flagged = vec![(0.0f64, 0.0f64); sets.len()];
-    let mut best = (-1.0f64, 0.5f64);
-    let mut k = 0;
-    while k < v.len() {
-        let s = v[k].0;
-        while k < v.len() && v[k].0 == s {
-            let r = v[k].1;
-            let d = sets.iter().position(|x| *x == r.dataset).unwrap_or(0);
-            if r.hallucinated {
-                flagged[d].0 += r.weight;
-            } else {
-                flagged[d].1 += r.weight;
-            }
-            k += 1;
-        }
-        let next = v.get(k).map_or(1.0, |x| x.0);
-        let worst = flagged
-            .iter()
-            .zip(&totals)
-            .map(|(f, t)| 0.5 * (f.0 / t.0 + (t.1 - f.1) / t.1))
-            .fold(f64::INFINITY, f64::min);
-        if worst > best.0 + 1e-12 {
-            best = (worst, 0.5 * (s + next));
-        }
-    }
-    best.1.clamp(1e-6, 1.0 - 1e-6)
 }

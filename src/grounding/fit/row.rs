@@ -9,8 +9,8 @@ pub struct Row {
     pub hallucinated: bool,
     /// Row weight (each data set's rows sum to the same total).
     pub weight: f64,
-    /// Source group: rows of one source are never split by inner folds.
+    /// Source group: the cross-validation folds never split a source's rows.
     pub group: u64,
-    /// Data set index (selection asks for a gain in each).
+    /// Data set index (the threshold rules take the worst data set).
     pub dataset: u8,
 }

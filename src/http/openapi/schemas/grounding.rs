@@ -36,7 +36,7 @@ pub struct GroundingClaim {
 /// Output of the grounding scorer (fast tier: lexical signals, CPU only, no model). Method and evaluation: `docs/grounding.md`.
 #[derive(utoipa::ToSchema, serde::Serialize)]
 pub struct GroundingReport {
-    /// Probability that the answer is supported by the context (a logistic model over the claims' signals, calibrated on the evaluation data; an answer in which nothing unsupported is found scores 1.0, whose calibrated probability is the model's top value, 0.825 with the shipped weights).
+    /// Probability that the answer is supported by the context (a fixed-weight sum of the claims' signals, calibrated on the evaluation data; an answer in which nothing unsupported is found scores 1.0, whose calibrated probability is the model's top value, 0.729 with the shipped weights).
     #[schema(minimum = 0, maximum = 1)]
     pub score: f64,
     /// `score < threshold`.
