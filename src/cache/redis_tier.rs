@@ -69,15 +69,14 @@ impl RedisTier {
             .store(until.as_millis() as u64, Ordering::Relaxed);
     }
 
-    /// Runs one Redis operation within `deadline`. An error or a missed
+    /// Runs one Redis operation within the command deadline. An error or a missed
     /// deadline counts as a failure (see [`RedisTier::failed`]) and gives `None`.
     async fn bounded<T, E: std::fmt::Display>(
         &self,
         what: &str,
-        deadline: Duration,
         op: impl std::future::Future<Output = Result<T, E>>,
     ) -> Option<T> {
-        match tokio::time::timeout(deadline, op).await {
+        match tokio::time::timeout(self.conn.deadline, op).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(e)) => {
                 self.failed(what, &e);
@@ -110,7 +109,7 @@ impl RedisTier {
         let mut pipe = redis::pipe();
         pipe.get(&k).pttl(&k).get(self.prompt_of(&k));
         let op = pipe.query_async::<(Option<Vec<u8>>, i64, Option<String>)>(&mut conn);
-        let (body, ttl_ms, prompt) = self.bounded("get", self.conn.deadline, op).await?;
+        let (body, ttl_ms, prompt) = self.bounded("get", op).await?;
         let ttl = Duration::from_millis(ttl_ms.max(1) as u64);
         Some((Bytes::from(body?), ttl, prompt))
     }
@@ -141,8 +140,7 @@ impl RedisTier {
                 .pexpire(&set, ms as i64)
                 .ignore();
         }
-        self.bounded("put", self.conn.deadline, pipe.query_async::<()>(&mut conn))
-            .await;
+        self.bounded("put", pipe.query_async::<()>(&mut conn)).await;
     }
 
     /// Deletes this namespace's entries (all, or one prompt's).
@@ -195,7 +193,7 @@ impl RedisTier {
         pipe.get(self.clear_all_counter())
             .hgetall(self.clear_prompt_counters());
         let op = pipe.query_async::<(Option<u64>, HashMap<String, u64>)>(&mut conn);
-        let (all, prompts) = self.bounded("clear counts", self.conn.deadline, op).await?;
+        let (all, prompts) = self.bounded("clear counts", op).await?;
         Some(ClearCounts {
             all: all.unwrap_or(0),
             prompts,

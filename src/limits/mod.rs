@@ -38,6 +38,8 @@ pub struct Limiter {
     /// admission Redis answers. Else each would stay taken for its whole
     /// lease, minutes, refusing the team on every replica.
     strays: Mutex<Vec<Stray>>,
+    /// Whether `strays` has any: every admission looks, and an atomic load
+    /// keeps the mutex off the path when (as almost always) there are none.
     has_strays: AtomicBool,
 }
 
@@ -143,9 +145,7 @@ impl Limiter {
             )),
         }
     }
-}
 
-impl Limiter {
     /// Takes the strays' members out of Redis; those it does not answer for
     /// wait for the next admission.
     async fn clear_strays(&self, link: &RedisLink) {
@@ -222,10 +222,7 @@ impl Hold {
             if let Ok(mut windows) = limiter.local.lock() {
                 windows.finish(&self.scopes, self.sec, token_delta);
             }
-        }
-        let link = limiter.shared.clone()?;
-        if !self.shared {
-            if in_flight {
+            if in_flight && limiter.shared.is_some() {
                 limiter.add_stray(Stray {
                     team: self.team.clone(),
                     scopes: std::mem::take(&mut self.scopes),
@@ -234,6 +231,7 @@ impl Hold {
             }
             return None;
         }
+        let link = limiter.shared.clone()?;
         let (team, scopes) = (self.team.clone(), std::mem::take(&mut self.scopes));
         let (sec, member) = (self.sec, self.member);
         // Drop may run outside a runtime (at shutdown): then the lease frees

@@ -211,30 +211,13 @@ async fn concurrency_4_never_lets_more_than_4_reach_the_upstream() {
 #[tokio::test]
 async fn sequential_calls_at_concurrency_1_are_never_refused() {
     let Some(redis) = redis_url() else { return };
-    let db = TestDb::sqlite();
-    let (key, _) = key_in(&db).await;
-    let (upstream, _) = slow_upstream(Duration::ZERO, (5, 5)).await;
-    let mut limit = rule(Some("t"), None);
-    limit.concurrency = Some(1);
-    let rules = [limit];
-    let prefix = prefix();
-    let slow = DelayedRedis::start(&redis).await;
+    let DelayedPair {
+        a, b, key, slow, ..
+    } = concurrency_1_with_a_delayed_replica(&redis, None).await;
     slow.delay_requests(Duration::from_millis(20));
-    let a = spawn_app(config(&db, Some(&redis), &prefix, Some(upstream), &rules)).await;
-    let b = spawn_app(config(
-        &db,
-        Some(&slow.url),
-        &prefix,
-        Some(upstream),
-        &rules,
-    ))
-    .await;
     for i in 0..16 {
         let app = if i % 2 == 0 { &b } else { &a };
-        let resp = chat(app, &key, "s", None).await;
-        let status = resp.status();
-        let body = resp.text().await.unwrap();
-        assert_eq!(status, 200, "call {i}: {body}");
+        assert_answered(app, &key, &format!("call {i}")).await;
     }
     a.stop().await;
     b.stop().await;
@@ -246,18 +229,9 @@ async fn sequential_calls_at_concurrency_1_are_never_refused() {
 #[tokio::test]
 async fn an_admission_redis_answered_too_late_does_not_keep_its_place() {
     let Some(redis) = redis_url() else { return };
-    let db = TestDb::sqlite();
-    let (key, _) = key_in(&db).await;
-    let (upstream, _) = slow_upstream(Duration::ZERO, (5, 5)).await;
-    let mut limit = rule(Some("t"), None);
-    limit.concurrency = Some(1);
-    let rules = [limit];
-    let prefix = prefix();
-    let slow = DelayedRedis::start(&redis).await;
-    let a = spawn_app(config(&db, Some(&redis), &prefix, Some(upstream), &rules)).await;
-    let mut late = config(&db, Some(&slow.url), &prefix, Some(upstream), &rules);
-    late.cache.redis_timeout_ms = 250;
-    let b = spawn_app(late).await;
+    let DelayedPair {
+        a, b, key, slow, ..
+    } = concurrency_1_with_a_delayed_replica(&redis, Some(250)).await;
     // b's connection is made and its scripts loaded while Redis is quick
     assert_eq!(chat(&b, &key, "s", None).await.status(), 200);
     slow.delay_answers(Duration::from_millis(600));
@@ -266,13 +240,57 @@ async fn an_admission_redis_answered_too_late_does_not_keep_its_place() {
     // past the second b's link sits out after a failed command
     tokio::time::sleep(Duration::from_millis(1500)).await;
     for (i, app) in [&b, &a, &b].into_iter().enumerate() {
-        let resp = chat(app, &key, "s", None).await;
-        let status = resp.status();
-        let body = resp.text().await.unwrap();
-        assert_eq!(status, 200, "call {i} after Redis is quick again: {body}");
+        assert_answered(app, &key, &format!("call {i} after Redis is quick again")).await;
     }
     a.stop().await;
     b.stop().await;
+}
+
+/// Two replicas under one concurrency-1 rule for team "t" and its key.
+struct DelayedPair {
+    /// On Redis directly.
+    a: TestApp,
+    /// On Redis through `slow`.
+    b: TestApp,
+    key: String,
+    slow: DelayedRedis,
+    _db: TestDb,
+}
+
+/// A [`DelayedPair`] to an upstream that answers at once; `b` gets its own
+/// Redis deadline, if given.
+async fn concurrency_1_with_a_delayed_replica(
+    redis: &str,
+    b_redis_timeout_ms: Option<u64>,
+) -> DelayedPair {
+    let db = TestDb::sqlite();
+    let (key, _) = key_in(&db).await;
+    let (upstream, _) = slow_upstream(Duration::ZERO, (5, 5)).await;
+    let mut limit = rule(Some("t"), None);
+    limit.concurrency = Some(1);
+    let rules = [limit];
+    let prefix = prefix();
+    let slow = DelayedRedis::start(redis).await;
+    let a = spawn_app(config(&db, Some(redis), &prefix, Some(upstream), &rules)).await;
+    let mut late = config(&db, Some(&slow.url), &prefix, Some(upstream), &rules);
+    if let Some(ms) = b_redis_timeout_ms {
+        late.cache.redis_timeout_ms = ms;
+    }
+    let b = spawn_app(late).await;
+    DelayedPair {
+        a,
+        b,
+        key,
+        slow,
+        _db: db,
+    }
+}
+
+async fn assert_answered(app: &TestApp, key: &str, what: &str) {
+    let resp = chat(app, key, "s", None).await;
+    let status = resp.status();
+    let body = resp.text().await.unwrap();
+    assert_eq!(status, 200, "{what}: {body}");
 }
 
 /// A TCP relay to Redis that can hold each chunk, in order, on its way to
